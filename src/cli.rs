@@ -1,0 +1,394 @@
+//! The command line: one clap-derive enum; each variant's doc comment is its help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Run several AI coding agents ("droids") on one codebase in parallel: a git worktree and
+/// branch per droid, an ownership manifest, and a merger that lands their work in dependency
+/// order.
+#[derive(Debug, Parser)]
+#[command(name = "droidforge", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Run as if started in this directory.
+    #[arg(short = 'C', long = "directory", global = true, value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+    /// Print less: no status lines or progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Init(InitArgs),
+    Plan(PlanArgs),
+    Spawn(SpawnArgs),
+    Run(RunArgs),
+    Status(StatusArgs),
+    Done(DoneArgs),
+    Merge(MergeArgs),
+    Check(CheckArgs),
+    Progress(ProgressArgs),
+    Lock(LockArgs),
+    Unlock(UnlockArgs),
+    Locks(LocksArgs),
+    Events(EventsArgs),
+    Remove(RemoveArgs),
+    Prune(PruneArgs),
+    Undo(UndoArgs),
+    Doctor(DoctorArgs),
+    Mcp(McpArgs),
+    Demo(DemoArgs),
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout.
+    Man,
+    /// Internal: the scripted agent used by `demo` and the tests.
+    #[command(hide = true)]
+    ScriptedAgent(ScriptedAgentArgs),
+}
+
+/// Which droids a command acts on: names, a phase, or all.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Selection {
+    /// Droid names.
+    #[arg(value_name = "DROID")]
+    pub droids: Vec<String>,
+    /// Every droid working in this phase.
+    #[arg(long, value_name = "N", conflicts_with = "droids")]
+    pub phase: Option<u32>,
+    /// Every droid in the manifest.
+    #[arg(long, conflicts_with_all = ["droids", "phase"])]
+    pub all: bool,
+}
+
+/// Scaffold `.droidforge/forge.toml`, PROGRESS.md, INTERFACES.md, FILE_OWNERSHIP.md and TODO
+/// files, and git-exclude the worktree directory. Never overwrites without `--force`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Create N example droids.
+    #[arg(long, value_name = "N", conflicts_with = "from_seed")]
+    pub droids: Option<usize>,
+    /// Create the four droids of the parallel-droids workflow (core, isolation, infra, test)
+    /// with phases 1-10.
+    #[arg(long)]
+    pub from_seed: bool,
+    /// Also write a CI workflow.
+    #[arg(long, value_enum, value_name = "PROVIDER")]
+    pub ci: Option<CiProvider>,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+    /// The integration branch (default: the current branch).
+    #[arg(long, value_name = "BRANCH")]
+    pub integration: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CiProvider {
+    Github,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub enum PlanFormat {
+    #[default]
+    Text,
+    Mermaid,
+    Dot,
+    Json,
+}
+
+/// Validate the manifest and show phases, droids, merge order, waves and ownership overlaps.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Only validate; print nothing on success.
+    #[arg(long)]
+    pub check: bool,
+    /// Regenerate FILE_OWNERSHIP.md from the manifest.
+    #[arg(long)]
+    pub write: bool,
+    /// Treat overlapping ownership as an error.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// Create a branch, a worktree and a brief for each droid.
+#[derive(Debug, Args)]
+pub struct SpawnArgs {
+    #[command(flatten)]
+    pub select: Selection,
+    /// Start the branches from this revision instead of the integration branch.
+    #[arg(long, value_name = "REV")]
+    pub from: Option<String>,
+    /// Start the agents right away (like `droidforge run`).
+    #[arg(long)]
+    pub run: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Launch one coding agent per droid in its worktree, concurrently.
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub select: Selection,
+    /// Agent preset: droid, claude, codex, aider, gemini.
+    #[arg(long, value_name = "PRESET", conflicts_with = "cmd")]
+    pub agent: Option<String>,
+    /// Command template; placeholders {brief} {droid} {worktree} {branch}.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub cmd: Option<String>,
+    /// At most this many agents at once (default: all).
+    #[arg(long, value_name = "K")]
+    pub jobs: Option<usize>,
+    /// Wait this long between agent starts, e.g. `30s`.
+    #[arg(long, value_name = "DURATION")]
+    pub stagger: Option<String>,
+    /// Kill an agent that runs longer than this, e.g. `45m`.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Mark an agent stalled after this long with no output and no file change (default 5m).
+    #[arg(long, value_name = "DURATION")]
+    pub stall: Option<String>,
+    /// Kill agents once they are stalled.
+    #[arg(long)]
+    pub kill_stalled: bool,
+    /// Do not commit leftover changes when an agent exits 0.
+    #[arg(long)]
+    pub no_commit: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One row per droid: branch, ahead/behind, dirty files, TODO %, agent, ready, merged.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    pub droid: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+    /// Refresh every N seconds (default 2).
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "2")]
+    pub watch: Option<u64>,
+}
+
+/// Mark a droid's commit ready to merge (the droid is inferred inside its worktree).
+#[derive(Debug, Args)]
+pub struct DoneArgs {
+    pub droid: Option<String>,
+    /// Mark this revision instead of the branch head.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    #[default]
+    Rebase,
+    Merge,
+}
+
+/// Land ready droids on the integration branch in dependency order.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    #[command(flatten)]
+    pub select: Selection,
+    /// Do everything in memory and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run this command in a scratch worktree of each candidate; non-zero rejects the droid.
+    #[arg(long, value_name = "CMD")]
+    pub verify: Option<String>,
+    #[arg(long, value_enum, default_value_t = Strategy::Rebase)]
+    pub strategy: Strategy,
+    /// Merge droids' branch heads even without a ready mark.
+    #[arg(long)]
+    pub include_unready: bool,
+    /// Merge a phase even when earlier phases have unmerged droids.
+    #[arg(long)]
+    pub force: bool,
+    /// Finish an interrupted merge.
+    #[arg(long = "continue", conflicts_with = "abort")]
+    pub continue_: bool,
+    /// Roll back an interrupted merge.
+    #[arg(long)]
+    pub abort: bool,
+    /// Fetch `droidforge/*` branches from this remote first.
+    #[arg(long, value_name = "REMOTE")]
+    pub fetch: Option<String>,
+    /// Push the integration branch (with a lease) afterwards.
+    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
+    pub push: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub enum CheckFormat {
+    #[default]
+    Text,
+    Json,
+    Github,
+}
+
+/// Validate a droid branch or a whole phase without changing anything (the CI job).
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The trusted base (default: the integration branch, or $GITHUB_BASE_REF).
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+    /// What to check (default: HEAD).
+    #[arg(long, value_name = "REV")]
+    pub head: Option<String>,
+    /// The droid the head belongs to (default: inferred from the branch name).
+    #[arg(long, value_name = "NAME", conflicts_with = "phase")]
+    pub droid: Option<String>,
+    /// Dry-run the merge of a whole phase.
+    #[arg(long, value_name = "N")]
+    pub phase: Option<u32>,
+    /// Fail when the head is not a droid branch.
+    #[arg(long)]
+    pub require_droid: bool,
+    /// Run this command on the candidate in a scratch worktree.
+    #[arg(long, value_name = "CMD")]
+    pub verify: Option<String>,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+}
+
+/// Render PROGRESS.md from state and each droid's TODO checkboxes.
+#[derive(Debug, Args)]
+pub struct ProgressArgs {
+    /// Commit the result to the integration branch (otherwise print it).
+    #[arg(long)]
+    pub write: bool,
+}
+
+/// Take an advisory lease on paths (read = shared, write = exclusive).
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    #[arg(required = true, value_name = "GLOB")]
+    pub globs: Vec<String>,
+    #[arg(long, conflicts_with = "write")]
+    pub read: bool,
+    #[arg(long)]
+    pub write: bool,
+    /// Block until granted (optionally at most DURATION).
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "forever")]
+    pub wait: Option<String>,
+    /// The droid taking the lock (default: inferred from the worktree).
+    #[arg(long, value_name = "NAME")]
+    pub droid: Option<String>,
+    /// Release the lock automatically after this long (default 1h).
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Release advisory leases.
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    #[arg(value_name = "GLOB")]
+    pub globs: Vec<String>,
+    #[arg(long, value_name = "NAME")]
+    pub droid: Option<String>,
+    /// Break locks held by another (dead or stuck) holder.
+    #[arg(long)]
+    pub force: bool,
+    /// Release every lock the droid holds.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// List advisory leases.
+#[derive(Debug, Args)]
+pub struct LocksArgs {
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Show the event journal.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Keep printing new events.
+    #[arg(long, short)]
+    pub follow: bool,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, value_name = "NAME")]
+    pub droid: Option<String>,
+    /// Only the last N events.
+    #[arg(long, short = 'n', value_name = "N")]
+    pub last: Option<usize>,
+}
+
+/// Remove a droid's worktree (and its branch with --delete-branch).
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    #[arg(required = true, value_name = "DROID")]
+    pub droids: Vec<String>,
+    #[arg(long)]
+    pub delete_branch: bool,
+    /// Discard uncommitted changes and unmerged commits.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Forget worktrees whose directories are gone and remove worktrees of droids no longer in the manifest.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Show what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Restore the integration branch from before a merge.
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// The merge to undo (default: the last one).
+    pub merge_id: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Find stale state and fix what is safe.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[arg(long)]
+    pub fix: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Serve the forge over MCP (stdio) for an orchestrating agent.
+#[derive(Debug, Args)]
+pub struct McpArgs {}
+
+/// The end-to-end demo: a throwaway repo, four scripted droids, a phase merge.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the demo repository in DIR instead of a temp dir.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+}
+
+/// Print shell completions.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Internal scripted agent: follows a script of steps in the current directory.
+#[derive(Debug, Args)]
+pub struct ScriptedAgentArgs {
+    /// The script file (JSON list of steps).
+    #[arg(long)]
+    pub script: PathBuf,
+}

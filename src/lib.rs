@@ -1,0 +1,24 @@
+//! droidforge: several AI coding agents ("droids") build one codebase in parallel, each in its
+//! own git worktree and branch, under an ownership manifest, merged back in dependency order.
+//!
+//! Architecture tour (one line per module):
+//! - [`cli`]: the clap definitions; doc comments are the help text.
+//! - [`commands`]: one module per command; each renders a report built by library code.
+//! - [`manifest`]: `.droidforge/forge.toml` schema, validation, order and waves.
+//! - [`ownership`]: glob rules that say who may change a path; glob intersection.
+//! - [`repo`]: the only module that talks to gix (worktrees, refs, diff, in-memory replay).
+//! - [`workspace`]: repository + manifest + state, found from any worktree.
+//! - [`state`]: runtime state in the git common dir: store, event journal, file locks.
+//! - [`ui`]: all terminal output (stdout data, stderr status), progress bars.
+//! - [`error`]: the user-facing error with hints and its exit code.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod manifest;
+pub mod ownership;
+pub mod repo;
+pub mod state;
+pub mod ui;
+pub mod workspace;

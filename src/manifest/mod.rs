@@ -1,0 +1,270 @@
+//! The forge manifest: load `.droidforge/forge.toml`, validate it, and answer questions about
+//! droids, phases and dependency order.
+//!
+//! The merger and CI read the manifest from the integration branch (the trusted side), so
+//! loading works on text from any source; [`Forge::parse`] takes the text plus a label used
+//! in error messages.
+
+mod schema;
+mod validate;
+
+pub use schema::*;
+pub use validate::{Problem, Severity, line_of};
+
+use crate::error::{Error, ExitKind, Result};
+use crate::ownership::Rules;
+
+/// Where the manifest lives, relative to the repository root.
+pub const MANIFEST_PATH: &str = ".droidforge/forge.toml";
+
+/// A validated manifest with its compiled ownership rules.
+#[derive(Debug, Clone)]
+pub struct Forge {
+    pub manifest: Manifest,
+    pub rules: Rules,
+    /// Warnings found while validating (overlapping ownership without `--strict`).
+    pub warnings: Vec<Problem>,
+    /// Label used in messages: a path, or `main:.droidforge/forge.toml`.
+    pub source: String,
+}
+
+impl Forge {
+    /// Parse and validate manifest text. `strict` turns warnings (ownership overlaps) into errors.
+    pub fn parse(text: &str, source: &str, strict: bool) -> Result<Forge> {
+        let manifest: Manifest = match toml::from_str(text) {
+            Ok(m) => m,
+            Err(e) => {
+                let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+                let problem = Problem::error(line, toml_message(&e), toml_hint(&e));
+                return Err(invalid(source, &[problem]));
+            }
+        };
+        let problems = validate::validate(&manifest, text);
+        let (errors, warnings): (Vec<Problem>, Vec<Problem>) = problems
+            .into_iter()
+            .partition(|p| p.severity == Severity::Error || strict);
+        if !errors.is_empty() {
+            return Err(invalid(source, &errors));
+        }
+        let rules = build_rules(&manifest).map_err(|p| invalid(source, &[p]))?;
+        Ok(Forge {
+            manifest,
+            rules,
+            warnings,
+            source: source.to_owned(),
+        })
+    }
+
+    pub fn droids(&self) -> &[Droid] {
+        &self.manifest.droids
+    }
+
+    pub fn droid(&self, name: &str) -> Option<&Droid> {
+        self.manifest.droids.iter().find(|d| d.name == name)
+    }
+
+    /// Look a droid up by name, with a "did you mean" hint on failure.
+    pub fn require_droid(&self, name: &str) -> Result<&Droid> {
+        self.droid(name).ok_or_else(|| {
+            let mut err = Error::usage(format!("no droid named `{name}` in {}", self.source));
+            if let Some(similar) =
+                crate::error::similar_name(name, self.manifest.droids.iter().map(|d| d.name.as_str()))
+            {
+                err = err.hint(format!("a droid with a similar name exists: `{similar}`"));
+            } else {
+                let names: Vec<&str> = self.manifest.droids.iter().map(|d| d.name.as_str()).collect();
+                err = err.hint(format!("known droids: {}", names.join(", ")));
+            }
+            err
+        })
+    }
+
+    pub fn branch_prefix(&self) -> &str {
+        &self.manifest.forge.branch_prefix
+    }
+
+    /// The droid branch's short name, e.g. `droidforge/core-droid`.
+    pub fn branch_of(&self, droid: &str) -> String {
+        format!("{}{}", self.manifest.forge.branch_prefix, droid)
+    }
+
+    /// The droid whose branch is `branch` (short name), if any.
+    pub fn droid_of_branch(&self, branch: &str) -> Option<&Droid> {
+        let branch = branch.strip_prefix("refs/heads/").unwrap_or(branch);
+        let name = branch.strip_prefix(self.branch_prefix())?;
+        self.droid(name)
+    }
+
+    pub fn phase(&self, id: u32) -> Option<&Phase> {
+        self.manifest.phases.iter().find(|p| p.id == id)
+    }
+
+    /// Droids that work in phase `id` (manifest order).
+    pub fn droids_in_phase(&self, id: u32) -> Vec<&Droid> {
+        self.manifest.droids.iter().filter(|d| d.phases.contains(&id)).collect()
+    }
+
+    /// Resolve a user selection: explicit names, a phase, or all droids. Errors on unknown names
+    /// and on an unknown or empty phase.
+    pub fn select(&self, names: &[String], phase: Option<u32>, all: bool) -> Result<Vec<&Droid>> {
+        if let Some(id) = phase {
+            if self.phase(id).is_none() && !self.manifest.droids.iter().any(|d| d.phases.contains(&id)) {
+                let ids: Vec<String> = self.manifest.phases.iter().map(|p| p.id.to_string()).collect();
+                return Err(Error::usage(format!("no phase {id} in {}", self.source))
+                    .hint(format!("known phases: {}", ids.join(", "))));
+            }
+            let droids = self.droids_in_phase(id);
+            if droids.is_empty() {
+                return Err(Error::usage(format!("phase {id} has no droids"))
+                    .hint(format!("add `{id}` to the `phases` of a droid in {}", self.source)));
+            }
+            return Ok(droids);
+        }
+        if all || names.is_empty() {
+            return Ok(self.manifest.droids.iter().collect());
+        }
+        let mut out: Vec<&Droid> = Vec::new();
+        for name in names {
+            let droid = self.require_droid(name)?;
+            if !out.iter().any(|d| d.name == droid.name) {
+                out.push(droid);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deterministic merge order over all droids: topological by `after`, ties broken by first
+    /// phase, then name. Validation already rejected cycles.
+    pub fn order(&self) -> Vec<&Droid> {
+        let droids = &self.manifest.droids;
+        let mut remaining: Vec<usize> = (0..droids.len()).collect();
+        let mut done: Vec<usize> = Vec::with_capacity(droids.len());
+        while !remaining.is_empty() {
+            let mut ready: Vec<usize> = remaining
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    droids[i].after.iter().all(|dep| {
+                        done.iter().any(|&d| droids[d].name == *dep)
+                            || !droids.iter().any(|x| x.name == *dep)
+                    })
+                })
+                .collect();
+            if ready.is_empty() {
+                // A cycle cannot pass validation; keep going deterministically anyway.
+                ready = remaining.clone();
+            }
+            ready.sort_by(|&a, &b| {
+                (droids[a].first_phase(), &droids[a].name).cmp(&(droids[b].first_phase(), &droids[b].name))
+            });
+            let pick = ready[0];
+            done.push(pick);
+            remaining.retain(|&i| i != pick);
+        }
+        done.into_iter().map(|i| &droids[i]).collect()
+    }
+
+    /// Waves: groups of droids that may run at the same time (every `after` dependency sits in
+    /// an earlier wave).
+    pub fn waves(&self) -> Vec<Vec<&Droid>> {
+        let order = self.order();
+        let mut level: std::collections::HashMap<&str, usize> = Default::default();
+        let mut waves: Vec<Vec<&Droid>> = Vec::new();
+        for d in order {
+            let lvl = d
+                .after
+                .iter()
+                .filter_map(|dep| level.get(dep.as_str()))
+                .map(|l| l + 1)
+                .max()
+                .unwrap_or(0);
+            level.insert(&d.name, lvl);
+            if waves.len() <= lvl {
+                waves.resize_with(lvl + 1, Vec::new);
+            }
+            waves[lvl].push(d);
+        }
+        waves
+    }
+
+    /// All droids that (transitively) depend on `name`.
+    pub fn dependents_of(&self, name: &str) -> Vec<&Droid> {
+        let mut out: Vec<&Droid> = Vec::new();
+        let mut frontier = vec![name.to_owned()];
+        while let Some(cur) = frontier.pop() {
+            for d in &self.manifest.droids {
+                if d.after.contains(&cur) && !out.iter().any(|o| o.name == d.name) {
+                    out.push(d);
+                    frontier.push(d.name.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Protected patterns including the built-in ones.
+    pub fn protected_patterns(&self) -> Vec<String> {
+        protected_patterns(&self.manifest)
+    }
+
+    /// The integration branch named by the manifest, if any.
+    pub fn integration(&self) -> Option<&str> {
+        self.manifest.forge.integration.as_deref()
+    }
+
+    /// Serialize back to TOML (used by `init`).
+    pub fn to_toml(manifest: &Manifest) -> String {
+        toml::to_string_pretty(manifest).expect("manifest types always serialize")
+    }
+}
+
+fn protected_patterns(m: &Manifest) -> Vec<String> {
+    let mut out: Vec<String> = BUILTIN_PROTECTED.iter().map(|s| (*s).to_owned()).collect();
+    for p in &m.paths.protected {
+        if !out.contains(p) {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+fn build_rules(m: &Manifest) -> std::result::Result<Rules, Problem> {
+    let protected = protected_patterns(m);
+    // A droid's TODO file is implicitly its own.
+    let owns: Vec<Vec<String>> = m
+        .droids
+        .iter()
+        .map(|d| d.owns.iter().chain(d.todo.iter()).cloned().collect())
+        .collect();
+    Rules::new(
+        protected.iter().map(String::as_str),
+        m.paths.shared.iter().map(String::as_str),
+        m.droids.iter().zip(&owns).map(|(d, o)| (d.name.as_str(), o.as_slice())),
+    )
+    .map_err(|e| Problem::error(None, e.to_string(), "fix the pattern".to_owned()))
+}
+
+fn invalid(source: &str, problems: &[Problem]) -> Error {
+    let mut msg = format!("invalid manifest `{source}`");
+    for p in problems {
+        msg.push_str("\n  ");
+        msg.push_str(&p.render(source));
+    }
+    Error::new(ExitKind::Usage, msg)
+}
+
+fn toml_message(e: &toml::de::Error) -> String {
+    let m = e.message().trim().to_owned();
+    m.replace('\n', " ")
+}
+
+fn toml_hint(e: &toml::de::Error) -> String {
+    let m = e.message();
+    if m.contains("unknown field") {
+        "remove the key or fix its spelling (see the manifest reference in the README)".to_owned()
+    } else if m.contains("missing field") {
+        "add the missing key".to_owned()
+    } else {
+        "fix the TOML syntax at that line".to_owned()
+    }
+}

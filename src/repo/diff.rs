@@ -1,0 +1,128 @@
+//! Which paths a commit changes, with rename detection, for ownership checks.
+
+use gix::object::tree::diff::ChangeDetached;
+
+use super::{Oid, Repo};
+use crate::error::{Context, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeKind {
+    Added,
+    Modified,
+    Deleted,
+    /// The path is the source of a rename (the file left this path).
+    RenamedFrom,
+    /// The path is the destination of a rename.
+    RenamedTo,
+    /// Only the file mode changed (e.g. executable bit, file ↔ symlink).
+    ModeChanged,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Added => "added",
+            ChangeKind::Modified => "modified",
+            ChangeKind::Deleted => "deleted",
+            ChangeKind::RenamedFrom => "renamed from",
+            ChangeKind::RenamedTo => "renamed to",
+            ChangeKind::ModeChanged => "mode changed",
+        }
+    }
+}
+
+/// One path touched by a commit.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PathChange {
+    pub path: String,
+    pub kind: ChangeKind,
+    /// The commit that made the change.
+    pub commit: String,
+}
+
+impl Repo {
+    /// Paths changed by `commit` relative to its first parent (or the empty tree for a root).
+    /// Directories are not listed, only what sits in them (files, symlinks, submodules).
+    pub fn changed_paths(&self, commit: Oid) -> Result<Vec<PathChange>> {
+        let info = self.commit_info(commit)?;
+        let old = match info.parents.first() {
+            Some(p) => Some(self.tree_id(*p)?),
+            None => None,
+        };
+        self.changed_paths_between(old, info.tree, commit)
+    }
+
+    /// Paths that differ between two trees (`None` = empty tree).
+    pub fn changed_paths_between(&self, old_tree: Option<Oid>, new_tree: Oid, label: Oid) -> Result<Vec<PathChange>> {
+        let find = |id: Oid| self.git.find_tree(id).with_context(|| format!("tree {id} is missing"));
+        let new = find(new_tree)?;
+        let old = match old_tree {
+            Some(t) => Some(find(t)?),
+            None => None,
+        };
+        let opts = gix::diff::Options::default().with_rewrites(Some(gix::diff::Rewrites::default()));
+        let changes = self
+            .git
+            .diff_tree_to_tree(old.as_ref(), Some(&new), Some(opts))
+            .with_context(|| format!("cannot diff commit {label}"))?;
+        let commit = label.to_string();
+        let mut out = Vec::new();
+        let mut push = |path: &gix::bstr::BStr, kind: ChangeKind| {
+            out.push(PathChange {
+                path: path.to_string(),
+                kind,
+                commit: commit.clone(),
+            })
+        };
+        for change in changes {
+            match change {
+                ChangeDetached::Addition { location, entry_mode, .. } => {
+                    if !entry_mode.is_tree() {
+                        push(location.as_ref(), ChangeKind::Added)
+                    }
+                }
+                ChangeDetached::Deletion { location, entry_mode, .. } => {
+                    if !entry_mode.is_tree() {
+                        push(location.as_ref(), ChangeKind::Deleted)
+                    }
+                }
+                ChangeDetached::Modification {
+                    location,
+                    previous_entry_mode,
+                    entry_mode,
+                    previous_id,
+                    id,
+                } => {
+                    if entry_mode.is_tree() && previous_entry_mode.is_tree() {
+                        continue;
+                    }
+                    let kind = if previous_id == id && previous_entry_mode != entry_mode {
+                        ChangeKind::ModeChanged
+                    } else {
+                        ChangeKind::Modified
+                    };
+                    push(location.as_ref(), kind)
+                }
+                ChangeDetached::Rewrite {
+                    source_location,
+                    location,
+                    entry_mode,
+                    copy,
+                    ..
+                } => {
+                    if entry_mode.is_tree() {
+                        continue;
+                    }
+                    if copy {
+                        push(location.as_ref(), ChangeKind::Added);
+                    } else {
+                        push(source_location.as_ref(), ChangeKind::RenamedFrom);
+                        push(location.as_ref(), ChangeKind::RenamedTo);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}

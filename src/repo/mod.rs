@@ -1,0 +1,448 @@
+//! The git layer: the only module that talks to gix (and, where gix has no API, to the `git`
+//! binary). Everything above works with [`Repo`], [`Oid`] and plain strings/paths.
+
+mod diff;
+mod replay;
+mod worktree;
+
+pub use diff::{ChangeKind, PathChange};
+pub use replay::{ConflictEntry, ReplayOutcome, Replayed};
+pub use worktree::{DirtyCounts, WorktreeInfo};
+
+use std::path::{Path, PathBuf};
+
+use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+
+use crate::error::{Context, Error, Result};
+
+/// A git object id.
+pub type Oid = gix::ObjectId;
+
+/// Parse a full hex object id.
+pub fn parse_oid(hex: &str) -> Option<Oid> {
+    Oid::from_hex(hex.trim().as_bytes()).ok()
+}
+
+/// An identity (author or committer) with its time, as stored in a commit.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Person {
+    pub name: String,
+    pub email: String,
+    /// Seconds since the epoch.
+    pub time: i64,
+}
+
+/// What the rest of droidforge needs to know about one commit.
+#[derive(Debug, Clone)]
+pub struct CommitInfo {
+    pub id: Oid,
+    pub tree: Oid,
+    pub parents: Vec<Oid>,
+    pub author: Person,
+    pub summary: String,
+}
+
+/// How a ref update checks the ref's previous value (compare-and-swap).
+#[derive(Debug, Clone, Copy)]
+pub enum Expect {
+    Any,
+    MustNotExist,
+    MustMatch(Oid),
+}
+
+/// An open repository, discovered from a directory that may be the main worktree or any
+/// linked (droid) worktree.
+pub struct Repo {
+    pub(crate) git: gix::Repository,
+}
+
+impl Clone for Repo {
+    fn clone(&self) -> Self {
+        Repo { git: self.git.clone() }
+    }
+}
+
+impl Repo {
+    /// Find the repository containing `dir`.
+    pub fn discover(dir: &Path) -> Result<Repo> {
+        let git = gix::discover(dir).map_err(|e| {
+            Error::failure(format!("`{}` is not inside a git repository", dir.display()))
+                .with_source(e)
+                .hint("run droidforge inside a git repository, or create one with `git init`")
+        })?;
+        Ok(Repo::from_git(git))
+    }
+
+    /// Open the repository at exactly `dir`.
+    pub fn open(dir: &Path) -> Result<Repo> {
+        let git = gix::open(dir).with_context(|| format!("cannot open the git repository at `{}`", dir.display()))?;
+        Ok(Repo::from_git(git))
+    }
+
+    fn from_git(mut git: gix::Repository) -> Repo {
+        git.object_cache_size_if_unset(32 * 1024 * 1024);
+        Repo { git }
+    }
+
+    /// The shared `.git` directory of all worktrees.
+    pub fn common_dir(&self) -> PathBuf {
+        absolute(self.git.common_dir())
+    }
+
+    /// This worktree's private git dir.
+    pub fn git_dir(&self) -> PathBuf {
+        absolute(self.git.git_dir())
+    }
+
+    /// The working directory this repository handle was opened in (main or linked).
+    pub fn workdir(&self) -> Option<PathBuf> {
+        self.git.workdir().map(absolute)
+    }
+
+    /// The main worktree's root (the one holding `.git`), where the forge's own files live.
+    pub fn main_workdir(&self) -> Result<PathBuf> {
+        let main = self.git.main_repo().context("cannot open the main worktree")?;
+        main.workdir()
+            .map(absolute)
+            .ok_or_else(|| Error::failure("the repository is bare").hint("droidforge needs a repository with a working tree"))
+    }
+
+    /// Is this handle inside a linked worktree (not the main one)?
+    pub fn is_linked_worktree(&self) -> bool {
+        self.git_dir() != self.common_dir()
+    }
+
+    /// The short name of the branch checked out here (also when it has no commits yet).
+    pub fn head_branch(&self) -> Option<String> {
+        let head = self.git.head_name().ok()??;
+        Some(head.shorten().to_string())
+    }
+
+    /// The commit HEAD points at, if any.
+    pub fn head_commit(&self) -> Option<Oid> {
+        self.git.head_id().ok().map(|id| id.detach())
+    }
+
+    /// Resolve a revision (`main`, `HEAD~2`, a hash) to a commit.
+    pub fn rev_parse(&self, spec: &str) -> Result<Oid> {
+        let id = self
+            .git
+            .rev_parse_single(spec)
+            .map_err(|e| Error::usage(format!("cannot resolve revision `{spec}`")).with_source(e))?;
+        let commit = id
+            .object()
+            .context("cannot read object")?
+            .peel_to_kind(gix::object::Kind::Commit)
+            .map_err(|e| Error::usage(format!("revision `{spec}` is not a commit")).with_source(e))?;
+        Ok(commit.id)
+    }
+
+    /// Where a full ref name (`refs/heads/x`) points, peeled to an object id.
+    pub fn ref_target(&self, full_name: &str) -> Result<Option<Oid>> {
+        match self.git.try_find_reference(full_name) {
+            Ok(Some(mut r)) => Ok(Some(
+                r.peel_to_id()
+                    .with_context(|| format!("cannot resolve `{full_name}`"))?
+                    .detach(),
+            )),
+            Ok(None) => Ok(None),
+            Err(e) => Err(Error::failure(format!("cannot read ref `{full_name}`")).with_source(e)),
+        }
+    }
+
+    /// The tip of a local branch given by its short name.
+    pub fn branch_tip(&self, branch: &str) -> Result<Option<Oid>> {
+        self.ref_target(&format!("refs/heads/{branch}"))
+    }
+
+    /// All refs under a prefix such as `refs/droidforge/ready/`, as (full name, target).
+    pub fn refs_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Oid)>> {
+        let platform = self.git.references().context("cannot list refs")?;
+        let iter = platform
+            .prefixed(prefix)
+            .with_context(|| format!("cannot list refs under `{prefix}`"))?;
+        let mut out = Vec::new();
+        for r in iter {
+            let Ok(mut r) = r else { continue };
+            let name = r.name().as_bstr().to_string();
+            if let Ok(id) = r.peel_to_id() {
+                out.push((name, id.detach()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Update (or create) a ref with a compare-and-swap check on its old value.
+    pub fn set_ref(&self, full_name: &str, new: Oid, expect: Expect, message: &str) -> Result<()> {
+        self.edit_refs(&[(full_name.to_owned(), Some(new), expect)], message)
+    }
+
+    /// Delete a ref, optionally checking its current value.
+    pub fn delete_ref(&self, full_name: &str, expect: Expect) -> Result<()> {
+        self.edit_refs(&[(full_name.to_owned(), None, expect)], "droidforge: delete")
+    }
+
+    /// Apply several ref updates in one transaction: all or nothing. `None` deletes.
+    pub fn edit_refs(&self, edits: &[(String, Option<Oid>, Expect)], message: &str) -> Result<()> {
+        let mut out = Vec::with_capacity(edits.len());
+        for (name, new, expect) in edits {
+            let expected = match expect {
+                Expect::Any => PreviousValue::Any,
+                Expect::MustNotExist => PreviousValue::MustNotExist,
+                Expect::MustMatch(old) => PreviousValue::MustExistAndMatch(gix::refs::Target::Object(*old)),
+            };
+            let change = match new {
+                Some(new) => Change::Update {
+                    log: LogChange {
+                        mode: RefLog::AndReference,
+                        force_create_reflog: false,
+                        message: message.into(),
+                    },
+                    expected,
+                    new: gix::refs::Target::Object(*new),
+                },
+                None => Change::Delete {
+                    expected,
+                    log: RefLog::AndReference,
+                },
+            };
+            out.push(RefEdit {
+                change,
+                name: name
+                    .as_str()
+                    .try_into()
+                    .map_err(|e| Error::failure(format!("`{name}` is not a valid ref name")).with_source(e))?,
+                deref: false,
+            });
+        }
+        self.git.edit_references(out).map_err(|e| {
+            Error::failure(format!(
+                "cannot update {}",
+                edits.iter().map(|e| format!("`{}`", e.0)).collect::<Vec<_>>().join(", ")
+            ))
+            .with_source(e)
+        })?;
+        Ok(())
+    }
+
+    /// Create a branch at `target`; fails if it exists.
+    pub fn create_branch(&self, branch: &str, target: Oid) -> Result<()> {
+        self.set_ref(
+            &format!("refs/heads/{branch}"),
+            target,
+            Expect::MustNotExist,
+            "droidforge: create droid branch",
+        )
+    }
+
+    /// Read a file's bytes from a commit's tree; `None` when the path is not a file there.
+    pub fn read_file_at(&self, commit: Oid, path: &str) -> Result<Option<Vec<u8>>> {
+        let tree = self.tree_of(commit)?;
+        let Some(entry) = tree
+            .lookup_entry_by_path(path)
+            .with_context(|| format!("cannot look up `{path}`"))?
+        else {
+            return Ok(None);
+        };
+        if !entry.mode().is_blob() {
+            return Ok(None);
+        }
+        let obj = entry.object().with_context(|| format!("cannot read `{path}`"))?;
+        Ok(Some(obj.detach().data))
+    }
+
+    /// The root tree id of a commit.
+    pub fn tree_id(&self, commit: Oid) -> Result<Oid> {
+        Ok(self.tree_of(commit)?.id)
+    }
+
+    fn tree_of(&self, commit: Oid) -> Result<gix::Tree<'_>> {
+        let commit = self
+            .git
+            .find_commit(commit)
+            .with_context(|| format!("commit {commit} is missing"))?;
+        commit.tree().with_context(|| format!("cannot read the tree of {}", commit.id))
+    }
+
+    /// Every file path (blobs, symlinks, submodules) in a commit's tree.
+    pub fn tree_paths(&self, commit: Oid) -> Result<Vec<String>> {
+        let tree = self.tree_of(commit)?;
+        let mut recorder = gix::traverse::tree::Recorder::default();
+        tree.traverse()
+            .breadthfirst(&mut recorder)
+            .context("cannot walk the tree")?;
+        Ok(recorder
+            .records
+            .into_iter()
+            .filter(|e| !e.mode.is_tree())
+            .map(|e| e.filepath.to_string())
+            .collect())
+    }
+
+    pub fn commit_info(&self, id: Oid) -> Result<CommitInfo> {
+        let commit = self.git.find_commit(id).with_context(|| format!("commit {id} is missing"))?;
+        let decoded = commit.decode().with_context(|| format!("cannot decode commit {id}"))?;
+        let author = decoded.author().with_context(|| format!("commit {id} has a malformed author"))?;
+        Ok(CommitInfo {
+            id,
+            tree: decoded.tree(),
+            parents: decoded.parents().collect(),
+            author: Person {
+                name: author.name.to_string(),
+                email: author.email.to_string(),
+                time: author.time().map(|t| t.seconds).unwrap_or(0),
+            },
+            summary: decoded.message_summary().to_string(),
+        })
+    }
+
+    /// Does `id` exist as a commit in the object database?
+    pub fn has_commit(&self, id: Oid) -> bool {
+        self.git.find_commit(id).is_ok()
+    }
+
+    pub fn merge_base(&self, a: Oid, b: Oid) -> Result<Option<Oid>> {
+        let base = self
+            .git
+            .merge_base(a, b)
+            .map_err(|e| Error::failure(format!("cannot compute the merge base of {a} and {b}")).with_source(e))?;
+        Ok(base.map(|id| id.detach()))
+    }
+
+    /// Is `ancestor` reachable from `descendant` (or equal)?
+    pub fn is_ancestor(&self, ancestor: Oid, descendant: Oid) -> Result<bool> {
+        if ancestor == descendant {
+            return Ok(true);
+        }
+        Ok(self.merge_base(ancestor, descendant)? == Some(ancestor))
+    }
+
+    /// Commits reachable from `tip` but not from `base`, oldest first (parents before children).
+    pub fn commits_between(&self, base: Option<Oid>, tip: Oid) -> Result<Vec<Oid>> {
+        let walk = self.git.rev_walk([tip]);
+        let walk = match base {
+            Some(b) => walk.with_hidden([b]),
+            None => walk,
+        };
+        let mut out = Vec::new();
+        for info in walk.all().context("cannot walk history")? {
+            let info = info.context("cannot walk history")?;
+            out.push(info.id);
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// (ahead, behind): commits in `a` not in `b`, and in `b` not in `a`.
+    pub fn ahead_behind(&self, a: Oid, b: Oid) -> Result<(usize, usize)> {
+        if a == b {
+            return Ok((0, 0));
+        }
+        let ahead = self.count_between(b, a)?;
+        let behind = self.count_between(a, b)?;
+        Ok((ahead, behind))
+    }
+
+    fn count_between(&self, hidden: Oid, tip: Oid) -> Result<usize> {
+        let walk = self
+            .git
+            .rev_walk([tip])
+            .with_hidden([hidden])
+            .all()
+            .context("cannot walk history")?;
+        Ok(walk.filter(|r| r.is_ok()).count())
+    }
+
+    /// The identity used as committer for commits droidforge writes: git config (and the
+    /// `GIT_COMMITTER_*` environment), falling back to `droidforge <droidforge@localhost>`.
+    pub fn committer(&self) -> gix::actor::Signature {
+        let now = gix::date::Time::now_local_or_utc();
+        match self.git.committer() {
+            Some(Ok(sig)) => gix::actor::Signature {
+                name: sig.name.into(),
+                email: sig.email.into(),
+                time: sig.time().unwrap_or(now),
+            },
+            _ => gix::actor::Signature {
+                name: "droidforge".into(),
+                email: "droidforge@localhost".into(),
+                time: now,
+            },
+        }
+    }
+
+    /// Write a commit that changes some files on top of `parent` (or a root commit).
+    /// `None` content deletes the path.
+    pub fn commit_files(
+        &self,
+        parent: Option<Oid>,
+        files: &[(&str, Option<&[u8]>)],
+        message: &str,
+    ) -> Result<Oid> {
+        let base_tree = match parent {
+            Some(p) => self.tree_id(p)?,
+            None => gix::ObjectId::empty_tree(gix::hash::Kind::Sha1),
+        };
+        let mut editor = self.git.edit_tree(base_tree).context("cannot edit tree")?;
+        for (path, content) in files {
+            match content {
+                Some(bytes) => {
+                    let blob = self.git.write_blob(bytes).context("cannot write blob")?.detach();
+                    editor
+                        .upsert(*path, gix::object::tree::EntryKind::Blob, blob)
+                        .with_context(|| format!("cannot place `{path}` in the tree"))?;
+                }
+                None => {
+                    editor.remove(*path).with_context(|| format!("cannot remove `{path}`"))?;
+                }
+            }
+        }
+        let tree = editor.write().context("cannot write tree")?.detach();
+        let sig = self.committer();
+        let commit = gix::objs::Commit {
+            tree,
+            parents: parent.into_iter().collect(),
+            author: sig.clone(),
+            committer: sig,
+            encoding: None,
+            message: message.into(),
+            extra_headers: Vec::new(),
+        };
+        Ok(self.git.write_object(&commit).context("cannot write commit")?.detach())
+    }
+
+    /// Run the `git` binary in `dir` for the few things gix has no API for. Output is returned
+    /// on success; failure includes git's stderr.
+    pub fn git_cli(dir: &Path, args: &[&str]) -> Result<String> {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .map_err(|e| Error::failure("cannot run `git`").with_source(e).hint("install git and put it on PATH"))?;
+        if !out.status.success() {
+            return Err(Error::failure(format!(
+                "`git {}` failed in `{}`: {}",
+                args.join(" "),
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// A handle whose new objects stay in memory (for dry runs: nothing reaches the odb).
+    pub fn in_memory(&self) -> Repo {
+        Repo {
+            git: self.git.clone().with_object_memory(),
+        }
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_owned()
+    } else {
+        std::env::current_dir().map(|c| c.join(p)).unwrap_or_else(|_| p.to_owned())
+    }
+}

@@ -1,0 +1,193 @@
+//! In-memory rebase: replay commits onto a new base with `merge_trees`, no checkout.
+//!
+//! Produces the same trees as `git replay` (and `git merge-tree --write-tree` per step), keeps
+//! author, author date, message and encoding, drops signatures, and sets the committer.
+
+use gix::merge::tree::TreatAsUnresolved;
+
+use super::{Oid, Repo};
+use crate::error::{Context, Error, Result};
+
+/// One conflicting path found while replaying.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConflictEntry {
+    pub path: String,
+    /// Human-readable kind: `content`, `add/add`, `modify/delete`, `rename/rename`, …
+    pub kind: String,
+}
+
+/// A successfully replayed commit: original id and rewritten id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replayed {
+    pub original: Oid,
+    pub rewritten: Oid,
+}
+
+#[derive(Debug, Clone)]
+pub enum ReplayOutcome {
+    /// Every commit applied; `tip` is the new head.
+    Clean { tip: Oid, commits: Vec<Replayed> },
+    /// Commit `at` could not be applied.
+    Conflict { at: Oid, conflicts: Vec<ConflictEntry> },
+}
+
+impl Repo {
+    /// Replay `commits` (oldest first, each with exactly one parent) onto `onto`.
+    pub fn replay(&self, onto: Oid, commits: &[Oid], committer: &gix::actor::Signature) -> Result<ReplayOutcome> {
+        let options = self.git.tree_merge_options().context("cannot read merge options")?;
+        let mut tip = onto;
+        let mut tip_tree = self.tree_id(onto)?;
+        let mut done = Vec::with_capacity(commits.len());
+        for &id in commits {
+            let commit = self.git.find_commit(id).with_context(|| format!("commit {id} is missing"))?;
+            let decoded = commit.decode().with_context(|| format!("cannot decode commit {id}"))?;
+            let parents: Vec<Oid> = decoded.parents().collect();
+            if parents.len() > 1 {
+                return Err(Error::failure(format!(
+                    "commit {id} is a merge commit; rebase replays linear history only"
+                ))
+                .hint("rebase the droid branch to a linear history, or use `--strategy merge`"));
+            }
+            let base_tree = match parents.first() {
+                Some(p) => self.tree_id(*p)?,
+                None => gix::ObjectId::empty_tree(gix::hash::Kind::Sha1),
+            };
+            let their_tree = decoded.tree();
+            let new_tree = if base_tree == tip_tree {
+                their_tree
+            } else if base_tree == their_tree {
+                tip_tree
+            } else {
+                let labels = gix::merge::blob::builtin_driver::text::Labels {
+                    ancestor: Some("base".into()),
+                    current: Some("integration".into()),
+                    other: Some("droid".into()),
+                };
+                let mut out = self
+                    .git
+                    .merge_trees(base_tree, tip_tree, their_tree, labels, options.clone())
+                    .with_context(|| format!("cannot merge commit {id}"))?;
+                if out.has_unresolved_conflicts(TreatAsUnresolved::git()) {
+                    return Ok(ReplayOutcome::Conflict {
+                        at: id,
+                        conflicts: describe_conflicts(&out.conflicts),
+                    });
+                }
+                out.tree.write().context("cannot write merged tree")?.detach()
+            };
+            let rewritten = gix::objs::Commit {
+                tree: new_tree,
+                parents: std::iter::once(tip).collect(),
+                author: decoded.author().context("malformed author")?.to_owned().context("malformed author")?,
+                committer: committer.clone(),
+                encoding: decoded.encoding.map(|e| e.to_owned()),
+                message: decoded.message.to_owned(),
+                extra_headers: decoded
+                    .extra_headers
+                    .iter()
+                    .filter(|(k, _)| !k.starts_with(b"gpgsig"))
+                    .map(|(k, v)| ((*k).to_owned(), v.as_ref().to_owned()))
+                    .collect(),
+            };
+            let new_id = self.git.write_object(&rewritten).context("cannot write commit")?.detach();
+            done.push(Replayed {
+                original: id,
+                rewritten: new_id,
+            });
+            tip = new_id;
+            tip_tree = new_tree;
+        }
+        Ok(ReplayOutcome::Clean { tip, commits: done })
+    }
+
+    /// One `--no-ff` merge commit of `theirs` into `ours`, or the conflicts that prevent it.
+    pub fn merge_commit(
+        &self,
+        ours: Oid,
+        theirs: Oid,
+        message: &str,
+        committer: &gix::actor::Signature,
+    ) -> Result<ReplayOutcome> {
+        let base = self.merge_base(ours, theirs)?;
+        let base_tree = match base {
+            Some(b) => self.tree_id(b)?,
+            None => gix::ObjectId::empty_tree(gix::hash::Kind::Sha1),
+        };
+        let labels = gix::merge::blob::builtin_driver::text::Labels {
+            ancestor: Some("base".into()),
+            current: Some("integration".into()),
+            other: Some("droid".into()),
+        };
+        let options = self.git.tree_merge_options().context("cannot read merge options")?;
+        let mut out = self
+            .git
+            .merge_trees(base_tree, self.tree_id(ours)?, self.tree_id(theirs)?, labels, options)
+            .context("cannot merge")?;
+        if out.has_unresolved_conflicts(TreatAsUnresolved::git()) {
+            return Ok(ReplayOutcome::Conflict {
+                at: theirs,
+                conflicts: describe_conflicts(&out.conflicts),
+            });
+        }
+        let tree = out.tree.write().context("cannot write merged tree")?.detach();
+        let commit = gix::objs::Commit {
+            tree,
+            parents: [ours, theirs].into_iter().collect(),
+            author: committer.clone(),
+            committer: committer.clone(),
+            encoding: None,
+            message: message.into(),
+            extra_headers: Vec::new(),
+        };
+        let id = self.git.write_object(&commit).context("cannot write commit")?.detach();
+        Ok(ReplayOutcome::Clean {
+            tip: id,
+            commits: vec![Replayed {
+                original: theirs,
+                rewritten: id,
+            }],
+        })
+    }
+}
+
+fn describe_conflicts(conflicts: &[gix::merge::tree::Conflict]) -> Vec<ConflictEntry> {
+    use gix::merge::tree::{Resolution, ResolutionFailure};
+    let mut out: Vec<ConflictEntry> = Vec::new();
+    for c in conflicts {
+        if !c.is_unresolved(TreatAsUnresolved::git()) {
+            continue;
+        }
+        let (ours, theirs) = c.changes_in_resolution();
+        let failure_kind = |f: &ResolutionFailure| -> &'static str {
+            match f {
+                ResolutionFailure::OursRenamedTheirsRenamedDifferently { .. } => "rename/rename",
+                ResolutionFailure::OursRenamedTheirsRenamedToSameLocation => "rename/rename (same target)",
+                ResolutionFailure::OursModifiedTheirsDirectoryThenOursRenamed { .. } => "file/directory",
+                ResolutionFailure::OursDirectoryTheirsNonDirectoryTheirsRenamed { .. } => "file/directory",
+                ResolutionFailure::OursAddedTheirsAddedTypeMismatch { .. } => "add/add (type mismatch)",
+                ResolutionFailure::OursModifiedTheirsRenamedTypeMismatch => "rename vs type change",
+                ResolutionFailure::OursDeletedTheirsRenamed => "delete/rename",
+                ResolutionFailure::OursModifiedTheirsDeleted => "modify/delete",
+                ResolutionFailure::SubmoduleMerge => "submodule",
+                ResolutionFailure::SubmoduleAddAdd => "submodule add/add",
+                ResolutionFailure::Unknown => "unsupported",
+            }
+        };
+        let kind = match &c.resolution {
+            Err(f) | Ok(Resolution::Forced(f)) => failure_kind(f).to_owned(),
+            Ok(Resolution::OursModifiedTheirsModifiedThenBlobContentMerge { .. }) => {
+                let added_both = matches!(ours, gix::diff::tree_with_rewrites::Change::Addition { .. })
+                    && matches!(theirs, gix::diff::tree_with_rewrites::Change::Addition { .. });
+                if added_both { "add/add" } else { "content" }.to_owned()
+            }
+            Ok(Resolution::OursModifiedTheirsRenamedAndChangedThenRename { .. }) => "rename vs edit".to_owned(),
+            Ok(Resolution::SourceLocationAffectedByRename { .. }) => "rename of directory".to_owned(),
+        };
+        for path in [ours.location().to_string(), theirs.location().to_string()] {
+            if !out.iter().any(|e| e.path == path) {
+                out.push(ConflictEntry { path, kind: kind.clone() });
+            }
+        }
+    }
+    out
+}

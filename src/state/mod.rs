@@ -1,0 +1,167 @@
+//! Runtime state in `<git-common-dir>/droidforge/`: shared by every worktree, never tracked.
+//!
+//! - `state.json`: per-droid runtime facts (agent pid/state, last merge result), updated
+//!   under `state.lock` and replaced atomically (unique temp file + rename);
+//! - `events.jsonl`: the append-only event journal;
+//! - `logs/<droid>.log`: agent output;
+//! - `merge-journal.json`: present only while a merge is landing (crash recovery).
+
+mod events;
+mod store;
+
+pub use events::{Event, EventKind, Journal};
+pub use store::{AgentState, AgentStatus, DroidState, MergeRecord, State, Store};
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Context, Result};
+
+/// Paths inside the state directory.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    pub root: PathBuf,
+}
+
+impl StateDir {
+    pub fn new(common_dir: &Path) -> StateDir {
+        StateDir {
+            root: common_dir.join("droidforge"),
+        }
+    }
+
+    pub fn ensure(&self) -> Result<()> {
+        std::fs::create_dir_all(self.root.join("logs"))
+            .with_context(|| format!("cannot create the state directory `{}`", self.root.display()))
+    }
+
+    pub fn store(&self) -> Store {
+        Store::new(self.root.clone())
+    }
+
+    pub fn journal(&self) -> Journal {
+        Journal::new(self.root.join("events.jsonl"))
+    }
+
+    pub fn log_path(&self, droid: &str) -> PathBuf {
+        self.root.join("logs").join(format!("{droid}.log"))
+    }
+
+    pub fn merge_journal_path(&self) -> PathBuf {
+        self.root.join("merge-journal.json")
+    }
+
+    pub fn lock_path(&self, name: &str) -> PathBuf {
+        self.root.join(format!("{name}.lock"))
+    }
+}
+
+/// Write `bytes` to `path` atomically: a uniquely named temp file in the same directory,
+/// fsync, then rename over the target. Readers see the old or the new file, never a mix.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temp file in `{}`", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot replace `{}`", path.display()))?;
+    Ok(())
+}
+
+/// Hold an exclusive advisory lock on `path` (created if missing) until the guard drops.
+pub struct FileLock {
+    file: std::fs::File,
+}
+
+impl FileLock {
+    pub fn acquire(path: &Path) -> Result<FileLock> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(path)
+            .with_context(|| format!("cannot open the lock file `{}`", path.display()))?;
+        file.lock().with_context(|| format!("cannot lock `{}`", path.display()))?;
+        Ok(FileLock { file })
+    }
+
+    /// Take the lock only if nobody holds it.
+    pub fn try_acquire(path: &Path) -> Result<Option<FileLock>> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(path)
+            .with_context(|| format!("cannot open the lock file `{}`", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(FileLock { file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(crate::error::Error::failure(format!("cannot lock `{}`", path.display())).with_source(e))
+            }
+        }
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Is a process with this pid alive (on this machine)?
+pub fn pid_alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        process_alive_unix(pid)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
+#[cfg(unix)]
+fn process_alive_unix(pid: u32) -> bool {
+    // Avoid `unsafe` by asking /proc (Linux) first, then `kill -0`.
+    let proc = Path::new("/proc").join(pid.to_string());
+    if Path::new("/proc/self").exists() {
+        // A zombie still has a /proc entry; treat it as dead.
+        return match std::fs::read_to_string(proc.join("stat")) {
+            Ok(stat) => !stat
+                .rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+                .unwrap_or(false),
+            Err(_) => false,
+        };
+    }
+    std::process::Command::new("kill")
+        .args(["-0", &pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}

@@ -1,0 +1,147 @@
+//! `state.json`: read freely, update under a lock with atomic replacement.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{FileLock, write_atomic};
+use crate::error::{Context, Error, Result};
+
+pub const STATE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct State {
+    #[serde(default)]
+    pub version: u32,
+    #[serde(default)]
+    pub droids: BTreeMap<String, DroidState>,
+    #[serde(default)]
+    pub merges: Vec<MergeRecord>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DroidState {
+    /// When the worktree was created (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spawned_at: Option<i64>,
+    /// The commit the branch was created from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentState>,
+    /// Result of the last merge attempt: merged, conflict, violation, verify-failed, skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_merge: Option<String>,
+    /// The rebased commit that landed, when merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_commit: Option<String>,
+    /// Short description of the last event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentStatus {
+    Queued,
+    Running,
+    Stalled,
+    Exited,
+    Failed,
+    TimedOut,
+    Interrupted,
+}
+
+impl AgentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentStatus::Queued => "queued",
+            AgentStatus::Running => "running",
+            AgentStatus::Stalled => "stalled",
+            AgentStatus::Exited => "exited",
+            AgentStatus::Failed => "failed",
+            AgentStatus::TimedOut => "timed-out",
+            AgentStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AgentState {
+    pub status: AgentStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+}
+
+/// One landed (or attempted) merge run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MergeRecord {
+    pub id: String,
+    pub at: i64,
+    pub integration: String,
+    pub old_tip: String,
+    pub new_tip: String,
+    pub droids: Vec<String>,
+    #[serde(default)]
+    pub undone: bool,
+}
+
+/// Access to `state.json`.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    pub fn new(root: PathBuf) -> Store {
+        Store { root }
+    }
+
+    fn path(&self) -> PathBuf {
+        self.root.join("state.json")
+    }
+
+    /// Read the current state (empty when none was written yet).
+    pub fn read(&self) -> Result<State> {
+        let path = self.path();
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                Error::failure(format!("the state file `{}` is corrupt", path.display()))
+                    .with_source(e)
+                    .hint("run `droidforge doctor --fix` to rebuild it")
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State {
+                version: STATE_VERSION,
+                ..State::default()
+            }),
+            Err(e) => Err(Error::failure(format!("cannot read `{}`", path.display())).with_source(e)),
+        }
+    }
+
+    /// Read-modify-write under the state lock. Concurrent updaters serialize; none is lost.
+    pub fn update<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T> {
+        let _guard = FileLock::acquire(&self.root.join("state.lock"))?;
+        let mut state = self.read()?;
+        state.version = STATE_VERSION;
+        let out = f(&mut state);
+        let bytes = serde_json::to_vec_pretty(&state).context("cannot serialize state")?;
+        write_atomic(&self.path(), &bytes)?;
+        Ok(out)
+    }
+
+    /// Update one droid's entry.
+    pub fn update_droid(&self, droid: &str, f: impl FnOnce(&mut DroidState)) -> Result<()> {
+        self.update(|s| f(s.droids.entry(droid.to_owned()).or_default()))
+    }
+}

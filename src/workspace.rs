@@ -1,0 +1,177 @@
+//! The context every command starts from: the repository, the manifest, the state
+//! directory and the integration branch — found from any directory in the main worktree or
+//! in any droid worktree.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::manifest::{Forge, MANIFEST_PATH};
+use crate::repo::{Oid, Repo};
+use crate::state::{Event, EventKind, StateDir};
+
+/// Prefix of the refs that mark a droid's commit ready to merge.
+pub const READY_PREFIX: &str = "refs/droidforge/ready/";
+/// Prefix of the refs that keep the integration tip from before each merge.
+pub const BACKUP_PREFIX: &str = "refs/droidforge/backup/";
+
+pub struct Workspace {
+    pub repo: Repo,
+    /// The main worktree's root.
+    pub root: PathBuf,
+    pub forge: Forge,
+    pub state: StateDir,
+    /// Short name of the integration branch.
+    pub integration: String,
+    /// The directory the command was started in.
+    pub cwd: PathBuf,
+}
+
+/// Where to read the manifest from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManifestSource {
+    /// The file in the main worktree (what the human is editing): plan, spawn, status, run.
+    WorkingTree,
+    /// The integration branch's committed manifest (the trusted side): merge, check.
+    Integration,
+}
+
+impl Workspace {
+    pub fn load(cwd: &Path, source: ManifestSource, strict: bool) -> Result<Workspace> {
+        let repo = Repo::discover(cwd)?;
+        Self::load_with(repo, cwd, source, strict)
+    }
+
+    pub fn load_with(repo: Repo, cwd: &Path, source: ManifestSource, strict: bool) -> Result<Workspace> {
+        let root = repo.main_workdir()?;
+        let main_repo = Repo::open(&root)?;
+        let fallback_branch = main_repo.head_branch();
+        let (forge, integration) = match source {
+            ManifestSource::WorkingTree => {
+                let path = root.join(MANIFEST_PATH);
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        Error::usage(format!("no forge manifest at `{}`", path.display()))
+                            .hint("run `droidforge init` to create one")
+                    } else {
+                        Error::failure(format!("cannot read `{}`", path.display())).with_source(e)
+                    }
+                })?;
+                let forge = Forge::parse(&text, MANIFEST_PATH, strict)?;
+                let integration = forge
+                    .integration()
+                    .map(str::to_owned)
+                    .or(fallback_branch)
+                    .ok_or_else(|| no_integration_branch())?;
+                (forge, integration)
+            }
+            ManifestSource::Integration => {
+                // The integration branch's name itself must not come from an untrusted file:
+                // take it from the main worktree's manifest only to find the branch, then
+                // re-read everything from that branch's commit.
+                let disk = std::fs::read_to_string(root.join(MANIFEST_PATH)).ok();
+                let named = disk
+                    .as_deref()
+                    .and_then(|t| toml::from_str::<crate::manifest::Manifest>(t).ok())
+                    .and_then(|m| m.forge.integration);
+                let integration = named.or(fallback_branch).ok_or_else(no_integration_branch)?;
+                let tip = repo.branch_tip(&integration)?.ok_or_else(|| {
+                    Error::usage(format!("the integration branch `{integration}` has no commits"))
+                        .hint("commit the forge files first: `git add .droidforge PROGRESS.md INTERFACES.md FILE_OWNERSHIP.md && git commit`")
+                })?;
+                let label = format!("{integration}:{MANIFEST_PATH}");
+                let bytes = repo.read_file_at(tip, MANIFEST_PATH)?.ok_or_else(|| {
+                    Error::usage(format!("the integration branch `{integration}` has no `{MANIFEST_PATH}`"))
+                        .hint("commit the manifest on the integration branch: `git add .droidforge/forge.toml && git commit`")
+                })?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| Error::usage(format!("`{label}` is not valid UTF-8")))?;
+                let forge = Forge::parse(&text, &label, strict)?;
+                (forge, integration)
+            }
+        };
+        let state = StateDir::new(&repo.common_dir());
+        Ok(Workspace {
+            repo,
+            root,
+            forge,
+            state,
+            integration,
+            cwd: cwd.to_owned(),
+        })
+    }
+
+    /// The integration branch tip; an error when the branch has no commits.
+    pub fn integration_tip(&self) -> Result<Oid> {
+        self.repo.branch_tip(&self.integration)?.ok_or_else(|| {
+            Error::usage(format!("the integration branch `{}` has no commits yet", self.integration))
+                .hint("commit the forge files first: `git add -A && git commit -m \"Set up droidforge\"`")
+        })
+    }
+
+    /// Where a droid's worktree lives.
+    pub fn worktree_path(&self, droid: &str) -> PathBuf {
+        self.root.join(&self.forge.manifest.forge.worktree_dir).join(droid)
+    }
+
+    pub fn branch_of(&self, droid: &str) -> String {
+        self.forge.branch_of(droid)
+    }
+
+    pub fn ready_ref(&self, droid: &str) -> String {
+        format!("{READY_PREFIX}{droid}")
+    }
+
+    /// The droid whose worktree contains the current directory, or whose branch is checked
+    /// out here.
+    pub fn current_droid(&self) -> Option<String> {
+        let cwd = self.cwd.canonicalize().unwrap_or_else(|_| self.cwd.clone());
+        for d in self.forge.droids() {
+            let wt = self.worktree_path(&d.name);
+            let wt = wt.canonicalize().unwrap_or(wt);
+            if cwd.starts_with(&wt) {
+                return Some(d.name.clone());
+            }
+        }
+        let branch = self.repo.head_branch()?;
+        self.forge.droid_of_branch(&branch).map(|d| d.name.clone())
+    }
+
+    /// Resolve a droid argument or infer it from the current worktree.
+    pub fn droid_arg(&self, given: Option<&str>) -> Result<String> {
+        match given {
+            Some(name) => Ok(self.forge.require_droid(name)?.name.clone()),
+            None => self.current_droid().ok_or_else(|| {
+                Error::usage("cannot tell which droid you mean")
+                    .hint("name the droid, or run the command inside its worktree")
+            }),
+        }
+    }
+
+    /// Record an event; failures to write the journal are reported, not fatal.
+    pub fn event(&self, kind: EventKind, droid: Option<&str>, message: impl Into<String>) {
+        self.event_with(Event::new(kind, droid, message));
+    }
+
+    pub fn event_with(&self, event: Event) {
+        let droid = event.droid.clone();
+        let text = event.message.clone();
+        let kind = event.kind;
+        let _ = self.state.ensure();
+        let _ = self.state.journal().append(&event);
+        if let Some(droid) = droid {
+            let label = serde_json::to_value(kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let _ = self.state.store().update_droid(&droid, |d| {
+                d.last_event = Some(if text.is_empty() { label } else { format!("{label}: {text}") });
+                d.last_event_at = Some(crate::state::now());
+            });
+        }
+    }
+}
+
+fn no_integration_branch() -> Error {
+    Error::usage("cannot tell which branch is the integration branch (HEAD is detached)")
+        .hint("set `integration = \"main\"` under [forge] in .droidforge/forge.toml")
+}
