@@ -8,7 +8,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// branch per droid, an ownership manifest, and a merger that lands their work in dependency
 /// order.
 #[derive(Debug, Parser)]
-#[command(name = "droidforge", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "droidforge",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Run as if started in this directory.
     #[arg(short = 'C', long = "directory", global = true, value_name = "DIR")]

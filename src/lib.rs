@@ -6,6 +6,7 @@
 //! - [`commands`]: one module per command; each renders a report built by library code.
 //! - [`manifest`]: `.droidforge/forge.toml` schema, validation, order and waves.
 //! - [`ownership`]: glob rules that say who may change a path; glob intersection.
+//! - [`progress_file`]: TODO checkbox parsing, PROGRESS.md and FILE_OWNERSHIP.md rendering.
 //! - [`repo`]: the only module that talks to gix (worktrees, refs, diff, in-memory replay).
 //! - [`workspace`]: repository + manifest + state, found from any worktree.
 //! - [`state`]: runtime state in the git common dir: store, event journal, file locks.
@@ -18,6 +19,7 @@ pub mod commands;
 pub mod error;
 pub mod manifest;
 pub mod ownership;
+pub mod progress_file;
 pub mod repo;
 pub mod state;
 pub mod ui;

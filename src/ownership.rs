@@ -196,7 +196,10 @@ enum Token {
     /// `?`: one character except `/`.
     One,
     /// `[...]`: one character from a set (we keep the chars/ranges; negation supported).
-    Class { negated: bool, items: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        items: Vec<(char, char)>,
+    },
     /// `*`: any run of characters except `/`.
     Star,
     /// `**` as a whole component: any run of characters including `/`.
@@ -289,7 +292,11 @@ fn expand_braces(pattern: &str) -> Vec<String> {
     let Some(close) = close else {
         return vec![pattern.to_owned()];
     };
-    let (head, inner, tail) = (&pattern[..open], &pattern[open + 1..close], &pattern[close + 1..]);
+    let (head, inner, tail) = (
+        &pattern[..open],
+        &pattern[open + 1..close],
+        &pattern[close + 1..],
+    );
     let mut parts = Vec::new();
     let mut depth = 0;
     let mut last = 0;
@@ -328,7 +335,9 @@ fn single_char_witness(a: &Token, b: &Token) -> Option<char> {
         }
     }
     candidates.extend(['x', '0', '_', '-', '.']);
-    candidates.into_iter().find(|&c| accepts(a, c) && accepts(b, c))
+    candidates
+        .into_iter()
+        .find(|&c| accepts(a, c) && accepts(b, c))
 }
 
 fn accepts(t: &Token, c: char) -> bool {
@@ -351,7 +360,8 @@ fn intersect_tokens(a: &[Token], b: &[Token]) -> Option<String> {
     use std::collections::{HashMap, VecDeque};
     // BFS over (i, j) product states; parent pointers rebuild the witness.
     let start = (0usize, 0usize);
-    let mut parent: HashMap<(usize, usize), Option<((usize, usize), Option<char>)>> = HashMap::new();
+    type State = (usize, usize);
+    let mut parent: HashMap<State, Option<(State, Option<char>)>> = HashMap::new();
     parent.insert(start, None);
     let mut queue = VecDeque::from([start]);
     while let Some((i, j)) = queue.pop_front() {
@@ -480,10 +490,22 @@ mod tests {
 
     #[test]
     fn escapes_are_rejected() {
-        assert!(matches!(compile_pattern("../x"), Err(PatternError::Escapes(_))));
-        assert!(matches!(compile_pattern("a/../../x"), Err(PatternError::Escapes(_))));
-        assert!(matches!(compile_pattern("/etc/passwd"), Err(PatternError::Absolute(_))));
-        assert!(matches!(compile_pattern("src/[a"), Err(PatternError::Invalid { .. })));
+        assert!(matches!(
+            compile_pattern("../x"),
+            Err(PatternError::Escapes(_))
+        ));
+        assert!(matches!(
+            compile_pattern("a/../../x"),
+            Err(PatternError::Escapes(_))
+        ));
+        assert!(matches!(
+            compile_pattern("/etc/passwd"),
+            Err(PatternError::Absolute(_))
+        ));
+        assert!(matches!(
+            compile_pattern("src/[a"),
+            Err(PatternError::Invalid { .. })
+        ));
     }
 
     #[test]
@@ -496,6 +518,12 @@ mod tests {
         assert!(patterns_intersect("src/{a,b}.rs", "src/b.rs").is_some());
         assert!(patterns_intersect("src/[ab].rs", "src/c.rs").is_none());
         let w = patterns_intersect("src/core/**", "src/*/mod.rs").unwrap();
-        assert!(globset::Glob::new("src/core/**").unwrap().compile_matcher().is_match(&w), "{w}");
+        assert!(
+            globset::Glob::new("src/core/**")
+                .unwrap()
+                .compile_matcher()
+                .is_match(&w),
+            "{w}"
+        );
     }
 }

@@ -41,7 +41,12 @@ impl Workspace {
         Self::load_with(repo, cwd, source, strict)
     }
 
-    pub fn load_with(repo: Repo, cwd: &Path, source: ManifestSource, strict: bool) -> Result<Workspace> {
+    pub fn load_with(
+        repo: Repo,
+        cwd: &Path,
+        source: ManifestSource,
+        strict: bool,
+    ) -> Result<Workspace> {
         let root = repo.main_workdir()?;
         let main_repo = Repo::open(&root)?;
         let fallback_branch = main_repo.head_branch();
@@ -61,7 +66,7 @@ impl Workspace {
                     .integration()
                     .map(str::to_owned)
                     .or(fallback_branch)
-                    .ok_or_else(|| no_integration_branch())?;
+                    .ok_or_else(no_integration_branch)?;
                 (forge, integration)
             }
             ManifestSource::Integration => {
@@ -73,7 +78,9 @@ impl Workspace {
                     .as_deref()
                     .and_then(|t| toml::from_str::<crate::manifest::Manifest>(t).ok())
                     .and_then(|m| m.forge.integration);
-                let integration = named.or(fallback_branch).ok_or_else(no_integration_branch)?;
+                let integration = named
+                    .or(fallback_branch)
+                    .ok_or_else(no_integration_branch)?;
                 let tip = repo.branch_tip(&integration)?.ok_or_else(|| {
                     Error::usage(format!("the integration branch `{integration}` has no commits"))
                         .hint("commit the forge files first: `git add .droidforge PROGRESS.md INTERFACES.md FILE_OWNERSHIP.md && git commit`")
@@ -103,14 +110,21 @@ impl Workspace {
     /// The integration branch tip; an error when the branch has no commits.
     pub fn integration_tip(&self) -> Result<Oid> {
         self.repo.branch_tip(&self.integration)?.ok_or_else(|| {
-            Error::usage(format!("the integration branch `{}` has no commits yet", self.integration))
-                .hint("commit the forge files first: `git add -A && git commit -m \"Set up droidforge\"`")
+            Error::usage(format!(
+                "the integration branch `{}` has no commits yet",
+                self.integration
+            ))
+            .hint(
+                "commit the forge files first: `git add -A && git commit -m \"Set up droidforge\"`",
+            )
         })
     }
 
     /// Where a droid's worktree lives.
     pub fn worktree_path(&self, droid: &str) -> PathBuf {
-        self.root.join(&self.forge.manifest.forge.worktree_dir).join(droid)
+        self.root
+            .join(&self.forge.manifest.forge.worktree_dir)
+            .join(droid)
     }
 
     pub fn branch_of(&self, droid: &str) -> String {
@@ -164,7 +178,11 @@ impl Workspace {
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
             let _ = self.state.store().update_droid(&droid, |d| {
-                d.last_event = Some(if text.is_empty() { label } else { format!("{label}: {text}") });
+                d.last_event = Some(if text.is_empty() {
+                    label
+                } else {
+                    format!("{label}: {text}")
+                });
                 d.last_event_at = Some(crate::state::now());
             });
         }

@@ -34,7 +34,9 @@ impl Forge {
         let manifest: Manifest = match toml::from_str(text) {
             Ok(m) => m,
             Err(e) => {
-                let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+                let line = e
+                    .span()
+                    .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
                 let problem = Problem::error(line, toml_message(&e), toml_hint(&e));
                 return Err(invalid(source, &[problem]));
             }
@@ -67,12 +69,18 @@ impl Forge {
     pub fn require_droid(&self, name: &str) -> Result<&Droid> {
         self.droid(name).ok_or_else(|| {
             let mut err = Error::usage(format!("no droid named `{name}` in {}", self.source));
-            if let Some(similar) =
-                crate::error::similar_name(name, self.manifest.droids.iter().map(|d| d.name.as_str()))
-            {
+            if let Some(similar) = crate::error::similar_name(
+                name,
+                self.manifest.droids.iter().map(|d| d.name.as_str()),
+            ) {
                 err = err.hint(format!("a droid with a similar name exists: `{similar}`"));
             } else {
-                let names: Vec<&str> = self.manifest.droids.iter().map(|d| d.name.as_str()).collect();
+                let names: Vec<&str> = self
+                    .manifest
+                    .droids
+                    .iter()
+                    .map(|d| d.name.as_str())
+                    .collect();
                 err = err.hint(format!("known droids: {}", names.join(", ")));
             }
             err
@@ -101,22 +109,37 @@ impl Forge {
 
     /// Droids that work in phase `id` (manifest order).
     pub fn droids_in_phase(&self, id: u32) -> Vec<&Droid> {
-        self.manifest.droids.iter().filter(|d| d.phases.contains(&id)).collect()
+        self.manifest
+            .droids
+            .iter()
+            .filter(|d| d.phases.contains(&id))
+            .collect()
     }
 
     /// Resolve a user selection: explicit names, a phase, or all droids. Errors on unknown names
     /// and on an unknown or empty phase.
     pub fn select(&self, names: &[String], phase: Option<u32>, all: bool) -> Result<Vec<&Droid>> {
         if let Some(id) = phase {
-            if self.phase(id).is_none() && !self.manifest.droids.iter().any(|d| d.phases.contains(&id)) {
-                let ids: Vec<String> = self.manifest.phases.iter().map(|p| p.id.to_string()).collect();
+            if self.phase(id).is_none()
+                && !self.manifest.droids.iter().any(|d| d.phases.contains(&id))
+            {
+                let ids: Vec<String> = self
+                    .manifest
+                    .phases
+                    .iter()
+                    .map(|p| p.id.to_string())
+                    .collect();
                 return Err(Error::usage(format!("no phase {id} in {}", self.source))
                     .hint(format!("known phases: {}", ids.join(", "))));
             }
             let droids = self.droids_in_phase(id);
             if droids.is_empty() {
-                return Err(Error::usage(format!("phase {id} has no droids"))
-                    .hint(format!("add `{id}` to the `phases` of a droid in {}", self.source)));
+                return Err(
+                    Error::usage(format!("phase {id} has no droids")).hint(format!(
+                        "add `{id}` to the `phases` of a droid in {}",
+                        self.source
+                    )),
+                );
             }
             return Ok(droids);
         }
@@ -155,7 +178,8 @@ impl Forge {
                 ready = remaining.clone();
             }
             ready.sort_by(|&a, &b| {
-                (droids[a].first_phase(), &droids[a].name).cmp(&(droids[b].first_phase(), &droids[b].name))
+                (droids[a].first_phase(), &droids[a].name)
+                    .cmp(&(droids[b].first_phase(), &droids[b].name))
             });
             let pick = ready[0];
             done.push(pick);
@@ -239,7 +263,10 @@ fn build_rules(m: &Manifest) -> std::result::Result<Rules, Problem> {
     Rules::new(
         protected.iter().map(String::as_str),
         m.paths.shared.iter().map(String::as_str),
-        m.droids.iter().zip(&owns).map(|(d, o)| (d.name.as_str(), o.as_slice())),
+        m.droids
+            .iter()
+            .zip(&owns)
+            .map(|(d, o)| (d.name.as_str(), o.as_slice())),
     )
     .map_err(|e| Problem::error(None, e.to_string(), "fix the pattern".to_owned()))
 }

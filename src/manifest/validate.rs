@@ -68,13 +68,20 @@ fn valid_droid_name(name: &str) -> bool {
     !b.is_empty()
         && b.len() <= 64
         && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
 fn suggest_name(name: &str) -> String {
     let mut s: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     // `CoreDroid` reads better as `core-droid`.
     let mut out = String::new();
@@ -82,7 +89,11 @@ fn suggest_name(name: &str) -> String {
         if c.is_ascii_uppercase() && i > 0 && !out.ends_with('-') {
             out.push('-');
         }
-        out.push(if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' });
+        out.push(if c.is_ascii_alphanumeric() {
+            c.to_ascii_lowercase()
+        } else {
+            '-'
+        });
     }
     if out.chars().any(|c| c.is_ascii_alphanumeric()) {
         s = out;
@@ -94,7 +105,11 @@ fn suggest_name(name: &str) -> String {
             collapsed.push(c);
         }
     }
-    if collapsed.is_empty() { "droid-1".to_owned() } else { collapsed }
+    if collapsed.is_empty() {
+        "droid-1".to_owned()
+    } else {
+        collapsed
+    }
 }
 
 fn valid_ref_part(s: &str) -> bool {
@@ -105,8 +120,9 @@ fn valid_ref_part(s: &str) -> bool {
         && !s.starts_with('-')
         && !s.ends_with(".lock")
         && !s.contains("//")
-        && s.chars()
-            .all(|c| !c.is_control() && !matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\'))
+        && s.chars().all(|c| {
+            !c.is_control() && !matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\')
+        })
 }
 
 fn path_escapes(p: &str) -> bool {
@@ -138,7 +154,10 @@ pub fn validate(m: &Manifest, text: &str) -> Vec<Problem> {
         err(
             &mut out,
             &m.forge.branch_prefix,
-            format!("branch_prefix `{}` cannot be part of a branch name", m.forge.branch_prefix),
+            format!(
+                "branch_prefix `{}` cannot be part of a branch name",
+                m.forge.branch_prefix
+            ),
             "use something like `droidforge/`".into(),
         );
     }
@@ -146,7 +165,10 @@ pub fn validate(m: &Manifest, text: &str) -> Vec<Problem> {
         err(
             &mut out,
             &m.forge.worktree_dir,
-            format!("worktree_dir `{}` must be a relative path inside the repository", m.forge.worktree_dir),
+            format!(
+                "worktree_dir `{}` must be a relative path inside the repository",
+                m.forge.worktree_dir
+            ),
             "use a path like `.droidforge/worktrees`".into(),
         );
     }
@@ -178,13 +200,21 @@ pub fn validate(m: &Manifest, text: &str) -> Vec<Problem> {
     let phase_graph: BTreeMap<String, Vec<String>> = m
         .phases
         .iter()
-        .map(|p| (p.id.to_string(), p.after.iter().map(|a| a.to_string()).collect()))
+        .map(|p| {
+            (
+                p.id.to_string(),
+                p.after.iter().map(|a| a.to_string()).collect(),
+            )
+        })
         .collect();
     if let Some(cycle) = find_cycle(&phase_graph) {
         let shown: Vec<String> = cycle.iter().map(|c| format!("phase {c}")).collect();
         out.push(Problem::error(
             line_of(text, "after"),
-            format!("phases depend on each other in a cycle: {}", shown.join(" → ")),
+            format!(
+                "phases depend on each other in a cycle: {}",
+                shown.join(" → ")
+            ),
             "remove one of these `after` entries".into(),
         ));
     }
@@ -215,14 +245,22 @@ pub fn validate(m: &Manifest, text: &str) -> Vec<Problem> {
                 err(
                     &mut out,
                     &d.name,
-                    format!("droid `{}` works in phase {ph}, which does not exist", d.name),
+                    format!(
+                        "droid `{}` works in phase {ph}, which does not exist",
+                        d.name
+                    ),
                     format!("add a [[phase]] with id = {ph}, or remove {ph} from its `phases`"),
                 );
             }
         }
         for p in d.owns.iter() {
             if let Err(e) = compile_pattern(p) {
-                err(&mut out, p, format!("droid `{}` owns {e}", d.name), pattern_fix(p));
+                err(
+                    &mut out,
+                    p,
+                    format!("droid `{}` owns {e}", d.name),
+                    pattern_fix(p),
+                );
             }
         }
         for p in d.reads.iter().chain(d.todo.iter()) {
@@ -230,7 +268,10 @@ pub fn validate(m: &Manifest, text: &str) -> Vec<Problem> {
                 err(
                     &mut out,
                     p,
-                    format!("droid `{}` refers to `{p}`, which is outside the repository", d.name),
+                    format!(
+                        "droid `{}` refers to `{p}`, which is outside the repository",
+                        d.name
+                    ),
                     "use a path relative to the repository root, without `..`".into(),
                 );
             }
@@ -253,7 +294,10 @@ pub fn validate(m: &Manifest, text: &str) -> Vec<Problem> {
                 err(
                     &mut out,
                     a,
-                    format!("droid `{}` runs after `{a}`, which is not a droid in this manifest", d.name),
+                    format!(
+                        "droid `{}` runs after `{a}`, which is not a droid in this manifest",
+                        d.name
+                    ),
                     hint,
                 );
             }
@@ -262,12 +306,20 @@ pub fn validate(m: &Manifest, text: &str) -> Vec<Problem> {
     let droid_graph: BTreeMap<String, Vec<String>> = m
         .droids
         .iter()
-        .map(|d| (d.name.clone(), d.after.iter().filter(|a| **a != d.name).cloned().collect()))
+        .map(|d| {
+            (
+                d.name.clone(),
+                d.after.iter().filter(|a| **a != d.name).cloned().collect(),
+            )
+        })
         .collect();
     if let Some(cycle) = find_cycle(&droid_graph) {
         out.push(Problem::error(
             line_of(text, &format!("\"{}\"", cycle[0])).and(line_of(text, &cycle[0])),
-            format!("droids depend on each other in a cycle: {}", cycle.join(" → ")),
+            format!(
+                "droids depend on each other in a cycle: {}",
+                cycle.join(" → ")
+            ),
             "remove one of these `after` entries so the droids can merge in order".into(),
         ));
     }
@@ -288,7 +340,10 @@ pub fn validate(m: &Manifest, text: &str) -> Vec<Problem> {
 
 fn pattern_fix(p: &str) -> String {
     if p.trim_start().starts_with('/') {
-        format!("write it relative to the repository root: `{}`", p.trim_start().trim_start_matches('/'))
+        format!(
+            "write it relative to the repository root: `{}`",
+            p.trim_start().trim_start_matches('/')
+        )
     } else if p.contains("..") {
         "patterns may not leave the repository; remove the `..`".into()
     } else {
@@ -307,7 +362,13 @@ pub fn ownership_overlaps(m: &Manifest) -> Vec<(String, String, String, String, 
                         continue;
                     }
                     if let Some(example) = patterns_intersect(pa, pb) {
-                        out.push((a.name.clone(), pa.clone(), b.name.clone(), pb.clone(), example));
+                        out.push((
+                            a.name.clone(),
+                            pa.clone(),
+                            b.name.clone(),
+                            pb.clone(),
+                            example,
+                        ));
                     }
                 }
             }
@@ -323,9 +384,7 @@ fn overlaps(m: &Manifest, text: &str) -> Vec<Problem> {
             Problem::warning(
                 line_of(text, &pb),
                 format!("droids `{a}` (`{pa}`) and `{b}` (`{pb}`) both own paths such as `{example}`"),
-                format!(
-                    "give the path to one droid, or list it under [paths] shared if both must edit it (`plan --strict` makes this an error)"
-                ),
+                "give the path to one droid, or list it under [paths] shared if both must edit it (`plan --strict` makes this an error)".to_owned(),
             )
         })
         .collect()
@@ -333,7 +392,11 @@ fn overlaps(m: &Manifest, text: &str) -> Vec<Problem> {
 
 /// Cheap pre-filter: the literal prefixes before the first glob character must be compatible.
 fn literal_prefixes_compatible(a: &str, b: &str) -> bool {
-    let lit = |p: &str| -> String { p.chars().take_while(|c| !matches!(c, '*' | '?' | '[' | '{' | '\\')).collect() };
+    let lit = |p: &str| -> String {
+        p.chars()
+            .take_while(|c| !matches!(c, '*' | '?' | '[' | '{' | '\\'))
+            .collect()
+    };
     let (la, lb) = (lit(a), lit(b));
     la.starts_with(&lb) || lb.starts_with(&la)
 }
@@ -356,7 +419,8 @@ fn find_cycle(graph: &BTreeMap<String, Vec<String>>) -> Option<Vec<String>> {
             Some(Mark::Done) => return None,
             Some(Mark::Visiting) => {
                 let start = stack.iter().position(|n| *n == node).unwrap_or(0);
-                let mut cycle: Vec<String> = stack[start..].iter().map(|s| (*s).to_owned()).collect();
+                let mut cycle: Vec<String> =
+                    stack[start..].iter().map(|s| (*s).to_owned()).collect();
                 cycle.push(node.to_owned());
                 return Some(cycle);
             }

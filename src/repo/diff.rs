@@ -54,14 +54,24 @@ impl Repo {
     }
 
     /// Paths that differ between two trees (`None` = empty tree).
-    pub fn changed_paths_between(&self, old_tree: Option<Oid>, new_tree: Oid, label: Oid) -> Result<Vec<PathChange>> {
-        let find = |id: Oid| self.git.find_tree(id).with_context(|| format!("tree {id} is missing"));
+    pub fn changed_paths_between(
+        &self,
+        old_tree: Option<Oid>,
+        new_tree: Oid,
+        label: Oid,
+    ) -> Result<Vec<PathChange>> {
+        let find = |id: Oid| {
+            self.git
+                .find_tree(id)
+                .with_context(|| format!("tree {id} is missing"))
+        };
         let new = find(new_tree)?;
         let old = match old_tree {
             Some(t) => Some(find(t)?),
             None => None,
         };
-        let opts = gix::diff::Options::default().with_rewrites(Some(gix::diff::Rewrites::default()));
+        let opts =
+            gix::diff::Options::default().with_rewrites(Some(gix::diff::Rewrites::default()));
         let changes = self
             .git
             .diff_tree_to_tree(old.as_ref(), Some(&new), Some(opts))
@@ -77,12 +87,20 @@ impl Repo {
         };
         for change in changes {
             match change {
-                ChangeDetached::Addition { location, entry_mode, .. } => {
+                ChangeDetached::Addition {
+                    location,
+                    entry_mode,
+                    ..
+                } => {
                     if !entry_mode.is_tree() {
                         push(location.as_ref(), ChangeKind::Added)
                     }
                 }
-                ChangeDetached::Deletion { location, entry_mode, .. } => {
+                ChangeDetached::Deletion {
+                    location,
+                    entry_mode,
+                    ..
+                } => {
                     if !entry_mode.is_tree() {
                         push(location.as_ref(), ChangeKind::Deleted)
                     }

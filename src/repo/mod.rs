@@ -58,7 +58,9 @@ pub struct Repo {
 
 impl Clone for Repo {
     fn clone(&self) -> Self {
-        Repo { git: self.git.clone() }
+        Repo {
+            git: self.git.clone(),
+        }
     }
 }
 
@@ -66,16 +68,20 @@ impl Repo {
     /// Find the repository containing `dir`.
     pub fn discover(dir: &Path) -> Result<Repo> {
         let git = gix::discover(dir).map_err(|e| {
-            Error::failure(format!("`{}` is not inside a git repository", dir.display()))
-                .with_source(e)
-                .hint("run droidforge inside a git repository, or create one with `git init`")
+            Error::failure(format!(
+                "`{}` is not inside a git repository",
+                dir.display()
+            ))
+            .with_source(e)
+            .hint("run droidforge inside a git repository, or create one with `git init`")
         })?;
         Ok(Repo::from_git(git))
     }
 
     /// Open the repository at exactly `dir`.
     pub fn open(dir: &Path) -> Result<Repo> {
-        let git = gix::open(dir).with_context(|| format!("cannot open the git repository at `{}`", dir.display()))?;
+        let git = gix::open(dir)
+            .with_context(|| format!("cannot open the git repository at `{}`", dir.display()))?;
         Ok(Repo::from_git(git))
     }
 
@@ -101,10 +107,14 @@ impl Repo {
 
     /// The main worktree's root (the one holding `.git`), where the forge's own files live.
     pub fn main_workdir(&self) -> Result<PathBuf> {
-        let main = self.git.main_repo().context("cannot open the main worktree")?;
-        main.workdir()
-            .map(absolute)
-            .ok_or_else(|| Error::failure("the repository is bare").hint("droidforge needs a repository with a working tree"))
+        let main = self
+            .git
+            .main_repo()
+            .context("cannot open the main worktree")?;
+        main.workdir().map(absolute).ok_or_else(|| {
+            Error::failure("the repository is bare")
+                .hint("droidforge needs a repository with a working tree")
+        })
     }
 
     /// Is this handle inside a linked worktree (not the main one)?
@@ -125,15 +135,16 @@ impl Repo {
 
     /// Resolve a revision (`main`, `HEAD~2`, a hash) to a commit.
     pub fn rev_parse(&self, spec: &str) -> Result<Oid> {
-        let id = self
-            .git
-            .rev_parse_single(spec)
-            .map_err(|e| Error::usage(format!("cannot resolve revision `{spec}`")).with_source(e))?;
+        let id = self.git.rev_parse_single(spec).map_err(|e| {
+            Error::usage(format!("cannot resolve revision `{spec}`")).with_source(e)
+        })?;
         let commit = id
             .object()
             .context("cannot read object")?
             .peel_to_kind(gix::object::Kind::Commit)
-            .map_err(|e| Error::usage(format!("revision `{spec}` is not a commit")).with_source(e))?;
+            .map_err(|e| {
+                Error::usage(format!("revision `{spec}` is not a commit")).with_source(e)
+            })?;
         Ok(commit.id)
     }
 
@@ -179,7 +190,10 @@ impl Repo {
 
     /// Delete a ref, optionally checking its current value.
     pub fn delete_ref(&self, full_name: &str, expect: Expect) -> Result<()> {
-        self.edit_refs(&[(full_name.to_owned(), None, expect)], "droidforge: delete")
+        self.edit_refs(
+            &[(full_name.to_owned(), None, expect)],
+            "droidforge: delete",
+        )
     }
 
     /// Apply several ref updates in one transaction: all or nothing. `None` deletes.
@@ -189,7 +203,9 @@ impl Repo {
             let expected = match expect {
                 Expect::Any => PreviousValue::Any,
                 Expect::MustNotExist => PreviousValue::MustNotExist,
-                Expect::MustMatch(old) => PreviousValue::MustExistAndMatch(gix::refs::Target::Object(*old)),
+                Expect::MustMatch(old) => {
+                    PreviousValue::MustExistAndMatch(gix::refs::Target::Object(*old))
+                }
             };
             let change = match new {
                 Some(new) => Change::Update {
@@ -208,17 +224,20 @@ impl Repo {
             };
             out.push(RefEdit {
                 change,
-                name: name
-                    .as_str()
-                    .try_into()
-                    .map_err(|e| Error::failure(format!("`{name}` is not a valid ref name")).with_source(e))?,
+                name: name.as_str().try_into().map_err(|e| {
+                    Error::failure(format!("`{name}` is not a valid ref name")).with_source(e)
+                })?,
                 deref: false,
             });
         }
         self.git.edit_references(out).map_err(|e| {
             Error::failure(format!(
                 "cannot update {}",
-                edits.iter().map(|e| format!("`{}`", e.0)).collect::<Vec<_>>().join(", ")
+                edits
+                    .iter()
+                    .map(|e| format!("`{}`", e.0))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
             .with_source(e)
         })?;
@@ -247,7 +266,9 @@ impl Repo {
         if !entry.mode().is_blob() {
             return Ok(None);
         }
-        let obj = entry.object().with_context(|| format!("cannot read `{path}`"))?;
+        let obj = entry
+            .object()
+            .with_context(|| format!("cannot read `{path}`"))?;
         Ok(Some(obj.detach().data))
     }
 
@@ -261,7 +282,9 @@ impl Repo {
             .git
             .find_commit(commit)
             .with_context(|| format!("commit {commit} is missing"))?;
-        commit.tree().with_context(|| format!("cannot read the tree of {}", commit.id))
+        commit
+            .tree()
+            .with_context(|| format!("cannot read the tree of {}", commit.id))
     }
 
     /// Every file path (blobs, symlinks, submodules) in a commit's tree.
@@ -280,9 +303,16 @@ impl Repo {
     }
 
     pub fn commit_info(&self, id: Oid) -> Result<CommitInfo> {
-        let commit = self.git.find_commit(id).with_context(|| format!("commit {id} is missing"))?;
-        let decoded = commit.decode().with_context(|| format!("cannot decode commit {id}"))?;
-        let author = decoded.author().with_context(|| format!("commit {id} has a malformed author"))?;
+        let commit = self
+            .git
+            .find_commit(id)
+            .with_context(|| format!("commit {id} is missing"))?;
+        let decoded = commit
+            .decode()
+            .with_context(|| format!("cannot decode commit {id}"))?;
+        let author = decoded
+            .author()
+            .with_context(|| format!("commit {id} has a malformed author"))?;
         Ok(CommitInfo {
             id,
             tree: decoded.tree(),
@@ -302,10 +332,9 @@ impl Repo {
     }
 
     pub fn merge_base(&self, a: Oid, b: Oid) -> Result<Option<Oid>> {
-        let base = self
-            .git
-            .merge_base(a, b)
-            .map_err(|e| Error::failure(format!("cannot compute the merge base of {a} and {b}")).with_source(e))?;
+        let base = self.git.merge_base(a, b).map_err(|e| {
+            Error::failure(format!("cannot compute the merge base of {a} and {b}")).with_source(e)
+        })?;
         Ok(base.map(|id| id.detach()))
     }
 
@@ -387,13 +416,19 @@ impl Repo {
         for (path, content) in files {
             match content {
                 Some(bytes) => {
-                    let blob = self.git.write_blob(bytes).context("cannot write blob")?.detach();
+                    let blob = self
+                        .git
+                        .write_blob(bytes)
+                        .context("cannot write blob")?
+                        .detach();
                     editor
                         .upsert(*path, gix::object::tree::EntryKind::Blob, blob)
                         .with_context(|| format!("cannot place `{path}` in the tree"))?;
                 }
                 None => {
-                    editor.remove(*path).with_context(|| format!("cannot remove `{path}`"))?;
+                    editor
+                        .remove(*path)
+                        .with_context(|| format!("cannot remove `{path}`"))?;
                 }
             }
         }
@@ -408,7 +443,11 @@ impl Repo {
             message: message.into(),
             extra_headers: Vec::new(),
         };
-        Ok(self.git.write_object(&commit).context("cannot write commit")?.detach())
+        Ok(self
+            .git
+            .write_object(&commit)
+            .context("cannot write commit")?
+            .detach())
     }
 
     /// Run the `git` binary in `dir` for the few things gix has no API for. Output is returned
@@ -419,7 +458,11 @@ impl Repo {
             .arg(dir)
             .args(args)
             .output()
-            .map_err(|e| Error::failure("cannot run `git`").with_source(e).hint("install git and put it on PATH"))?;
+            .map_err(|e| {
+                Error::failure("cannot run `git`")
+                    .with_source(e)
+                    .hint("install git and put it on PATH")
+            })?;
         if !out.status.success() {
             return Err(Error::failure(format!(
                 "`git {}` failed in `{}`: {}",
@@ -443,6 +486,8 @@ fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_owned()
     } else {
-        std::env::current_dir().map(|c| c.join(p)).unwrap_or_else(|_| p.to_owned())
+        std::env::current_dir()
+            .map(|c| c.join(p))
+            .unwrap_or_else(|_| p.to_owned())
     }
 }

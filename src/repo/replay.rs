@@ -28,19 +28,35 @@ pub enum ReplayOutcome {
     /// Every commit applied; `tip` is the new head.
     Clean { tip: Oid, commits: Vec<Replayed> },
     /// Commit `at` could not be applied.
-    Conflict { at: Oid, conflicts: Vec<ConflictEntry> },
+    Conflict {
+        at: Oid,
+        conflicts: Vec<ConflictEntry>,
+    },
 }
 
 impl Repo {
     /// Replay `commits` (oldest first, each with exactly one parent) onto `onto`.
-    pub fn replay(&self, onto: Oid, commits: &[Oid], committer: &gix::actor::Signature) -> Result<ReplayOutcome> {
-        let options = self.git.tree_merge_options().context("cannot read merge options")?;
+    pub fn replay(
+        &self,
+        onto: Oid,
+        commits: &[Oid],
+        committer: &gix::actor::Signature,
+    ) -> Result<ReplayOutcome> {
+        let options = self
+            .git
+            .tree_merge_options()
+            .context("cannot read merge options")?;
         let mut tip = onto;
         let mut tip_tree = self.tree_id(onto)?;
         let mut done = Vec::with_capacity(commits.len());
         for &id in commits {
-            let commit = self.git.find_commit(id).with_context(|| format!("commit {id} is missing"))?;
-            let decoded = commit.decode().with_context(|| format!("cannot decode commit {id}"))?;
+            let commit = self
+                .git
+                .find_commit(id)
+                .with_context(|| format!("commit {id} is missing"))?;
+            let decoded = commit
+                .decode()
+                .with_context(|| format!("cannot decode commit {id}"))?;
             let parents: Vec<Oid> = decoded.parents().collect();
             if parents.len() > 1 {
                 return Err(Error::failure(format!(
@@ -73,12 +89,19 @@ impl Repo {
                         conflicts: describe_conflicts(&out.conflicts),
                     });
                 }
-                out.tree.write().context("cannot write merged tree")?.detach()
+                out.tree
+                    .write()
+                    .context("cannot write merged tree")?
+                    .detach()
             };
             let rewritten = gix::objs::Commit {
                 tree: new_tree,
                 parents: std::iter::once(tip).collect(),
-                author: decoded.author().context("malformed author")?.to_owned().context("malformed author")?,
+                author: decoded
+                    .author()
+                    .context("malformed author")?
+                    .to_owned()
+                    .context("malformed author")?,
                 committer: committer.clone(),
                 encoding: decoded.encoding.map(|e| e.to_owned()),
                 message: decoded.message.to_owned(),
@@ -89,7 +112,11 @@ impl Repo {
                     .map(|(k, v)| ((*k).to_owned(), v.as_ref().to_owned()))
                     .collect(),
             };
-            let new_id = self.git.write_object(&rewritten).context("cannot write commit")?.detach();
+            let new_id = self
+                .git
+                .write_object(&rewritten)
+                .context("cannot write commit")?
+                .detach();
             done.push(Replayed {
                 original: id,
                 rewritten: new_id,
@@ -118,10 +145,19 @@ impl Repo {
             current: Some("integration".into()),
             other: Some("droid".into()),
         };
-        let options = self.git.tree_merge_options().context("cannot read merge options")?;
+        let options = self
+            .git
+            .tree_merge_options()
+            .context("cannot read merge options")?;
         let mut out = self
             .git
-            .merge_trees(base_tree, self.tree_id(ours)?, self.tree_id(theirs)?, labels, options)
+            .merge_trees(
+                base_tree,
+                self.tree_id(ours)?,
+                self.tree_id(theirs)?,
+                labels,
+                options,
+            )
             .context("cannot merge")?;
         if out.has_unresolved_conflicts(TreatAsUnresolved::git()) {
             return Ok(ReplayOutcome::Conflict {
@@ -129,7 +165,11 @@ impl Repo {
                 conflicts: describe_conflicts(&out.conflicts),
             });
         }
-        let tree = out.tree.write().context("cannot write merged tree")?.detach();
+        let tree = out
+            .tree
+            .write()
+            .context("cannot write merged tree")?
+            .detach();
         let commit = gix::objs::Commit {
             tree,
             parents: [ours, theirs].into_iter().collect(),
@@ -139,7 +179,11 @@ impl Repo {
             message: message.into(),
             extra_headers: Vec::new(),
         };
-        let id = self.git.write_object(&commit).context("cannot write commit")?.detach();
+        let id = self
+            .git
+            .write_object(&commit)
+            .context("cannot write commit")?
+            .detach();
         Ok(ReplayOutcome::Clean {
             tip: id,
             commits: vec![Replayed {
@@ -161,10 +205,18 @@ fn describe_conflicts(conflicts: &[gix::merge::tree::Conflict]) -> Vec<ConflictE
         let failure_kind = |f: &ResolutionFailure| -> &'static str {
             match f {
                 ResolutionFailure::OursRenamedTheirsRenamedDifferently { .. } => "rename/rename",
-                ResolutionFailure::OursRenamedTheirsRenamedToSameLocation => "rename/rename (same target)",
-                ResolutionFailure::OursModifiedTheirsDirectoryThenOursRenamed { .. } => "file/directory",
-                ResolutionFailure::OursDirectoryTheirsNonDirectoryTheirsRenamed { .. } => "file/directory",
-                ResolutionFailure::OursAddedTheirsAddedTypeMismatch { .. } => "add/add (type mismatch)",
+                ResolutionFailure::OursRenamedTheirsRenamedToSameLocation => {
+                    "rename/rename (same target)"
+                }
+                ResolutionFailure::OursModifiedTheirsDirectoryThenOursRenamed { .. } => {
+                    "file/directory"
+                }
+                ResolutionFailure::OursDirectoryTheirsNonDirectoryTheirsRenamed { .. } => {
+                    "file/directory"
+                }
+                ResolutionFailure::OursAddedTheirsAddedTypeMismatch { .. } => {
+                    "add/add (type mismatch)"
+                }
                 ResolutionFailure::OursModifiedTheirsRenamedTypeMismatch => "rename vs type change",
                 ResolutionFailure::OursDeletedTheirsRenamed => "delete/rename",
                 ResolutionFailure::OursModifiedTheirsDeleted => "modify/delete",
@@ -176,16 +228,27 @@ fn describe_conflicts(conflicts: &[gix::merge::tree::Conflict]) -> Vec<ConflictE
         let kind = match &c.resolution {
             Err(f) | Ok(Resolution::Forced(f)) => failure_kind(f).to_owned(),
             Ok(Resolution::OursModifiedTheirsModifiedThenBlobContentMerge { .. }) => {
-                let added_both = matches!(ours, gix::diff::tree_with_rewrites::Change::Addition { .. })
-                    && matches!(theirs, gix::diff::tree_with_rewrites::Change::Addition { .. });
+                let added_both =
+                    matches!(ours, gix::diff::tree_with_rewrites::Change::Addition { .. })
+                        && matches!(
+                            theirs,
+                            gix::diff::tree_with_rewrites::Change::Addition { .. }
+                        );
                 if added_both { "add/add" } else { "content" }.to_owned()
             }
-            Ok(Resolution::OursModifiedTheirsRenamedAndChangedThenRename { .. }) => "rename vs edit".to_owned(),
-            Ok(Resolution::SourceLocationAffectedByRename { .. }) => "rename of directory".to_owned(),
+            Ok(Resolution::OursModifiedTheirsRenamedAndChangedThenRename { .. }) => {
+                "rename vs edit".to_owned()
+            }
+            Ok(Resolution::SourceLocationAffectedByRename { .. }) => {
+                "rename of directory".to_owned()
+            }
         };
         for path in [ours.location().to_string(), theirs.location().to_string()] {
             if !out.iter().any(|e| e.path == path) {
-                out.push(ConflictEntry { path, kind: kind.clone() });
+                out.push(ConflictEntry {
+                    path,
+                    kind: kind.clone(),
+                });
             }
         }
     }

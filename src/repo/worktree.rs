@@ -42,11 +42,13 @@ impl Repo {
         for proxy in self.git.worktrees().context("cannot list worktrees")? {
             let git_dir = proxy.git_dir().to_owned();
             let Ok(path) = proxy.base() else { continue };
-            let branch = std::fs::read_to_string(git_dir.join("HEAD")).ok().and_then(|head| {
-                head.trim()
-                    .strip_prefix("ref: refs/heads/")
-                    .map(str::to_owned)
-            });
+            let branch = std::fs::read_to_string(git_dir.join("HEAD"))
+                .ok()
+                .and_then(|head| {
+                    head.trim()
+                        .strip_prefix("ref: refs/heads/")
+                        .map(str::to_owned)
+                });
             let present = path.join(".git").exists();
             out.push(WorktreeInfo {
                 path,
@@ -60,9 +62,9 @@ impl Repo {
 
     /// Create a linked worktree at `dest` with `branch` (which must exist) checked out.
     pub fn add_worktree(&self, dest: &Path, branch: &str) -> Result<()> {
-        let name: gix::refs::FullName = format!("refs/heads/{branch}")
-            .try_into()
-            .map_err(|e| Error::failure(format!("`{branch}` is not a valid branch name")).with_source(e))?;
+        let name: gix::refs::FullName = format!("refs/heads/{branch}").try_into().map_err(|e| {
+            Error::failure(format!("`{branch}` is not a valid branch name")).with_source(e)
+        })?;
         let interrupt = AtomicBool::new(false);
         self.git
             .add_worktree(
@@ -72,7 +74,8 @@ impl Repo {
                 &interrupt,
             )
             .map_err(|e| {
-                Error::failure(format!("cannot create the worktree `{}`", dest.display())).with_source(e)
+                Error::failure(format!("cannot create the worktree `{}`", dest.display()))
+                    .with_source(e)
             })?;
         Ok(())
     }
@@ -86,7 +89,10 @@ impl Repo {
         };
         self.git
             .remove_worktree(path, mode, gix::progress::Discard)
-            .map_err(|e| Error::failure(format!("cannot remove the worktree `{}`", path.display())).with_source(e))
+            .map_err(|e| {
+                Error::failure(format!("cannot remove the worktree `{}`", path.display()))
+                    .with_source(e)
+            })
     }
 
     /// Drop registrations of worktrees whose directory is gone (gix has no prune).
@@ -97,7 +103,8 @@ impl Repo {
 
     /// Count changed and untracked files in the worktree at `path`.
     pub fn worktree_dirt(path: &Path) -> Result<DirtyCounts> {
-        let repo = gix::open(path).with_context(|| format!("cannot open the worktree `{}`", path.display()))?;
+        let repo = gix::open(path)
+            .with_context(|| format!("cannot open the worktree `{}`", path.display()))?;
         let iter = repo
             .status(gix::progress::Discard)
             .context("cannot compute status")?
@@ -107,11 +114,12 @@ impl Repo {
         let mut counts = DirtyCounts::default();
         let mut changed_paths = std::collections::HashSet::new();
         for item in iter {
-            let item = item.with_context(|| format!("cannot compute the status of `{}`", path.display()))?;
+            let item =
+                item.with_context(|| format!("cannot compute the status of `{}`", path.display()))?;
             match item {
-                gix::status::Item::IndexWorktree(gix::status::index_worktree::Item::DirectoryContents {
-                    entry, ..
-                }) => {
+                gix::status::Item::IndexWorktree(
+                    gix::status::index_worktree::Item::DirectoryContents { entry, .. },
+                ) => {
                     if matches!(entry.status, gix::dir::entry::Status::Untracked) {
                         counts.untracked += 1;
                     }
@@ -130,7 +138,8 @@ impl Repo {
 
     /// The commit checked out in the worktree at `path`.
     pub fn worktree_head(path: &Path) -> Result<Option<Oid>> {
-        let repo = gix::open(path).with_context(|| format!("cannot open the worktree `{}`", path.display()))?;
+        let repo = gix::open(path)
+            .with_context(|| format!("cannot open the worktree `{}`", path.display()))?;
         Ok(repo.head_id().ok().map(|id| id.detach()))
     }
 }

@@ -85,7 +85,8 @@ impl Journal {
     /// concurrent writers never interleave.
     pub fn append(&self, event: &Event) -> Result<()> {
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create `{}`", dir.display()))?;
         }
         let mut line = serde_json::to_vec(event).context("cannot serialize event")?;
         line.push(b'\n');
@@ -94,7 +95,8 @@ impl Journal {
             .append(true)
             .open(&self.path)
             .with_context(|| format!("cannot open `{}`", self.path.display()))?;
-        file.lock().with_context(|| format!("cannot lock `{}`", self.path.display()))?;
+        file.lock()
+            .with_context(|| format!("cannot lock `{}`", self.path.display()))?;
         let res = file.write_all(&line);
         let _ = file.unlock();
         res.with_context(|| format!("cannot append to `{}`", self.path.display()))
@@ -103,9 +105,16 @@ impl Journal {
     /// Read all events; lines that do not parse (a torn write after a crash) are skipped.
     pub fn read_all(&self) -> Result<Vec<Event>> {
         match std::fs::read_to_string(&self.path) {
-            Ok(text) => Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()),
+            Ok(text) => Ok(text
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(crate::error::Error::failure(format!("cannot read `{}`", self.path.display())).with_source(e)),
+            Err(e) => Err(crate::error::Error::failure(format!(
+                "cannot read `{}`",
+                self.path.display()
+            ))
+            .with_source(e)),
         }
     }
 }

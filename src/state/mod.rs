@@ -30,8 +30,12 @@ impl StateDir {
     }
 
     pub fn ensure(&self) -> Result<()> {
-        std::fs::create_dir_all(self.root.join("logs"))
-            .with_context(|| format!("cannot create the state directory `{}`", self.root.display()))
+        std::fs::create_dir_all(self.root.join("logs")).with_context(|| {
+            format!(
+                "cannot create the state directory `{}`",
+                self.root.display()
+            )
+        })
     }
 
     pub fn store(&self) -> Store {
@@ -82,7 +86,8 @@ pub struct FileLock {
 impl FileLock {
     pub fn acquire(path: &Path) -> Result<FileLock> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create `{}`", dir.display()))?;
         }
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -91,14 +96,16 @@ impl FileLock {
             .write(true)
             .open(path)
             .with_context(|| format!("cannot open the lock file `{}`", path.display()))?;
-        file.lock().with_context(|| format!("cannot lock `{}`", path.display()))?;
+        file.lock()
+            .with_context(|| format!("cannot lock `{}`", path.display()))?;
         Ok(FileLock { file })
     }
 
     /// Take the lock only if nobody holds it.
     pub fn try_acquire(path: &Path) -> Result<Option<FileLock>> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create `{}`", dir.display()))?;
         }
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -110,9 +117,11 @@ impl FileLock {
         match file.try_lock() {
             Ok(()) => Ok(Some(FileLock { file })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => {
-                Err(crate::error::Error::failure(format!("cannot lock `{}`", path.display())).with_source(e))
-            }
+            Err(std::fs::TryLockError::Error(e)) => Err(crate::error::Error::failure(format!(
+                "cannot lock `{}`",
+                path.display()
+            ))
+            .with_source(e)),
         }
     }
 }

@@ -125,7 +125,9 @@ impl Store {
                 version: STATE_VERSION,
                 ..State::default()
             }),
-            Err(e) => Err(Error::failure(format!("cannot read `{}`", path.display())).with_source(e)),
+            Err(e) => {
+                Err(Error::failure(format!("cannot read `{}`", path.display())).with_source(e))
+            }
         }
     }
 
