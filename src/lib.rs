@@ -5,6 +5,7 @@
 //! - [`cli`]: the clap definitions; doc comments are the help text.
 //! - [`commands`]: one module per command; each renders a report built by library code.
 //! - [`manifest`]: `.droidforge/forge.toml` schema, validation, order and waves.
+//! - [`merge`]: the merger: plan, ownership/replay/verify gates, landing, journal, undo.
 //! - [`ownership`]: glob rules that say who may change a path; glob intersection.
 //! - [`progress_file`]: TODO checkbox parsing, PROGRESS.md and FILE_OWNERSHIP.md rendering.
 //! - [`repo`]: the only module that talks to gix (worktrees, refs, diff, in-memory replay).
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod manifest;
+pub mod merge;
 pub mod ownership;
 pub mod progress_file;
 pub mod repo;

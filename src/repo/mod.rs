@@ -3,6 +3,7 @@
 
 mod diff;
 mod replay;
+mod scratch;
 mod worktree;
 
 pub use diff::{ChangeKind, PathChange};
