@@ -2,3 +2,6 @@
 //! `git` CLI as the oracle. One test binary (faster to link); one module per command.
 
 mod common;
+mod merge;
+mod merge_conflicts;
+mod merge_support;
