@@ -4,4 +4,5 @@
 mod common;
 mod merge;
 mod merge_conflicts;
+mod merge_crash;
 mod merge_support;
