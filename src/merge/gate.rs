@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::error::{Context, Result};
 use crate::ownership::Rules;
-use crate::repo::{ChangeKind, Oid, PathChange, ReplayOutcome, Repo};
+use crate::repo::{ChangeKind, CommitInfo, Oid, PathChange, ReplayOutcome, Repo};
 
 use super::report::{Conflict, Violation};
 
@@ -24,16 +24,24 @@ pub fn kind_name(kind: ChangeKind) -> &'static str {
 /// Paths a commit is responsible for. For an ordinary commit: its diff to its parent. For a
 /// merge commit: only paths whose result differs from *every* parent (conflict resolutions and
 /// "evil" edits) — what it brings in from a parent was already checked where it was made, or
-/// is integration work.
-pub fn commit_changes(repo: &Repo, commit: Oid) -> Result<Vec<PathChange>> {
-    let info = repo.commit_info(commit)?;
+/// is integration work. `parent_tree` may supply a known tree of a parent (saves a lookup).
+pub fn commit_changes(
+    repo: &Repo,
+    info: &CommitInfo,
+    parent_tree: Option<Oid>,
+) -> Result<Vec<PathChange>> {
     if info.parents.len() <= 1 {
-        return repo.changed_paths(commit);
+        let old = match (info.parents.first(), parent_tree) {
+            (None, _) => None,
+            (Some(_), Some(t)) => Some(t),
+            (Some(p), None) => Some(repo.tree_id(*p)?),
+        };
+        return repo.changed_paths_between(old, info.tree, info.id);
     }
     let mut common: Option<Vec<PathChange>> = None;
     for parent in &info.parents {
         let parent_tree = repo.tree_id(*parent)?;
-        let changes = repo.changed_paths_between(Some(parent_tree), info.tree, commit)?;
+        let changes = repo.changed_paths_between(Some(parent_tree), info.tree, info.id)?;
         common = Some(match common {
             None => changes,
             Some(prev) => prev
@@ -53,11 +61,30 @@ pub fn check_ownership(
     droid: &str,
     commits: &[Oid],
 ) -> Result<Vec<Violation>> {
+    let infos = commits
+        .iter()
+        .map(|&c| repo.commit_info(c))
+        .collect::<Result<Vec<_>>>()?;
+    check_ownership_of(repo, rules, droid, &infos)
+}
+
+/// [`check_ownership`] on already decoded commits (oldest first).
+pub fn check_ownership_of(
+    repo: &Repo,
+    rules: &Rules,
+    droid: &str,
+    commits: &[CommitInfo],
+) -> Result<Vec<Violation>> {
     let idx = rules.droid_index(droid);
     let mut out: Vec<Violation> = Vec::new();
     let mut scratch = Vec::new();
-    for &commit in commits {
-        for change in commit_changes(repo, commit)? {
+    for (i, info) in commits.iter().enumerate() {
+        // In a linear range the parent is the previous commit: its tree is known.
+        let parent_tree = match (i.checked_sub(1).map(|p| &commits[p]), info.parents.first()) {
+            (Some(prev), Some(parent)) if prev.id == *parent => Some(prev.tree),
+            _ => None,
+        };
+        for change in commit_changes(repo, info, parent_tree)? {
             let class = rules.classify_into(&change.path, &mut scratch);
             let allowed = match idx {
                 Some(i) => class.allows(i),
@@ -98,29 +125,28 @@ pub fn apply(
     strategy: super::Strategy,
     onto: Oid,
     candidate: Oid,
-    commits: &[Oid],
+    commits: &[CommitInfo],
     message: &str,
     committer: &gix::actor::Signature,
 ) -> Result<Applied> {
     let outcome = match strategy {
         super::Strategy::Rebase => {
-            for &c in commits {
-                if repo.commit_info(c)?.parents.len() > 1 {
-                    return Ok(Applied::Refused(format!(
-                        "commit {} is a merge commit; rebase replays linear history only (use `--strategy merge`, or linearize the branch)",
-                        short(c)
-                    )));
-                }
+            if let Some(c) = commits.iter().find(|c| c.parents.len() > 1) {
+                return Ok(Applied::Refused(format!(
+                    "commit {} is a merge commit; rebase replays linear history only (use `--strategy merge`, or linearize the branch)",
+                    short(c.id)
+                )));
             }
+            let ids: Vec<Oid> = commits.iter().map(|c| c.id).collect();
             // Already on top of the target: fast-forward, keeping the droid's commits as they
             // are (like `git rebase` does).
-            if repo.is_ancestor(onto, candidate)? {
+            if commits.first().map(|c| c.parents.as_slice()) == Some(&[onto][..]) {
                 return Ok(Applied::Clean {
                     tip: candidate,
-                    rewritten: commits.iter().map(|&c| (c, c)).collect(),
+                    rewritten: commits.iter().map(|c| (c.id, c.id)).collect(),
                 });
             }
-            repo.replay(onto, commits, committer)?
+            repo.replay(onto, &ids, committer)?
         }
         super::Strategy::Merge => repo.merge_commit(onto, candidate, message, committer)?,
     };

@@ -175,7 +175,13 @@ pub fn run_merge(
             report.droids.push(dr);
             continue;
         };
-        if repo.is_ancestor(candidate, tip)? {
+        // One history walk answers "already merged?", "related at all?" and "which commits".
+        let commits = repo
+            .commits_between(Some(t0), candidate)?
+            .into_iter()
+            .map(|c| repo.commit_info(c))
+            .collect::<Result<Vec<_>>>()?;
+        if commits.is_empty() {
             dr.status = DroidStatus::UpToDate;
             dr.reason = Some(format!(
                 "{} is already on `{}`",
@@ -185,7 +191,7 @@ pub fn run_merge(
             report.droids.push(dr);
             continue;
         }
-        if repo.merge_base(t0, candidate)?.is_none() {
+        if commits.iter().any(|c| c.parents.is_empty()) {
             dr.status = DroidStatus::Conflict;
             dr.reason = Some(format!(
                 "{} shares no history with `{}`",
@@ -196,19 +202,17 @@ pub fn run_merge(
             report.droids.push(dr);
             continue;
         }
-        let commits = repo.commits_between(Some(t0), candidate)?;
-        for &c in &commits {
-            let info = repo.commit_info(c)?;
+        for info in &commits {
             dr.commits.push(CommitReport {
-                original: c.to_string(),
+                original: info.id.to_string(),
                 rewritten: None,
-                summary: info.summary,
+                summary: info.summary.clone(),
             });
         }
         progress(&format!("{name}: checking {} commit(s)", commits.len()));
 
         // Ownership (the manifest is the integration branch's).
-        let violations = gate::check_ownership(&repo, &ws.forge.rules, name, &commits)?;
+        let violations = gate::check_ownership_of(&repo, &ws.forge.rules, name, &commits)?;
         if !violations.is_empty() {
             dr.status = DroidStatus::Violation;
             dr.reason = Some(format!(

@@ -79,7 +79,7 @@ impl Repo {
                     current: Some("integration".into()),
                     other: Some("droid".into()),
                 };
-                let mut out = self
+                let out = self
                     .git
                     .merge_trees(base_tree, tip_tree, their_tree, labels, options.clone())
                     .with_context(|| format!("cannot merge commit {id}"))?;
@@ -89,10 +89,7 @@ impl Repo {
                         conflicts: describe_conflicts(&out.conflicts),
                     });
                 }
-                out.tree
-                    .write()
-                    .context("cannot write merged tree")?
-                    .detach()
+                self.write_merged_tree(out.tree)?
             };
             let rewritten = gix::objs::Commit {
                 tree: new_tree,
@@ -127,6 +124,17 @@ impl Repo {
         Ok(ReplayOutcome::Clean { tip, commits: done })
     }
 
+    /// Write a merged tree. Uses the plumbing editor: the porcelain one checks that every entry
+    /// of every written tree exists (a `stat` per entry on a loose object store), which made
+    /// replay ~1.5x slower than `git replay`. Entries come from trees already in the odb.
+    fn write_merged_tree(&self, editor: gix::object::tree::Editor<'_>) -> Result<Oid> {
+        let mut editor = editor.detach();
+        let repo = &self.git;
+        editor
+            .write(|tree| repo.write_object(tree).map(|id| id.detach()))
+            .context("cannot write merged tree")
+    }
+
     /// One `--no-ff` merge commit of `theirs` into `ours`, or the conflicts that prevent it.
     pub fn merge_commit(
         &self,
@@ -149,7 +157,7 @@ impl Repo {
             .git
             .tree_merge_options()
             .context("cannot read merge options")?;
-        let mut out = self
+        let out = self
             .git
             .merge_trees(
                 base_tree,
@@ -165,11 +173,7 @@ impl Repo {
                 conflicts: describe_conflicts(&out.conflicts),
             });
         }
-        let tree = out
-            .tree
-            .write()
-            .context("cannot write merged tree")?
-            .detach();
+        let tree = self.write_merged_tree(out.tree)?;
         let commit = gix::objs::Commit {
             tree,
             parents: [ours, theirs].into_iter().collect(),
