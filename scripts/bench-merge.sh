@@ -48,7 +48,7 @@ export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 export GIT_AUTHOR_NAME="Bench Author" GIT_AUTHOR_EMAIL=author@example.com
 export GIT_COMMITTER_NAME="Bench Committer" GIT_COMMITTER_EMAIL=committer@example.com
 work="$(mktemp -d "${TMPDIR:-/tmp}/bench-merge.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+[ -n "${KEEP_WORK:-}" ] || trap 'rm -rf "$work"' EXIT
 tpl="$work/template"
 
 now() { date +%s.%N; }
@@ -65,7 +65,7 @@ write_manifest() {
     : > "$list"
     for b in $(git for-each-ref --format='%(refname:short)' 'refs/heads/droidforge/'); do
       local d="${b#droidforge/}"
-      git diff --name-only "main...$b" | sed "s|^|$d\t|" >> "$list"
+      git log --format= --name-only --no-renames "main..$b" | grep . | sort -u | sed "s|^|$d\t|" >> "$list"
     done
     {
       printf '[forge]\nintegration = "main"\n\n[paths]\nshared = ['
@@ -107,7 +107,7 @@ case "$mode" in
     ;;
   gitgit)
     git init -q -b scratch "$tpl"
-    (cd "$tpl" && git fetch -q "$bundle" 'refs/heads/*:refs/heads/*' && git checkout -q main && git branch -q -D scratch)
+    (cd "$tpl" && git fetch -q "$bundle" 'refs/heads/*:refs/heads/*' && git checkout -q main)
     write_manifest "$tpl"
     ;;
   repo)

@@ -73,6 +73,8 @@ impl Repo {
                 their_tree
             } else if base_tree == their_tree {
                 tip_tree
+            } else if let Some(tree) = self.pick_trivially(base_tree, their_tree, tip_tree)? {
+                tree
             } else {
                 let labels = gix::merge::blob::builtin_driver::text::Labels {
                     ancestor: Some("base".into()),

@@ -141,6 +141,13 @@ const CASES: &[Case] = &[
         droid: &[Op::Write("x/y", "a file in a directory\n")],
         kind: Some("*"),
     },
+    Case {
+        name: "disjoint edits in one directory",
+        base: &[Op::Write("dir/a.txt", LINES), Op::Write("dir/b.txt", LINES)],
+        main: &[Op::Write("dir/a.txt", LINES_TOP), Op::Delete("dir/b.txt")],
+        droid: &[Op::Write("dir/c.txt", "c\n"), Op::Exec("dir/a.txt")],
+        kind: None,
+    },
 ];
 
 fn conflicts_agree_with_git(case: &Case) {
