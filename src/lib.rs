@@ -2,6 +2,7 @@
 //! own git worktree and branch, under an ownership manifest, merged back in dependency order.
 //!
 //! Architecture tour (one line per module):
+//! - [`agent`]: agent presets and the concurrent runner (logs, stalls, signals).
 //! - [`cli`]: the clap definitions; doc comments are the help text.
 //! - [`commands`]: one module per command; each renders a report built by library code.
 //! - [`manifest`]: `.droidforge/forge.toml` schema, validation, order and waves.
@@ -14,6 +15,7 @@
 //! - [`error`]: the user-facing error with hints and its exit code.
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod cli;
 pub mod commands;
 pub mod error;
