@@ -5,6 +5,7 @@
 //! - [`agent`]: agent presets and the concurrent runner (logs, stalls, signals).
 //! - [`cli`]: the clap definitions; doc comments are the help text.
 //! - [`commands`]: one module per command; each renders a report built by library code.
+//! - [`demo`]: the end-to-end demo and the scripted agent it runs.
 //! - [`manifest`]: `.droidforge/forge.toml` schema, validation, order and waves.
 //! - [`ownership`]: glob rules that say who may change a path; glob intersection.
 //! - [`progress_file`]: TODO checkbox parsing, PROGRESS.md and FILE_OWNERSHIP.md rendering.
@@ -18,6 +19,7 @@
 pub mod agent;
 pub mod cli;
 pub mod commands;
+pub mod demo;
 pub mod error;
 pub mod manifest;
 pub mod ownership;

@@ -6,7 +6,7 @@ pub mod presets;
 pub mod runner;
 
 pub use jobs::{BRIEF_PATH, Prepared, prepare};
-pub use presets::{AgentCommand, PRESETS, Preset, resolve_command};
+pub use presets::{AgentCommand, PRESETS, Preset, resolve_command, shell_quote};
 pub use runner::{
     AgentJob, AgentReport, Outcome, RunOptions, RunView, SilentView, ViewRow, run_agents,
 };

@@ -34,7 +34,8 @@ pub fn run_droids(ctx: &Ctx, ws: &Workspace, droids: &[&Droid], args: &RunArgs) 
             &format!("{name} at {}", ws.worktree_path(name).display()),
         );
     }
-    let view = Arc::new(LiveView::new(&ctx.ui, &prepared.jobs));
+    let names: Vec<String> = prepared.jobs.iter().map(|j| j.droid.clone()).collect();
+    let view = Arc::new(LiveView::new(&ctx.ui, &names));
     let reports = agent::run_agents(
         &ws.state,
         &ws.root,
@@ -127,7 +128,7 @@ pub fn render(ui: &Ui, reports: &[AgentReport]) {
 }
 
 /// Live bars on a terminal; plain status lines otherwise.
-struct LiveView {
+pub(crate) struct LiveView {
     ui: Ui,
     live: Option<(MultiProgress, Vec<ProgressBar>)>,
     width: usize,
@@ -135,18 +136,19 @@ struct LiveView {
 }
 
 impl LiveView {
-    fn new(ui: &Ui, jobs: &[agent::AgentJob]) -> LiveView {
-        let width = jobs.iter().map(|j| j.droid.len()).max().unwrap_or(0);
+    /// `droids` in the order the runner gets its jobs.
+    pub(crate) fn new(ui: &Ui, droids: &[String]) -> LiveView {
+        let width = droids.iter().map(|d| d.len()).max().unwrap_or(0);
         let live = (ui.is_terminal() && !ui.quiet).then(|| {
             let multi = ui.multi();
             let style = ProgressStyle::with_template("{spinner} {prefix} {msg}")
                 .expect("the template is valid");
-            let bars = jobs
+            let bars = droids
                 .iter()
-                .map(|j| {
+                .map(|d| {
                     let bar = multi.add(ProgressBar::new_spinner());
                     bar.set_style(style.clone());
-                    bar.set_prefix(format!("{:<width$}", j.droid));
+                    bar.set_prefix(format!("{d:<width$}"));
                     bar.set_message("queued");
                     bar
                 })
@@ -157,7 +159,7 @@ impl LiveView {
             ui: ui.clone(),
             live,
             width,
-            finished: Mutex::new(vec![false; jobs.len()]),
+            finished: Mutex::new(vec![false; droids.len()]),
         }
     }
 
@@ -179,7 +181,7 @@ impl LiveView {
         )
     }
 
-    fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some((multi, bars)) = &self.live {
             for bar in bars {
                 if !bar.is_finished() {
