@@ -2,6 +2,7 @@
 //! binary). Everything above works with [`Repo`], [`Oid`] and plain strings/paths.
 
 mod diff;
+mod exclude;
 mod replay;
 mod worktree;
 
