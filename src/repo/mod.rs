@@ -3,6 +3,7 @@
 
 mod diff;
 mod exclude;
+mod history;
 mod replay;
 mod worktree;
 
