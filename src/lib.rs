@@ -8,8 +8,11 @@
 //! - [`demo`]: the end-to-end demo and the scripted agent it runs.
 //! - [`manifest`]: `.droidforge/forge.toml` schema, validation, order and waves.
 //! - [`ownership`]: glob rules that say who may change a path; glob intersection.
+//! - [`file_ownership`]: FILE_OWNERSHIP.md rendering.
+//! - [`plan`]: the plan report (phases, order, waves, overlaps) and its renderings.
 //! - [`progress_file`]: TODO checkbox parsing, PROGRESS.md and FILE_OWNERSHIP.md rendering.
 //! - [`repo`]: the only module that talks to gix (worktrees, refs, diff, in-memory replay).
+//! - [`scaffold`]: the files `init` writes.
 //! - [`workspace`]: repository + manifest + state, found from any worktree.
 //! - [`state`]: runtime state in the git common dir: store, event journal, file locks.
 //! - [`ui`]: all terminal output (stdout data, stderr status), progress bars.
@@ -21,10 +24,13 @@ pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod error;
+pub mod file_ownership;
 pub mod manifest;
 pub mod ownership;
+pub mod plan;
 pub mod progress_file;
 pub mod repo;
+pub mod scaffold;
 pub mod state;
 pub mod ui;
 pub mod workspace;

@@ -2,6 +2,8 @@
 //! binary). Everything above works with [`Repo`], [`Oid`] and plain strings/paths.
 
 mod diff;
+mod exclude;
+mod history;
 mod replay;
 mod worktree;
 

@@ -2,3 +2,5 @@
 //! `git` CLI as the oracle. One test binary (faster to link); one module per command.
 
 mod common;
+mod init;
+mod plan;
