@@ -1,7 +1,7 @@
 //! Turn selected droids into runnable [`AgentJob`]s: make sure each has a worktree and a
 //! brief (spawning what is missing), and resolve its agent command.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::presets::{Placeholders, resolve_command};
 use super::runner::AgentJob;
@@ -98,35 +98,14 @@ fn ensure_worktree(ws: &Workspace, droid: &Droid) -> Result<bool> {
     Ok(created)
 }
 
-/// Keep the worktree directory and briefs out of `git status`.
+/// Keep the worktree directory and briefs out of `git status` (same entries as `init`).
 fn ensure_excludes(ws: &Workspace) -> Result<()> {
-    let path: PathBuf = ws.repo.common_dir().join("info").join("exclude");
-    let current = std::fs::read_to_string(&path).unwrap_or_default();
-    let wanted = [
-        format!(
-            "/{}/",
-            ws.forge.manifest.forge.worktree_dir.trim_matches('/')
-        ),
-        format!("/{BRIEF_PATH}"),
-    ];
-    let mut text = current.clone();
-    for line in wanted {
-        if !current.lines().any(|l| l.trim() == line) {
-            if !text.is_empty() && !text.ends_with('\n') {
-                text.push('\n');
-            }
-            text.push_str(&line);
-            text.push('\n');
-        }
-    }
-    if text != current {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create `{}`", dir.display()))?;
-        }
-        std::fs::write(&path, text)
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
-    }
+    let worktree_dir = format!(
+        "/{}/",
+        ws.forge.manifest.forge.worktree_dir.trim_matches('/')
+    );
+    let brief = format!("/{BRIEF_PATH}");
+    ws.repo.ensure_excluded(&[&worktree_dir, &brief])?;
     Ok(())
 }
 

@@ -338,7 +338,8 @@ async fn run_all(shared: Arc<Shared>, jobs: Vec<AgentJob>) -> Vec<AgentReport> {
     ));
     let mut reports: Vec<Option<AgentReport>> = vec![None; jobs.len()];
     let mut handles = Vec::new();
-    let mut last_start: Option<Instant> = None;
+    // When the previous agent actually started (its process exists), for the stagger.
+    let mut previous: Option<tokio::sync::oneshot::Receiver<Instant>> = None;
     for (idx, job) in jobs.into_iter().enumerate() {
         let mut rx = level_rx.clone();
         let permit = tokio::select! {
@@ -346,13 +347,21 @@ async fn run_all(shared: Arc<Shared>, jobs: Vec<AgentJob>) -> Vec<AgentReport> {
             _ = wait_level(&mut rx, 1) => None,
         };
         let mut go = permit.is_some();
-        if go && let Some(prev) = last_start {
-            let wait = shared.opts.stagger.saturating_sub(prev.elapsed());
-            if !wait.is_zero() {
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = wait_level(&mut rx, 1) => go = false,
+        if go
+            && !shared.opts.stagger.is_zero()
+            && let Some(prev) = previous.take()
+        {
+            tokio::select! {
+                started = prev => {
+                    if let Ok(at) = started {
+                        let wait = shared.opts.stagger.saturating_sub(at.elapsed());
+                        tokio::select! {
+                            _ = tokio::time::sleep(wait) => {}
+                            _ = wait_level(&mut rx, 1) => go = false,
+                        }
+                    }
                 }
+                _ = wait_level(&mut rx, 1) => go = false,
             }
         }
         if *level_rx.borrow() >= 1 {
@@ -362,13 +371,14 @@ async fn run_all(shared: Arc<Shared>, jobs: Vec<AgentJob>) -> Vec<AgentReport> {
             reports[idx] = Some(not_started(&shared, idx, &job));
             continue;
         }
-        last_start = Some(Instant::now());
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        previous = Some(started_rx);
         let shared = shared.clone();
         let rx = level_rx.clone();
         handles.push((
             idx,
             tokio::spawn(async move {
-                let report = run_one(&shared, idx, &job, rx).await;
+                let report = run_one(&shared, idx, &job, rx, started_tx).await;
                 drop(permit);
                 report
             }),
@@ -484,6 +494,7 @@ async fn run_one(
     idx: usize,
     job: &AgentJob,
     mut level: watch::Receiver<u8>,
+    started: tokio::sync::oneshot::Sender<Instant>,
 ) -> AgentReport {
     let opts = &shared.opts;
     let started_ms = now_ms();
@@ -514,6 +525,8 @@ async fn run_one(
         .flatten();
 
     let child = open_log(job, started_ms).and_then(|log| spawn_agent(job, &log));
+    let spawned_ms = now_ms();
+    let _ = started.send(Instant::now());
     let (mut child, pid) = match child {
         Ok(c) => c,
         Err(e) => {
@@ -534,7 +547,12 @@ async fn run_one(
         EventKind::Started,
         &job.droid,
         &format!("pid {pid}"),
-        serde_json::json!({ "pid": pid, "command": job.command, "log": job.log }),
+        serde_json::json!({
+            "pid": pid,
+            "spawned_at_ms": spawned_ms,
+            "command": job.command,
+            "log": job.log,
+        }),
     );
     shared.change(idx, &format!("pid {pid}"), |r| {
         r.status = AgentStatus::Running;
