@@ -5,6 +5,7 @@
 //! - [`cli`]: the clap definitions; doc comments are the help text.
 //! - [`commands`]: one module per command; each renders a report built by library code.
 //! - [`manifest`]: `.droidforge/forge.toml` schema, validation, order and waves.
+//! - [`merge`]: the merger: plan, ownership/replay/verify gates, landing, journal, undo.
 //! - [`ownership`]: glob rules that say who may change a path; glob intersection.
 //! - [`file_ownership`]: FILE_OWNERSHIP.md rendering.
 //! - [`plan`]: the plan report (phases, order, waves, overlaps) and its renderings.
@@ -22,6 +23,7 @@ pub mod commands;
 pub mod error;
 pub mod file_ownership;
 pub mod manifest;
+pub mod merge;
 pub mod ownership;
 pub mod plan;
 pub mod progress_file;

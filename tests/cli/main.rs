@@ -4,3 +4,6 @@
 mod common;
 mod init;
 mod plan;
+mod merge;
+mod merge_conflicts;
+mod merge_support;
