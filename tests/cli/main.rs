@@ -2,3 +2,4 @@
 //! `git` CLI as the oracle. One test binary (faster to link); one module per command.
 
 mod common;
+mod glob_intersect;
