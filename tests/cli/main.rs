@@ -7,3 +7,4 @@ mod plan;
 mod merge;
 mod merge_conflicts;
 mod merge_support;
+mod glob_intersect;
