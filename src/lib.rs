@@ -7,6 +7,7 @@
 //! - [`commands`]: one module per command; each renders a report built by library code.
 //! - [`demo`]: the end-to-end demo and the scripted agent it runs.
 //! - [`manifest`]: `.droidforge/forge.toml` schema, validation, order and waves.
+//! - [`merge`]: the merger: plan, ownership/replay/verify gates, landing, journal, undo.
 //! - [`ownership`]: glob rules that say who may change a path; glob intersection.
 //! - [`file_ownership`]: FILE_OWNERSHIP.md rendering.
 //! - [`plan`]: the plan report (phases, order, waves, overlaps) and its renderings.
@@ -26,6 +27,7 @@ pub mod demo;
 pub mod error;
 pub mod file_ownership;
 pub mod manifest;
+pub mod merge;
 pub mod ownership;
 pub mod plan;
 pub mod progress_file;

@@ -5,6 +5,7 @@ mod diff;
 mod exclude;
 mod history;
 mod replay;
+mod scratch;
 mod worktree;
 
 pub use diff::{ChangeKind, PathChange};

@@ -4,4 +4,8 @@
 mod common;
 mod init;
 mod plan;
+mod merge;
+mod merge_conflicts;
+mod merge_support;
+mod glob_intersect;
 mod run;
