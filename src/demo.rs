@@ -151,7 +151,8 @@ pub struct DemoReport {
     pub agents: Vec<AgentReport>,
     /// Per droid, in merge order: `merged`, `violation`, `conflict`, …
     pub merge: Vec<DemoMerge>,
-    pub merge_available: bool,
+    /// One row per droid: agent outcome, TODO %, merge result.
+    pub status: Vec<DemoStatus>,
     /// PROGRESS.md on the integration branch after the merge.
     pub progress_md: String,
     /// One sentence per droid.
@@ -170,6 +171,17 @@ pub struct DemoMerge {
     /// Offending paths with their owner (violations) or conflicting paths (conflicts).
     pub paths: Vec<(String, String)>,
     pub reason: Option<String>,
+}
+
+/// One row of the demo's status table.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoStatus {
+    pub droid: String,
+    pub agent: String,
+    pub commits: usize,
+    pub todo_percent: Option<u8>,
+    pub merge: String,
+    pub detail: String,
 }
 
 /// The droids in manifest order (the order the runner gets them).
@@ -230,27 +242,53 @@ pub fn run_demo(
     drop(ws);
 
     let ws = Workspace::load(dir, ManifestSource::Integration, false)?;
-    let (merge, merge_available) = match merge_phase_one(&ws, progress)? {
-        Some(m) => (m, true),
-        None => (Vec::new(), false),
-    };
+    let merge = merge_phase_one(&ws, progress)?;
     let tip = ws.integration_tip()?;
     let progress_md = ws
         .repo
         .read_file_at(tip, "PROGRESS.md")?
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
-    let explanations = explain(&agents, &merge, merge_available);
+    let explanations = explain(&agents, &merge);
+    let status = agents
+        .iter()
+        .map(|a| {
+            let m = merge.iter().find(|m| m.droid == a.droid);
+            let todo_percent = ws
+                .forge
+                .droid(&a.droid)
+                .and_then(|d| d.todo.as_ref())
+                .and_then(|t| std::fs::read_to_string(ws.worktree_path(&a.droid).join(t)).ok())
+                .and_then(|text| crate::progress_file::parse_todo(&text).percent());
+            DemoStatus {
+                droid: a.droid.clone(),
+                agent: a.outcome.label().to_owned(),
+                commits: a.new_commits,
+                todo_percent,
+                merge: m
+                    .map(|m| m.status.clone())
+                    .unwrap_or_else(|| "-".to_owned()),
+                detail: m
+                    .map(|m| {
+                        m.paths
+                            .iter()
+                            .map(|(p, what)| format!("{p}: {what}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
     let agents_ok = agents.iter().all(|a| a.outcome == Outcome::Ready);
-    let merged_ok = merge_available
-        && EXPECTED
-            .iter()
-            .all(|(droid, want)| merge.iter().any(|m| m.droid == *droid && m.status == *want));
+    let merged_ok = EXPECTED
+        .iter()
+        .all(|(droid, want)| merge.iter().any(|m| m.droid == *droid && m.status == *want));
     Ok(DemoReport {
         repo: dir.to_owned(),
         agents,
         merge,
-        merge_available,
+        status,
         progress_md,
         explanations,
         as_designed: agents_ok && merged_ok,
@@ -258,13 +296,36 @@ pub fn run_demo(
     })
 }
 
-/// `merge --phase 1` through the merger library; `None` while the merger is not built in.
-fn merge_phase_one(_ws: &Workspace, progress: &dyn Fn(&str)) -> Result<Option<Vec<DemoMerge>>> {
-    progress("the merger is not available in this build: skipping `merge --phase 1`");
-    Ok(None)
+/// `merge --phase 1` through the merger library.
+fn merge_phase_one(ws: &Workspace, progress: &dyn Fn(&str)) -> Result<Vec<DemoMerge>> {
+    let opts = crate::merge::MergeOptions {
+        phase: Some(1),
+        ..Default::default()
+    };
+    let report = crate::merge::run_merge(ws, &opts, progress)?;
+    let merged = report
+        .droids
+        .iter()
+        .map(|d| {
+            let mut paths: Vec<(String, String)> = d
+                .violations
+                .iter()
+                .map(|v| (v.path.clone(), v.owner.clone()))
+                .collect();
+            paths.extend(d.conflicts.iter().map(|c| (c.path.clone(), c.kind.clone())));
+            DemoMerge {
+                droid: d.droid.clone(),
+                status: d.status.as_str().to_owned(),
+                commits: d.commits.len(),
+                paths,
+                reason: d.reason.clone(),
+            }
+        })
+        .collect();
+    Ok(merged)
 }
 
-fn explain(agents: &[AgentReport], merge: &[DemoMerge], merge_available: bool) -> Vec<String> {
+fn explain(agents: &[AgentReport], merge: &[DemoMerge]) -> Vec<String> {
     let mut out = Vec::new();
     for a in agents {
         let m = merge.iter().find(|m| m.droid == a.droid);
@@ -291,7 +352,7 @@ fn explain(agents: &[AgentReport], merge: &[DemoMerge], merge_available: bool) -
                 "conflict" => {
                     let paths: Vec<&str> = m.paths.iter().map(|(p, _)| p.as_str()).collect();
                     format!(
-                        "{}: rejected — conflict in {}: an earlier droid changed the same lines differently; it must rebase and resolve.",
+                        "{}: rejected — textual conflict in {}: a droid merged before it changed the same lines differently; it has to rebase onto main and resolve.",
                         a.droid,
                         paths.join(", ")
                     )
@@ -305,12 +366,6 @@ fn explain(agents: &[AgentReport], merge: &[DemoMerge], merge_available: bool) -
                         .unwrap_or_default()
                 ),
             },
-            (Outcome::Ready, None) if !merge_available => format!(
-                "{}: ready ({} new commit{}), not merged: the merger is not in this build.",
-                a.droid,
-                a.new_commits,
-                if a.new_commits == 1 { "" } else { "s" }
-            ),
             _ => format!("{}: {} — {}.", a.droid, a.outcome.label(), a.message),
         };
         out.push(sentence);

@@ -40,33 +40,27 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<i32> {
 
 fn render(ctx: &Ctx, r: &DemoReport, kept: bool) {
     let ui = &ctx.ui;
-    ui.data("== agents ==");
-    super::run::render(ui, &r.agents);
-    ui.data("== merge --phase 1 ==");
-    if r.merge_available {
-        let rows: Vec<Vec<String>> = r
-            .merge
-            .iter()
-            .map(|m| {
-                vec![
-                    m.droid.clone(),
-                    m.status.clone(),
-                    m.commits.to_string(),
-                    m.paths
-                        .iter()
-                        .map(|(p, _)| p.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                ]
-            })
-            .collect();
-        ui.data(&crate::ui::table(
-            &["DROID", "RESULT", "COMMITS", "PATHS"],
-            &rows,
-        ));
-    } else {
-        ui.data("(the merger is not part of this build)\n");
-    }
+    ui.data("== status ==");
+    let rows: Vec<Vec<String>> = r
+        .status
+        .iter()
+        .map(|s| {
+            vec![
+                s.droid.clone(),
+                s.agent.clone(),
+                s.commits.to_string(),
+                s.todo_percent
+                    .map(|p| format!("{p}%"))
+                    .unwrap_or_else(|| "-".to_owned()),
+                s.merge.clone(),
+                s.detail.clone(),
+            ]
+        })
+        .collect();
+    ui.data(&crate::ui::table(
+        &["DROID", "AGENT", "COMMITS", "TODO", "MERGE", "DETAILS"],
+        &rows,
+    ));
     ui.data("== PROGRESS.md on main ==");
     ui.data(&r.progress_md);
     ui.data("== what happened ==");

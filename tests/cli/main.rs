@@ -2,10 +2,12 @@
 //! `git` CLI as the oracle. One test binary (faster to link); one module per command.
 
 mod common;
+mod demo;
+mod events;
+mod glob_intersect;
 mod init;
-mod plan;
 mod merge;
 mod merge_conflicts;
 mod merge_support;
-mod glob_intersect;
+mod plan;
 mod run;
