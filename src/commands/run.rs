@@ -166,7 +166,14 @@ impl LiveView {
     fn line(row: &ViewRow) -> String {
         let elapsed = row
             .elapsed()
-            .map(|d| human_duration(Duration::from_secs(d.as_secs())))
+            .map(|d| {
+                let s = d.as_secs();
+                if s < 60 {
+                    format!("{s}s")
+                } else {
+                    human_duration(Duration::from_secs(s))
+                }
+            })
             .unwrap_or_else(|| "-".to_owned());
         let todo = row
             .todo_percent
