@@ -531,7 +531,7 @@ async fn run_one(
         Ok(c) => c,
         Err(e) => {
             report.message = format!("could not start: {}", error_text(&e));
-            return finish(shared, idx, job, report, Some(e));
+            return finish(shared, idx, job, report);
         }
     };
     report.pid = Some(pid);
@@ -639,7 +639,6 @@ async fn run_one(
         report.signal = s.signal();
     }
     let took = human_duration(elapsed);
-    let mut error = None;
     match stopped {
         Some(Stop::Timeout) => {
             report.outcome = Outcome::TimedOut;
@@ -686,7 +685,6 @@ async fn run_one(
                             "exited 0 after {took}, but its work could not be recorded: {}",
                             error_text(&e)
                         );
-                        error = Some(e);
                     }
                     Err(e) => {
                         report.message = format!("exited 0 after {took}; recording failed: {e}");
@@ -707,17 +705,11 @@ async fn run_one(
             }
         },
     }
-    finish(shared, idx, job, report, error)
+    finish(shared, idx, job, report)
 }
 
 /// Record the final state, events and log footer.
-fn finish(
-    shared: &Shared,
-    idx: usize,
-    job: &AgentJob,
-    report: AgentReport,
-    _error: Option<Error>,
-) -> AgentReport {
+fn finish(shared: &Shared, idx: usize, job: &AgentJob, report: AgentReport) -> AgentReport {
     let ended = crate::state::now();
     shared.recorder.agent(&job.droid, |a| {
         a.status = report.outcome.agent_status();

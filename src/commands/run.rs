@@ -12,6 +12,7 @@ use crate::agent::{
 use crate::cli::*;
 use crate::error::{Error, Result};
 use crate::manifest::Droid;
+use crate::state::AgentStatus;
 use crate::ui::Ui;
 use crate::workspace::{ManifestSource, Workspace};
 
@@ -27,6 +28,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
 /// 0 when every droid ended ready, 130 when interrupted, 1 otherwise.
 pub fn run_droids(ctx: &Ctx, ws: &Workspace, droids: &[&Droid], args: &RunArgs) -> Result<i32> {
     let opts = options(args, droids.len())?;
+    refuse_running(ws, droids)?;
     let prepared = agent::prepare(ws, droids, args.agent.as_deref(), args.cmd.as_deref())?;
     for name in &prepared.spawned {
         ctx.ui.status(
@@ -50,6 +52,42 @@ pub fn run_droids(ctx: &Ctx, ws: &Workspace, droids: &[&Droid], args: &RunArgs) 
         render(&ctx.ui, &reports);
     }
     Ok(exit_code(&reports))
+}
+
+/// Two agents in one worktree would trample each other: refuse droids whose agent is alive.
+fn refuse_running(ws: &Workspace, droids: &[&Droid]) -> Result<()> {
+    let state = ws.state.store().read()?;
+    for d in droids {
+        let Some(agent) = state.droids.get(&d.name).and_then(|s| s.agent.as_ref()) else {
+            continue;
+        };
+        let live = matches!(agent.status, AgentStatus::Running | AgentStatus::Stalled);
+        if let (true, Some(pid)) = (live, agent.pid)
+            && crate::state::pid_alive(pid)
+            && leads_its_group(pid)
+        {
+            return Err(Error::usage(format!(
+                "droid `{}` already has an agent running (pid {pid})",
+                d.name
+            ))
+            .hint(format!(
+                "wait for it, or stop it with `kill -TERM -- -{pid}` (its process group)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Agents lead their own process group; a recycled pid almost never does.
+fn leads_its_group(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2).map(str::to_owned))
+            .is_some_and(|pgrp| pgrp == pid.to_string()),
+        // No /proc: trust the pid.
+        Err(_) => !std::path::Path::new("/proc/self").exists(),
+    }
 }
 
 fn options(args: &RunArgs, count: usize) -> Result<RunOptions> {

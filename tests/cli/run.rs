@@ -643,3 +643,29 @@ fn manifest_agent_template_is_used_with_quoted_placeholders() {
         format!("core-droid|droidforge/core-droid|{}", brief.display())
     );
 }
+
+#[test]
+fn a_droid_with_a_live_agent_is_not_started_twice() {
+    let repo = two_droid_repo();
+    let fake = Fake::new();
+    let pid_file = fake.path("pids");
+    fake.set(
+        "core-droid",
+        &format!("HANG=1\nPID_FILE='{}'\n", pid_file.display()),
+    );
+    let mut first = spawn_run(
+        &repo,
+        &["core-droid", "--grace", "200ms", "--cmd", &fake.cmd()],
+    );
+    wait_for("the agent pid", || pids(&pid_file).len() == 1);
+    let out = repo.df(&["run", "core-droid", "--cmd", &fake.cmd()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("already has an agent running"),
+        "{}",
+        stderr(&out)
+    );
+    signal(first.id(), "-INT");
+    assert_eq!(wait_exit(&mut first).code(), Some(130));
+    assert_eq!(pids(&pid_file).len(), 1, "the second run started nothing");
+}
