@@ -657,7 +657,12 @@ fn a_droid_with_a_live_agent_is_not_started_twice() {
         &repo,
         &["core-droid", "--grace", "200ms", "--cmd", &fake.cmd()],
     );
-    wait_for("the agent pid", || pids(&pid_file).len() == 1);
+    wait_for("the agent to be recorded as running", || {
+        std::fs::read_to_string(repo.path(".git/droidforge/state.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|s| s["droids"]["core-droid"]["agent"]["status"] == "running")
+    });
     let out = repo.df(&["run", "core-droid", "--cmd", &fake.cmd()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
