@@ -663,6 +663,7 @@ fn a_droid_with_a_live_agent_is_not_started_twice() {
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .is_some_and(|s| s["droids"]["core-droid"]["agent"]["status"] == "running")
     });
+    wait_for("the agent pid", || pids(&pid_file).len() == 1);
     let out = repo.df(&["run", "core-droid", "--cmd", &fake.cmd()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
