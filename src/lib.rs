@@ -2,6 +2,7 @@
 //! own git worktree and branch, under an ownership manifest, merged back in dependency order.
 //!
 //! Architecture tour (one line per module):
+//! - [`check`]: the CI job: a dry-run merge of one head or a phase against a trusted base.
 //! - [`cli`]: the clap definitions; doc comments are the help text.
 //! - [`commands`]: one module per command; each renders a report built by library code.
 //! - [`manifest`]: `.droidforge/forge.toml` schema, validation, order and waves.
@@ -18,6 +19,7 @@
 //! - [`error`]: the user-facing error with hints and its exit code.
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod error;

@@ -20,7 +20,11 @@ impl Repo {
 
     /// Names of configured remotes.
     pub fn remote_names(&self) -> Vec<String> {
-        self.git.remote_names().into_iter().map(|n| n.to_string()).collect()
+        self.git
+            .remote_names()
+            .into_iter()
+            .map(|n| n.to_string())
+            .collect()
     }
 
     /// Fetch the full history from `remote` (`git fetch --unshallow`); gix cannot deepen.

@@ -21,10 +21,16 @@ fn init_in_repo_without_commits_on_non_main_branch() {
         assert!(repo.path(f).is_file(), "{f} missing");
     }
     for droid in ["core-droid", "isolation-droid", "infra-droid", "test-droid"] {
-        assert!(manifest.contains(&format!("name = \"{droid}\"")), "{droid} missing");
+        assert!(
+            manifest.contains(&format!("name = \"{droid}\"")),
+            "{droid} missing"
+        );
     }
     let exclude = std::fs::read_to_string(repo.path(".git/info/exclude")).unwrap();
-    assert!(exclude.lines().any(|l| l == "/.droidforge/worktrees/"), "{exclude}");
+    assert!(
+        exclude.lines().any(|l| l == "/.droidforge/worktrees/"),
+        "{exclude}"
+    );
     // The scaffold is a valid forge: plan accepts it.
     repo.df_ok(&["plan", "--check"]);
 }
@@ -39,7 +45,11 @@ fn init_is_idempotent_and_never_overwrites_without_force() {
     assert_eq!(repo.read("INTERFACES.md"), "mine\n");
     assert!(stderr(&out).contains("Kept"), "{}", stderr(&out));
     let exclude = std::fs::read_to_string(repo.path(".git/info/exclude")).unwrap();
-    assert_eq!(exclude.matches("/.droidforge/worktrees/").count(), 1, "{exclude}");
+    assert_eq!(
+        exclude.matches("/.droidforge/worktrees/").count(),
+        1,
+        "{exclude}"
+    );
 
     repo.df_ok(&["init", "--force"]);
     assert_ne!(repo.read("INTERFACES.md"), "mine\n");

@@ -1,10 +1,11 @@
 //! End-to-end tests of the `droidforge` binary on real temporary git repositories, with the
 //! `git` CLI as the oracle. One test binary (faster to link); one module per command.
 
+mod check;
 mod common;
+mod glob_intersect;
 mod init;
-mod plan;
 mod merge;
 mod merge_conflicts;
 mod merge_support;
-mod glob_intersect;
+mod plan;

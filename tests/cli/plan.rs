@@ -36,7 +36,10 @@ fn plan_shows_order_waves_and_overlaps() {
     assert!(text.contains("  1. a "), "{text}");
     assert!(text.contains("wave 1: a, c"), "{text}");
     assert!(text.contains("wave 2: b"), "{text}");
-    assert!(text.contains("a (`src/**`) and b (`src/api/*.rs`), e.g. `src/api/"), "{text}");
+    assert!(
+        text.contains("a (`src/**`) and b (`src/api/*.rs`), e.g. `src/api/"),
+        "{text}"
+    );
     assert!(stderr(&out).contains("warning: "), "{}", stderr(&out));
 }
 
@@ -48,7 +51,9 @@ fn plan_strict_turns_overlap_into_error() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
-        err.contains("droids `a` (`src/**`) and `b` (`src/api/*.rs`) both own paths such as `src/api/"),
+        err.contains(
+            "droids `a` (`src/**`) and `b` (`src/api/*.rs`) both own paths such as `src/api/"
+        ),
         "{err}"
     );
 }
@@ -62,7 +67,8 @@ fn plan_formats() {
     assert!(mermaid.contains("a --> b"), "{mermaid}");
     let dot = repo.df_ok(&["plan", "--format", "dot"]);
     assert!(dot.contains("\"a\" -> \"b\";"), "{dot}");
-    let json: serde_json::Value = serde_json::from_str(&repo.df_ok(&["plan", "--format", "json"])).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&repo.df_ok(&["plan", "--format", "json"])).unwrap();
     assert_eq!(json["version"], 1);
     assert_eq!(json["waves"], serde_json::json!([["a", "c"], ["b"]]));
     assert_eq!(json["overlaps"][0]["droids"], serde_json::json!(["a", "b"]));
@@ -75,8 +81,14 @@ fn plan_write_regenerates_file_ownership() {
     repo.df_ok(&["plan", "--write"]);
     let doc = repo.read("FILE_OWNERSHIP.md");
     assert!(doc.contains("| `src/core/**` | core-droid |"), "{doc}");
-    assert!(doc.contains("`INTERFACES.md` ⚠️ ask before modifying"), "{doc}");
-    assert!(doc.contains("`PROGRESS.md` (written only by droidforge)"), "{doc}");
+    assert!(
+        doc.contains("`INTERFACES.md` ⚠️ ask before modifying"),
+        "{doc}"
+    );
+    assert!(
+        doc.contains("`PROGRESS.md` (written only by droidforge)"),
+        "{doc}"
+    );
 }
 
 #[test]
@@ -84,5 +96,9 @@ fn plan_without_manifest_points_to_init() {
     let repo = TestRepo::new();
     let out = repo.df(&["plan"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("hint: run `droidforge init`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("hint: run `droidforge init`"),
+        "{}",
+        stderr(&out)
+    );
 }
