@@ -7,5 +7,6 @@ mod glob_intersect;
 mod init;
 mod merge;
 mod merge_conflicts;
+mod merge_crash;
 mod merge_support;
 mod plan;
