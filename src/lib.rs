@@ -2,9 +2,11 @@
 //! own git worktree and branch, under an ownership manifest, merged back in dependency order.
 //!
 //! Architecture tour (one line per module):
+//! - [`agent`]: agent presets and the concurrent runner (logs, stalls, signals).
 //! - [`check`]: the CI job: a dry-run merge of one head or a phase against a trusted base.
 //! - [`cli`]: the clap definitions; doc comments are the help text.
 //! - [`commands`]: one module per command; each renders a report built by library code.
+//! - [`demo`]: the end-to-end demo and the scripted agent it runs.
 //! - [`manifest`]: `.droidforge/forge.toml` schema, validation, order and waves.
 //! - [`merge`]: the merger: plan, ownership/replay/verify gates, landing, journal, undo.
 //! - [`ownership`]: glob rules that say who may change a path; glob intersection.
@@ -19,9 +21,11 @@
 //! - [`error`]: the user-facing error with hints and its exit code.
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod check;
 pub mod cli;
 pub mod commands;
+pub mod demo;
 pub mod error;
 pub mod file_ownership;
 pub mod manifest;

@@ -3,6 +3,8 @@
 
 mod check;
 mod common;
+mod demo;
+mod events;
 mod glob_intersect;
 mod init;
 mod merge;
@@ -10,3 +12,4 @@ mod merge_conflicts;
 mod merge_crash;
 mod merge_support;
 mod plan;
+mod run;
