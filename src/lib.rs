@@ -3,6 +3,7 @@
 //!
 //! Architecture tour (one line per module):
 //! - [`agent`]: agent presets and the concurrent runner (logs, stalls, signals).
+//! - [`check`]: the CI job: a dry-run merge of one head or a phase against a trusted base.
 //! - [`cli`]: the clap definitions; doc comments are the help text.
 //! - [`commands`]: one module per command; each renders a report built by library code.
 //! - [`demo`]: the end-to-end demo and the scripted agent it runs.
@@ -21,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod demo;

@@ -187,6 +187,8 @@ jobs:
       - uses: actions/checkout@v4
         with:
           fetch-depth: 0   # droidforge needs the history between base and head
+          # Check the pull request's own commits, not GitHub's test merge commit.
+          ref: ${{{{ github.event.pull_request.head.sha || github.sha }}}}
       - uses: dtolnay/rust-toolchain@stable
       - name: Install droidforge
         run: cargo install --locked --git https://github.com/droidforge/droidforge droidforge

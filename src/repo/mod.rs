@@ -233,7 +233,12 @@ impl Repo {
                 deref: false,
             });
         }
-        self.git.edit_references(out).map_err(|e| {
+        // Reflog entries need a committer; fall back to droidforge's own when git has none
+        // configured (CI machines, hermetic environments).
+        let committer = self.committer();
+        let mut time_buf = gix::date::parse::TimeBuf::default();
+        let sig = committer.to_ref(&mut time_buf);
+        self.git.edit_references_as(out, Some(sig)).map_err(|e| {
             Error::failure(format!(
                 "cannot update {}",
                 edits

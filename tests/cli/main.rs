@@ -1,6 +1,7 @@
 //! End-to-end tests of the `droidforge` binary on real temporary git repositories, with the
 //! `git` CLI as the oracle. One test binary (faster to link); one module per command.
 
+mod check;
 mod common;
 mod demo;
 mod events;
@@ -8,6 +9,7 @@ mod glob_intersect;
 mod init;
 mod merge;
 mod merge_conflicts;
+mod merge_crash;
 mod merge_support;
 mod plan;
 mod run;
