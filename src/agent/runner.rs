@@ -308,7 +308,17 @@ impl Recorder {
 
 async fn run_all(shared: Arc<Shared>, jobs: Vec<AgentJob>) -> Vec<AgentReport> {
     let (level_tx, level_rx) = watch::channel(0u8);
-    let signals = tokio::spawn(watch_signals(level_tx, shared.clone()));
+    // Register the handlers before any agent starts: a Ctrl-C from then on is ours to handle
+    // (an agent runs in its own process group, so the terminal's SIGINT never reaches it).
+    use tokio::signal::unix::{SignalKind, signal};
+    let handlers = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(int), Ok(term)) => Some((int, term)),
+        _ => None,
+    };
+    let signals = tokio::spawn(watch_signals(handlers, level_tx, shared.clone()));
     let ticker = {
         let shared = shared.clone();
         tokio::spawn(async move {
@@ -417,12 +427,12 @@ async fn run_all(shared: Arc<Shared>, jobs: Vec<AgentJob>) -> Vec<AgentReport> {
 }
 
 /// Count SIGINT/SIGTERM: level 1 = stop gracefully, level 2 = kill now.
-async fn watch_signals(level: watch::Sender<u8>, shared: Arc<Shared>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
+async fn watch_signals(
+    handlers: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+    level: watch::Sender<u8>,
+    shared: Arc<Shared>,
+) {
+    let Some((mut int, mut term)) = handlers else {
         return;
     };
     loop {
