@@ -136,7 +136,7 @@ pub struct SpawnArgs {
 }
 
 /// Launch one coding agent per droid in its worktree, concurrently.
-#[derive(Debug, Args, Clone)]
+#[derive(Debug, Args, Clone, Default)]
 pub struct RunArgs {
     #[command(flatten)]
     pub select: Selection,

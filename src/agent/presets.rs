@@ -240,6 +240,40 @@ mod tests {
     }
 
     #[test]
+    fn precedence_cmd_agent_droid_forge_default() {
+        let text = "[forge]\nagent = \"claude\"\n[[phase]]\nid = 1\n\
+            [[droid]]\nname = \"a\"\nphases = [1]\nowns = [\"a/**\"]\nagent = \"run-a {droid}\"\n\
+            [[droid]]\nname = \"b\"\nphases = [1]\nowns = [\"b/**\"]\n";
+        let forge = Forge::parse(text, "forge.toml", false).unwrap();
+        let v = values();
+        let a = forge.droid("a").unwrap();
+        let b = forge.droid("b").unwrap();
+        let cmd = |d, agent, cmd| resolve_command(&forge, d, agent, cmd, &v).unwrap();
+        assert_eq!(
+            cmd(a, Some("codex"), Some("x {droid}")).command,
+            "x core-droid"
+        );
+        assert!(
+            cmd(a, Some("codex"), None)
+                .command
+                .starts_with("codex exec")
+        );
+        assert_eq!(cmd(a, None, None).command, "run-a core-droid");
+        assert!(cmd(b, None, None).command.starts_with("claude -p"));
+        let bare = Forge::parse(
+            "[[phase]]\nid = 1\n[[droid]]\nname = \"c\"\nphases = [1]\nowns = [\"c/**\"]\n",
+            "forge.toml",
+            false,
+        )
+        .unwrap();
+        let c = bare.droid("c").unwrap();
+        let out = resolve_command(&bare, c, None, None, &v).unwrap();
+        assert!(out.command.starts_with("droid exec"), "{}", out.command);
+        let err = resolve_command(&bare, c, Some("custom"), None, &v).unwrap_err();
+        assert!(err.message.contains("custom"));
+    }
+
+    #[test]
     fn every_preset_mentions_the_brief() {
         for p in PRESETS {
             assert!(p.template.contains("{brief}"), "{}", p.name);
