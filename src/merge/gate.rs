@@ -100,7 +100,7 @@ pub fn apply(
     candidate: Oid,
     commits: &[Oid],
     message: &str,
-    committer: &gix::actor::Signature,
+    committer: &crate::repo::Signature,
 ) -> Result<Applied> {
     let outcome = match strategy {
         super::Strategy::Rebase => {

@@ -21,6 +21,9 @@ use crate::error::{Context, Error, Result};
 /// A git object id.
 pub type Oid = gix::ObjectId;
 
+/// A name, email and time, as written into commits.
+pub type Signature = gix::actor::Signature;
+
 /// Parse a full hex object id.
 pub fn parse_oid(hex: &str) -> Option<Oid> {
     Oid::from_hex(hex.trim().as_bytes()).ok()

@@ -13,3 +13,4 @@ mod merge_crash;
 mod merge_support;
 mod plan;
 mod run;
+mod guards;
