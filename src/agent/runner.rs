@@ -494,6 +494,8 @@ fn not_started(shared: &Shared, idx: usize, job: &AgentJob) -> AgentReport {
 /// Why we stopped an agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stop {
+    /// Waiting for the process failed: stop it and report an error.
+    Lost,
     Timeout,
     Stalled,
     Interrupt,
@@ -584,7 +586,7 @@ async fn run_one(
         tokio::select! {
             status = child.wait() => match status {
                 Ok(s) => break Ok(s),
-                Err(_) => break Err(Stop::Interrupt),
+                Err(_) => break Err(Stop::Lost),
             },
             _ = sleep_until_opt(deadline) => break Err(Stop::Timeout),
             _ = wait_level(&mut level, 1) => break Err(Stop::Interrupt),
@@ -650,6 +652,10 @@ async fn run_one(
     }
     let took = human_duration(elapsed);
     match stopped {
+        Some(Stop::Lost) => {
+            report.outcome = Outcome::Error;
+            report.message = format!("could not wait for the agent after {took}; it was stopped");
+        }
         Some(Stop::Timeout) => {
             report.outcome = Outcome::TimedOut;
             report.message = format!(
