@@ -3,3 +3,5 @@
 
 mod common;
 mod glob_intersect;
+mod locks;
+mod locks_stress;
