@@ -2,6 +2,7 @@
 //! `git` CLI as the oracle. One test binary (faster to link); one module per command.
 
 mod common;
+mod completions;
 mod glob_intersect;
 mod locks;
 mod locks_stress;
