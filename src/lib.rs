@@ -4,6 +4,7 @@
 //! Architecture tour (one line per module):
 //! - [`cli`]: the clap definitions; doc comments are the help text.
 //! - [`commands`]: one module per command; each renders a report built by library code.
+//! - [`doctor`]: stale-state findings with explanations, and the safe fixes.
 //! - [`manifest`]: `.droidforge/forge.toml` schema, validation, order and waves.
 //! - [`ownership`]: glob rules that say who may change a path; glob intersection.
 //! - [`progress_file`]: TODO checkbox parsing, PROGRESS.md and FILE_OWNERSHIP.md rendering.
@@ -16,6 +17,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod doctor;
 pub mod error;
 pub mod manifest;
 pub mod ownership;

@@ -3,6 +3,7 @@
 
 mod common;
 mod completions;
+mod doctor;
 mod glob_intersect;
 mod locks;
 mod locks_stress;
