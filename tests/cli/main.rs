@@ -7,3 +7,4 @@ mod doctor;
 mod glob_intersect;
 mod locks;
 mod locks_stress;
+mod mcp;
