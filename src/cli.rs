@@ -167,6 +167,9 @@ pub struct RunArgs {
     /// Do not commit leftover changes when an agent exits 0.
     #[arg(long)]
     pub no_commit: bool,
+    /// When stopping agents: time between SIGTERM and SIGKILL (default 5s).
+    #[arg(long, value_name = "DURATION")]
+    pub grace: Option<String>,
     #[arg(long)]
     pub json: bool,
 }

@@ -1,9 +1,94 @@
-//! `droidforge done`.
+//! `droidforge done`: mark a droid's commit ready to merge (`refs/droidforge/ready/<droid>`).
+
+use serde::Serialize;
 
 use super::Ctx;
 use crate::cli::*;
 use crate::error::{Error, Result};
+use crate::repo::Expect;
+use crate::state::{Event, EventKind};
+use crate::workspace::{ManifestSource, Workspace};
 
-pub fn run(_ctx: &Ctx, _args: &DoneArgs) -> Result<i32> {
-    Err(Error::failure("`done` is not implemented yet"))
+#[derive(Debug, Serialize)]
+struct DoneReport {
+    droid: String,
+    ready_ref: String,
+    commit: String,
+    summary: String,
+    previous: Option<String>,
+    /// Commits not yet on the integration branch.
+    ahead: usize,
+    integration: String,
+}
+
+pub fn run(ctx: &Ctx, args: &DoneArgs) -> Result<i32> {
+    let ws = Workspace::load(&ctx.cwd, ManifestSource::Integration, false)?;
+    let droid = ws.droid_arg(args.droid.as_deref())?;
+    let branch = ws.branch_of(&droid);
+    let commit = match &args.rev {
+        Some(rev) => ws.repo.rev_parse(rev)?,
+        None => ws.repo.branch_tip(&branch)?.ok_or_else(|| {
+            Error::usage(format!("droid `{droid}` has no branch `{branch}`"))
+                .hint(format!("create it with `droidforge spawn {droid}`"))
+        })?,
+    };
+    let ready_ref = ws.ready_ref(&droid);
+    let previous = ws.repo.ref_target(&ready_ref)?;
+    let expect = match previous {
+        Some(p) => Expect::MustMatch(p),
+        None => Expect::MustNotExist,
+    };
+    ws.repo.set_ref(
+        &ready_ref,
+        commit,
+        expect,
+        &format!("droidforge: `{droid}` ready"),
+    )?;
+    let info = ws.repo.commit_info(commit)?;
+    let tip = ws.integration_tip()?;
+    let (ahead, _) = ws.repo.ahead_behind(commit, tip)?;
+    ws.event_with(
+        Event::new(
+            EventKind::Ready,
+            Some(&droid),
+            format!("{} {}", short(&commit.to_string()), info.summary),
+        )
+        .with_data(serde_json::json!({ "commit": commit.to_string() })),
+    );
+    let report = DoneReport {
+        droid: droid.clone(),
+        ready_ref,
+        commit: commit.to_string(),
+        summary: info.summary,
+        previous: previous.map(|p| p.to_string()),
+        ahead,
+        integration: ws.integration.clone(),
+    };
+    if args.json {
+        ctx.ui.json(&report);
+        return Ok(0);
+    }
+    ctx.ui.status(
+        "Ready",
+        &format!(
+            "`{droid}` at {} {} ({ahead} commit(s) ahead of `{}`)",
+            short(&report.commit),
+            report.summary,
+            ws.integration
+        ),
+    );
+    if ahead == 0 {
+        ctx.ui.warn(&format!(
+            "the commit is already on `{}`; there is nothing to merge",
+            ws.integration
+        ));
+    } else {
+        ctx.ui
+            .hint(&format!("merge it with `droidforge merge {droid}`"));
+    }
+    Ok(0)
+}
+
+fn short(hex: &str) -> String {
+    hex.chars().take(7).collect()
 }

@@ -1,9 +1,61 @@
-//! `droidforge progress`.
+//! `droidforge progress`: render PROGRESS.md, or commit it to the integration branch.
 
 use super::Ctx;
 use crate::cli::*;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::progress_file::PROGRESS_PATH;
+use crate::repo::{Expect, Repo};
+use crate::workspace::{ManifestSource, Workspace};
 
-pub fn run(_ctx: &Ctx, _args: &ProgressArgs) -> Result<i32> {
-    Err(Error::failure("`progress` is not implemented yet"))
+pub fn run(ctx: &Ctx, args: &ProgressArgs) -> Result<i32> {
+    let ws = Workspace::load(&ctx.cwd, ManifestSource::Integration, false)?;
+    let tip = ws.integration_tip()?;
+    let text = crate::merge::record::render(&ws, &ws.repo, tip, None)?;
+    if !args.write {
+        ctx.ui.data(&text);
+        return Ok(0);
+    }
+    let current = ws.repo.read_file_at(tip, PROGRESS_PATH)?;
+    if current.as_deref() == Some(text.as_bytes()) {
+        ctx.ui.status(
+            "Unchanged",
+            &format!("{PROGRESS_PATH} on `{}`", ws.integration),
+        );
+        return Ok(0);
+    }
+    let commit = ws.repo.commit_files(
+        Some(tip),
+        &[(PROGRESS_PATH, Some(text.as_bytes()))],
+        "droidforge: update PROGRESS.md",
+    )?;
+    // Is the integration branch checked out cleanly in the main worktree? Check before moving.
+    let main = Repo::open(&ws.root)?;
+    let refresh = main.head_branch().as_deref() == Some(ws.integration.as_str())
+        && Repo::worktree_dirt(&ws.root)
+            .map(|d| d.changed == 0)
+            .unwrap_or(false);
+    ws.repo
+        .set_ref(
+            &format!("refs/heads/{}", ws.integration),
+            commit,
+            Expect::MustMatch(tip),
+            "droidforge: update PROGRESS.md",
+        )
+        .map_err(|e| e.hint("the integration branch moved meanwhile; run the command again"))?;
+    if refresh && let Err(e) = Repo::refresh_checkout(&ws.root, tip, commit) {
+        ctx.ui.warn(&format!(
+            "could not update the checkout at `{}`: {}",
+            ws.root.display(),
+            e.message
+        ));
+    }
+    ctx.ui.status(
+        "Committed",
+        &format!(
+            "{PROGRESS_PATH} to `{}` ({})",
+            ws.integration,
+            &commit.to_string()[..7]
+        ),
+    );
+    Ok(0)
 }

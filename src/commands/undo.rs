@@ -1,9 +1,53 @@
-//! `droidforge undo`.
+//! `droidforge undo`: restore the integration branch from before a merge.
 
 use super::Ctx;
 use crate::cli::*;
 use crate::error::{Error, Result};
+use crate::workspace::{ManifestSource, Workspace};
 
-pub fn run(_ctx: &Ctx, _args: &UndoArgs) -> Result<i32> {
-    Err(Error::failure("`undo` is not implemented yet"))
+pub fn run(ctx: &Ctx, args: &UndoArgs) -> Result<i32> {
+    let ws = Workspace::load(&ctx.cwd, ManifestSource::Integration, false)?;
+    let report = crate::merge::undo(&ws, args.merge_id.as_deref())?;
+    if args.json {
+        ctx.ui.json(&report);
+        return Ok(if report.undone { 0 } else { 1 });
+    }
+    if !report.undone {
+        let mut msg = format!(
+            "cannot undo merge `{}`: {} commit(s) landed on `{}` since",
+            report.merge_id,
+            report.landed_since.len(),
+            report.integration
+        );
+        for c in report.landed_since.iter().take(20) {
+            msg.push_str(&format!("\n  {} {}", &c.id[..7.min(c.id.len())], c.summary));
+        }
+        if report.landed_since.len() > 20 {
+            msg.push_str(&format!(
+                "\n  … and {} more",
+                report.landed_since.len() - 20
+            ));
+        }
+        return Err(Error::failure(msg).hint(format!(
+            "revert the merged commits with `git revert`, or move `{}` back by hand with `git branch -f` if you mean to drop the later commits too",
+            report.integration
+        )));
+    }
+    ctx.ui.status(
+        "Undone",
+        &format!(
+            "merge `{}`: `{}` is back at {}",
+            report.merge_id,
+            report.integration,
+            report
+                .restored_tip
+                .as_deref()
+                .map(|t| &t[..7.min(t.len())])
+                .unwrap_or("?")
+        ),
+    );
+    for note in &report.notes {
+        ctx.ui.status("Note", note);
+    }
+    Ok(0)
 }

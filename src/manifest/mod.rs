@@ -9,7 +9,7 @@ mod schema;
 mod validate;
 
 pub use schema::*;
-pub use validate::{Problem, Severity, line_of};
+pub use validate::{Problem, Severity, line_of, ownership_overlaps};
 
 use crate::error::{Error, ExitKind, Result};
 use crate::ownership::Rules;

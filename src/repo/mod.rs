@@ -2,7 +2,10 @@
 //! binary). Everything above works with [`Repo`], [`Oid`] and plain strings/paths.
 
 mod diff;
+mod exclude;
+mod history;
 mod replay;
+mod scratch;
 mod worktree;
 
 pub use diff::{ChangeKind, PathChange};
@@ -17,6 +20,9 @@ use crate::error::{Context, Error, Result};
 
 /// A git object id.
 pub type Oid = gix::ObjectId;
+
+/// A name, email and time, as written into commits.
+pub type Signature = gix::actor::Signature;
 
 /// Parse a full hex object id.
 pub fn parse_oid(hex: &str) -> Option<Oid> {
@@ -230,7 +236,12 @@ impl Repo {
                 deref: false,
             });
         }
-        self.git.edit_references(out).map_err(|e| {
+        // Reflog entries need a committer; fall back to droidforge's own when git has none
+        // configured (CI machines, hermetic environments).
+        let committer = self.committer();
+        let mut time_buf = gix::date::parse::TimeBuf::default();
+        let sig = committer.to_ref(&mut time_buf);
+        self.git.edit_references_as(out, Some(sig)).map_err(|e| {
             Error::failure(format!(
                 "cannot update {}",
                 edits

@@ -243,7 +243,13 @@ fn describe_conflicts(conflicts: &[gix::merge::tree::Conflict]) -> Vec<ConflictE
                 "rename of directory".to_owned()
             }
         };
-        for path in [ours.location().to_string(), theirs.location().to_string()] {
+        // Like `git merge-tree`, name the rename sources too (they hold the base stage).
+        for path in [
+            ours.source_location().to_string(),
+            ours.location().to_string(),
+            theirs.source_location().to_string(),
+            theirs.location().to_string(),
+        ] {
             if !out.iter().any(|e| e.path == path) {
                 out.push(ConflictEntry {
                     path,

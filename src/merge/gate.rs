@@ -1,0 +1,198 @@
+//! The gates a droid passes before it lands: ownership of every changed path, a clean
+//! in-memory replay, and an optional verification command in a scratch worktree.
+
+use std::path::Path;
+
+use crate::error::{Context, Result};
+use crate::ownership::Rules;
+use crate::repo::{ChangeKind, Oid, PathChange, ReplayOutcome, Repo};
+
+use super::report::{Conflict, Violation};
+
+/// The JSON name of a change kind.
+pub fn kind_name(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Added => "added",
+        ChangeKind::Modified => "modified",
+        ChangeKind::Deleted => "deleted",
+        ChangeKind::RenamedFrom => "renamed-from",
+        ChangeKind::RenamedTo => "renamed-to",
+        ChangeKind::ModeChanged => "mode-changed",
+    }
+}
+
+/// Paths a commit is responsible for. For an ordinary commit: its diff to its parent. For a
+/// merge commit: only paths whose result differs from *every* parent (conflict resolutions and
+/// "evil" edits) — what it brings in from a parent was already checked where it was made, or
+/// is integration work.
+pub fn commit_changes(repo: &Repo, commit: Oid) -> Result<Vec<PathChange>> {
+    let info = repo.commit_info(commit)?;
+    if info.parents.len() <= 1 {
+        return repo.changed_paths(commit);
+    }
+    let mut common: Option<Vec<PathChange>> = None;
+    for parent in &info.parents {
+        let parent_tree = repo.tree_id(*parent)?;
+        let changes = repo.changed_paths_between(Some(parent_tree), info.tree, commit)?;
+        common = Some(match common {
+            None => changes,
+            Some(prev) => prev
+                .into_iter()
+                .filter(|c| changes.iter().any(|o| o.path == c.path))
+                .collect(),
+        });
+    }
+    Ok(common.unwrap_or_default())
+}
+
+/// Every path that `commits` change and `droid` may not change. Each (path, kind) is reported
+/// once, with the first commit that made it.
+pub fn check_ownership(
+    repo: &Repo,
+    rules: &Rules,
+    droid: &str,
+    commits: &[Oid],
+) -> Result<Vec<Violation>> {
+    let idx = rules.droid_index(droid);
+    let mut out: Vec<Violation> = Vec::new();
+    let mut scratch = Vec::new();
+    for &commit in commits {
+        for change in commit_changes(repo, commit)? {
+            let class = rules.classify_into(&change.path, &mut scratch);
+            let allowed = match idx {
+                Some(i) => class.allows(i),
+                None => !class.protected && class.shared,
+            };
+            if allowed {
+                continue;
+            }
+            let kind = kind_name(change.kind);
+            if out.iter().any(|v| v.path == change.path && v.kind == kind) {
+                continue;
+            }
+            out.push(Violation {
+                path: change.path,
+                kind: kind.to_owned(),
+                commit: change.commit,
+                owner: rules.describe(&class),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The result of replaying one droid.
+pub enum Applied {
+    Clean {
+        tip: Oid,
+        rewritten: Vec<(Oid, Oid)>,
+    },
+    Conflict(Vec<Conflict>),
+    /// Cannot be replayed at all (e.g. a merge commit with `--strategy rebase`).
+    Refused(String),
+}
+
+/// Replay `commits` onto `onto` (rebase), or write one `--no-ff` merge commit of `candidate`.
+pub fn apply(
+    repo: &Repo,
+    strategy: super::Strategy,
+    onto: Oid,
+    candidate: Oid,
+    commits: &[Oid],
+    message: &str,
+    committer: &crate::repo::Signature,
+) -> Result<Applied> {
+    let outcome = match strategy {
+        super::Strategy::Rebase => {
+            for &c in commits {
+                if repo.commit_info(c)?.parents.len() > 1 {
+                    return Ok(Applied::Refused(format!(
+                        "commit {} is a merge commit; rebase replays linear history only (use `--strategy merge`, or linearize the branch)",
+                        short(c)
+                    )));
+                }
+            }
+            // Already on top of the target: fast-forward, keeping the droid's commits as they
+            // are (like `git rebase` does).
+            if repo.is_ancestor(onto, candidate)? {
+                return Ok(Applied::Clean {
+                    tip: candidate,
+                    rewritten: commits.iter().map(|&c| (c, c)).collect(),
+                });
+            }
+            repo.replay(onto, commits, committer)?
+        }
+        super::Strategy::Merge => repo.merge_commit(onto, candidate, message, committer)?,
+    };
+    Ok(match outcome {
+        ReplayOutcome::Clean { tip, commits } => Applied::Clean {
+            tip,
+            rewritten: commits
+                .into_iter()
+                .map(|r| (r.original, r.rewritten))
+                .collect(),
+        },
+        ReplayOutcome::Conflict { at, conflicts } => Applied::Conflict(
+            conflicts
+                .into_iter()
+                .map(|c| Conflict {
+                    path: c.path,
+                    kind: c.kind,
+                    commit: at.to_string(),
+                })
+                .collect(),
+        ),
+    })
+}
+
+/// Outcome of a verification command.
+pub struct Verified {
+    pub ok: bool,
+    /// Exit status and the last lines of output, for the report.
+    pub detail: String,
+}
+
+/// Run `sh -c cmd` in a scratch detached worktree of `commit` under `scratch_dir`, then remove
+/// the worktree.
+pub fn verify(repo: &Repo, scratch_dir: &Path, commit: Oid, cmd: &str) -> Result<Verified> {
+    if let Some(parent) = scratch_dir.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create `{}`", parent.display()))?;
+    }
+    if scratch_dir.exists() {
+        let _ = repo.remove_worktree(scratch_dir, true);
+        let _ = std::fs::remove_dir_all(scratch_dir);
+    }
+    repo.add_detached_worktree(scratch_dir, commit)?;
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(scratch_dir)
+        .stdin(std::process::Stdio::null())
+        .output();
+    let _ = repo.remove_worktree(scratch_dir, true);
+    if scratch_dir.exists() {
+        let _ = std::fs::remove_dir_all(scratch_dir);
+    }
+    let output = output.with_context(|| format!("cannot run `{cmd}`"))?;
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    let tail: Vec<&str> = text.lines().rev().take(5).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    let status = match output.status.code() {
+        Some(c) => format!("exit code {c}"),
+        None => "killed by a signal".to_owned(),
+    };
+    Ok(Verified {
+        ok: output.status.success(),
+        detail: if tail.is_empty() {
+            format!("`{cmd}` failed ({status})")
+        } else {
+            format!("`{cmd}` failed ({status}): {}", tail.join(" / "))
+        },
+    })
+}
+
+pub fn short(id: Oid) -> String {
+    id.to_hex_with_len(7).to_string()
+}

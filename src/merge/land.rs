@@ -1,0 +1,760 @@
+//! Landing a merge and recovering from an interrupted one.
+//!
+//! Order of work, so that a crash at any point leaves the old or the new integration tip:
+//! 1. every object (rebased commits, the PROGRESS.md record) is already in the odb;
+//! 2. `merge-journal.json` is written atomically (T0, new tip, backup ref, the report);
+//! 3. ONE ref transaction creates the backup ref and moves the integration branch with
+//!    compare-and-swap on T0 — all or nothing;
+//! 4. follow-up work (ready marks, droid branches, checkouts, state, events) — idempotent, so
+//!    `merge --continue` can redo it;
+//! 5. the journal is removed.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Context, Error, Result};
+use crate::repo::{Expect, Oid, Repo, parse_oid};
+use crate::state::{Event, EventKind, FileLock, MergeRecord, StateDir, write_atomic};
+use crate::workspace::{BACKUP_PREFIX, Workspace};
+
+use super::report::{DroidStatus, MergeReport};
+
+/// Test-only hook: when set to a path, `merge` waits after writing its journal (right before
+/// the ref transaction) until that file exists. Lets tests move the integration branch during
+/// a merge to exercise the compare-and-swap. Not for production use.
+pub const TEST_PAUSE_ENV: &str = "DROIDFORGE_TEST_PAUSE_BEFORE_LAND";
+
+pub const JOURNAL_VERSION: u32 = 1;
+
+/// The crash-recovery journal of a landing merge.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MergeJournal {
+    pub version: u32,
+    pub merge_id: String,
+    pub integration: String,
+    pub old_tip: String,
+    pub new_tip: String,
+    pub backup_ref: String,
+    /// The checkout of the integration branch to refresh afterwards (it was clean at T0).
+    #[serde(default)]
+    pub refresh_checkout: Option<PathBuf>,
+    pub pid: u32,
+    pub started_at: i64,
+    pub report: MergeReport,
+}
+
+impl MergeJournal {
+    fn old_oid(&self) -> Result<Oid> {
+        oid(&self.old_tip)
+    }
+    fn new_oid(&self) -> Result<Oid> {
+        oid(&self.new_tip)
+    }
+}
+
+fn oid(hex: &str) -> Result<Oid> {
+    parse_oid(hex).ok_or_else(|| Error::failure(format!("`{hex}` is not an object id")))
+}
+
+/// The pending merge journal, if any.
+pub fn read_journal(state: &StateDir) -> Result<Option<MergeJournal>> {
+    let path = state.merge_journal_path();
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            Error::failure(format!("the merge journal `{}` is corrupt", path.display()))
+                .with_source(e)
+                .hint(format!(
+                    "check `git log` of the integration branch, then delete `{}`",
+                    path.display()
+                ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::failure(format!("cannot read `{}`", path.display())).with_source(e)),
+    }
+}
+
+fn remove_journal(state: &StateDir) -> Result<()> {
+    match std::fs::remove_file(state.merge_journal_path()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::failure("cannot remove the merge journal").with_source(e)),
+    }
+}
+
+/// Where the integration branch (or any branch) is checked out: the main worktree or a linked one.
+fn checkout_of(ws: &Workspace, branch: &str) -> Result<Option<PathBuf>> {
+    if let Ok(main) = Repo::open(&ws.root)
+        && main.head_branch().as_deref() == Some(branch)
+    {
+        return Ok(Some(ws.root.clone()));
+    }
+    for wt in ws.repo.worktrees()? {
+        if wt.present && wt.branch.as_deref() == Some(branch) {
+            return Ok(Some(wt.path));
+        }
+    }
+    Ok(None)
+}
+
+fn is_clean(dir: &Path) -> bool {
+    Repo::worktree_dirt(dir)
+        .map(|d| d.changed == 0)
+        .unwrap_or(false)
+}
+
+/// Land a computed (non-dry-run) report: journal, backup + CAS move, follow-up work.
+pub fn land(ws: &Workspace, report: &mut MergeReport, progress: &dyn Fn(&str)) -> Result<()> {
+    let old = oid(&report.old_tip)?;
+    let new = oid(&report.new_tip)?;
+    let backup_ref = format!("{BACKUP_PREFIX}{}", report.merge_id);
+    let integration_ref = format!("refs/heads/{}", report.integration);
+    let checkout = checkout_of(ws, &report.integration)?;
+    let refresh_checkout = match &checkout {
+        Some(dir) if is_clean(dir) => Some(dir.clone()),
+        Some(dir) => {
+            report.notes.push(format!(
+                "the checkout of `{}` at `{}` has uncommitted changes, so its files were left as they were; \
+                 to bring it up to date and keep your changes run `git -C {} read-tree -m -u {} {}`",
+                report.integration,
+                dir.display(),
+                shell_path(dir),
+                report.old_tip,
+                report.new_tip
+            ));
+            None
+        }
+        None => None,
+    };
+    report.backup_ref = Some(backup_ref.clone());
+    report.landed = true;
+    let journal = MergeJournal {
+        version: JOURNAL_VERSION,
+        merge_id: report.merge_id.clone(),
+        integration: report.integration.clone(),
+        old_tip: report.old_tip.clone(),
+        new_tip: report.new_tip.clone(),
+        backup_ref: backup_ref.clone(),
+        refresh_checkout,
+        pid: std::process::id(),
+        started_at: crate::state::now(),
+        report: report.clone(),
+    };
+    ws.state.ensure()?;
+    let bytes = serde_json::to_vec_pretty(&journal).context("cannot serialize the journal")?;
+    write_atomic(&ws.state.merge_journal_path(), &bytes)?;
+    test_pause();
+
+    progress(&format!("landing on `{}`", report.integration));
+    let moved = ws.repo.edit_refs(
+        &[
+            (backup_ref.clone(), Some(old), Expect::MustNotExist),
+            (integration_ref, Some(new), Expect::MustMatch(old)),
+        ],
+        &format!("droidforge: merge {}", report.merge_id),
+    );
+    if let Err(e) = moved {
+        let _ = remove_journal(&ws.state);
+        report.backup_ref = None;
+        report.landed = false;
+        let now = ws.repo.branch_tip(&report.integration).ok().flatten();
+        if now != Some(old) {
+            return Err(Error::failure(format!(
+                "the integration branch `{}` moved during the merge (expected {}, found {}); nothing was changed",
+                report.integration,
+                short(&report.old_tip),
+                now.map(|o| short(&o.to_string())).unwrap_or_else(|| "no branch".to_owned())
+            ))
+            .hint("run the merge again to merge onto the new tip"));
+        }
+        return Err(e);
+    }
+    let notes = finish(ws, &journal)?;
+    report.notes.extend(notes);
+    Ok(())
+}
+
+fn test_pause() {
+    let Some(path) = std::env::var_os(TEST_PAUSE_ENV) else {
+        return;
+    };
+    let path = PathBuf::from(path);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !path.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+fn short(hex: &str) -> String {
+    hex.chars().take(7).collect()
+}
+
+fn shell_path(p: &Path) -> String {
+    let s = p.display().to_string();
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
+    {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Everything after the integration branch moved. Idempotent. Returns notes for the user.
+fn finish(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<String>> {
+    let report = &journal.report;
+    let old = journal.old_oid()?;
+    let new = journal.new_oid()?;
+    let mut notes = Vec::new();
+
+    // Droids: ready marks and branches.
+    for d in &report.droids {
+        if d.status != DroidStatus::Merged {
+            continue;
+        }
+        let (Some(ready), Some(tip)) = (
+            d.ready.as_deref().and_then(parse_oid),
+            d.tip.as_deref().and_then(parse_oid),
+        ) else {
+            continue;
+        };
+        let ready_ref = ws.ready_ref(&d.droid);
+        if ws.repo.ref_target(&ready_ref)? == Some(ready)
+            && let Err(e) = ws.repo.delete_ref(&ready_ref, Expect::MustMatch(ready))
+        {
+            notes.push(format!(
+                "could not clear the ready mark of `{}`: {e}",
+                d.droid
+            ));
+        }
+        if let Some(note) = move_droid_branch(ws, &d.droid, &d.branch, ready, tip)? {
+            notes.push(note);
+        }
+    }
+
+    // The integration checkout.
+    if let Some(dir) = &journal.refresh_checkout {
+        match Repo::refresh_checkout(dir, old, new) {
+            Ok(()) => notes.push(format!(
+                "updated the checkout of `{}` at `{}`",
+                journal.integration,
+                dir.display()
+            )),
+            Err(e) => notes.push(format!(
+                "could not update the checkout at `{}` ({}); run `git -C {} read-tree -m -u {} {}`",
+                dir.display(),
+                e.message,
+                shell_path(dir),
+                journal.old_tip,
+                journal.new_tip
+            )),
+        }
+    }
+
+    // State, the per-merge record, events.
+    let merges_dir = ws.state.root.join("merges");
+    let mut final_report = report.clone();
+    final_report.notes.extend(notes.iter().cloned());
+    if let Ok(bytes) = serde_json::to_vec_pretty(&final_report) {
+        let _ = write_atomic(
+            &merges_dir.join(format!("{}.json", report.merge_id)),
+            &bytes,
+        );
+    }
+    let merged: Vec<String> = report
+        .droids
+        .iter()
+        .filter(|d| d.status == DroidStatus::Merged)
+        .map(|d| d.droid.clone())
+        .collect();
+    ws.state.store().update(|s| {
+        for d in &report.droids {
+            if matches!(d.status, DroidStatus::Unready | DroidStatus::UpToDate) {
+                continue;
+            }
+            let entry = s.droids.entry(d.droid.clone()).or_default();
+            entry.last_merge = Some(d.status.as_str().to_owned());
+            if d.status == DroidStatus::Merged {
+                entry.merged_commit = d.tip.clone();
+            }
+        }
+        if !s.merges.iter().any(|m| m.id == report.merge_id) {
+            s.merges.push(MergeRecord {
+                id: report.merge_id.clone(),
+                at: crate::state::now(),
+                integration: report.integration.clone(),
+                old_tip: report.old_tip.clone(),
+                new_tip: report.new_tip.clone(),
+                droids: merged.clone(),
+                undone: false,
+            });
+        }
+    })?;
+    for d in &report.droids {
+        let kind = match d.status {
+            DroidStatus::Merged => EventKind::Merged,
+            DroidStatus::Conflict => EventKind::Conflict,
+            DroidStatus::Violation => EventKind::Violation,
+            DroidStatus::VerifyFailed => EventKind::VerifyFailed,
+            DroidStatus::Skipped => EventKind::Skipped,
+            DroidStatus::Unready | DroidStatus::UpToDate => continue,
+        };
+        let msg = match d.status {
+            DroidStatus::Merged => format!(
+                "{} commit(s) onto `{}` (merge {})",
+                d.commits.len(),
+                report.integration,
+                report.merge_id
+            ),
+            _ => super::record::reason_line(d),
+        };
+        ws.event_with(
+            Event::new(kind, Some(&d.droid), msg).with_data(serde_json::json!({
+                "merge_id": report.merge_id,
+                "ready": d.ready,
+                "tip": d.tip,
+            })),
+        );
+    }
+    ws.event_with(
+        Event::new(
+            EventKind::Landed,
+            None,
+            format!(
+                "merge {} moved `{}` {} → {} ({} droid(s) merged)",
+                report.merge_id,
+                report.integration,
+                short(&report.old_tip),
+                short(&report.new_tip),
+                merged.len()
+            ),
+        )
+        .with_data(serde_json::json!({
+            "merge_id": report.merge_id,
+            "old_tip": report.old_tip,
+            "new_tip": report.new_tip,
+            "backup_ref": journal.backup_ref,
+        })),
+    );
+    remove_journal(&ws.state)?;
+    Ok(notes)
+}
+
+/// Move a droid's branch from `from` to `to` if it still points at `from` and its checkout (if
+/// any) is clean; otherwise say how to sync. `None` when nothing needs saying.
+fn move_droid_branch(
+    ws: &Workspace,
+    droid: &str,
+    branch: &str,
+    from: Oid,
+    to: Oid,
+) -> Result<Option<String>> {
+    let head = ws.repo.branch_tip(branch)?;
+    if head == Some(to) || head.is_none() {
+        return Ok(None);
+    }
+    let checkout = checkout_of(ws, branch)?;
+    let where_ = checkout
+        .as_deref()
+        .map(shell_path)
+        .unwrap_or_else(|| ".".to_owned());
+    if head != Some(from) {
+        return Ok(Some(format!(
+            "`{branch}` has commits after its ready mark; to continue on the merged work run \
+             `git -C {where_} rebase --onto {} {} {branch}`",
+            short(&to.to_string()),
+            short(&from.to_string())
+        )));
+    }
+    match checkout {
+        Some(dir) => {
+            if !is_clean(&dir) {
+                return Ok(Some(format!(
+                    "`{droid}`'s worktree `{}` has uncommitted changes, so `{branch}` still holds the \
+                     original commits; after committing run `git -C {where_} rebase --onto {} {}`",
+                    dir.display(),
+                    short(&to.to_string()),
+                    short(&from.to_string())
+                )));
+            }
+            match Repo::reset_checkout_keep(&dir, to) {
+                Ok(()) => Ok(None),
+                Err(e) => Ok(Some(format!(
+                    "could not reset `{branch}` to the merged commits ({}); run `git -C {where_} reset --keep {}`",
+                    e.message,
+                    short(&to.to_string())
+                ))),
+            }
+        }
+        None => {
+            match ws.repo.set_ref(
+                &format!("refs/heads/{branch}"),
+                to,
+                Expect::MustMatch(from),
+                &format!("droidforge: reset `{droid}` to its merged commits"),
+            ) {
+                Ok(()) => Ok(None),
+                Err(e) => Ok(Some(format!(
+                    "could not reset `{branch}` to the merged commits: {}",
+                    e.message
+                ))),
+            }
+        }
+    }
+}
+
+/// Remove stale ref lock files left by a killed merge (only when its process is gone).
+fn clear_stale_locks(ws: &Workspace, journal: &MergeJournal) {
+    if crate::state::pid_alive(journal.pid) && journal.pid != std::process::id() {
+        return;
+    }
+    let common = ws.repo.common_dir();
+    let candidates = [
+        common.join(format!("refs/heads/{}.lock", journal.integration)),
+        common.join(format!("{}.lock", journal.backup_ref)),
+        common.join("packed-refs.lock"),
+    ];
+    for p in candidates {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+fn lock_merges(ws: &Workspace) -> Result<FileLock> {
+    ws.state.ensure()?;
+    FileLock::try_acquire(&ws.state.lock_path(super::MERGE_LOCK))?.ok_or_else(|| {
+        Error::failure("another `droidforge merge` is running in this repository")
+            .hint("wait for it to finish")
+    })
+}
+
+fn no_journal() -> Error {
+    Error::failure("there is no interrupted merge to resolve")
+        .hint("`droidforge merge --continue`/`--abort` only act on a merge that was interrupted")
+}
+
+/// `merge --continue`: finish an interrupted merge.
+pub fn continue_merge(ws: &Workspace, progress: &dyn Fn(&str)) -> Result<MergeReport> {
+    let _lock = lock_merges(ws)?;
+    let journal = read_journal(&ws.state)?.ok_or_else(no_journal)?;
+    clear_stale_locks(ws, &journal);
+    let old = journal.old_oid()?;
+    let new = journal.new_oid()?;
+    let current = ws.repo.branch_tip(&journal.integration)?;
+    let mut report = journal.report.clone();
+    if current == Some(old) {
+        if !ws.repo.has_commit(new) {
+            return Err(Error::failure(format!(
+                "the merged commit {} of the interrupted merge is missing",
+                short(&journal.new_tip)
+            ))
+            .hint("run `droidforge merge --abort`, then merge again"));
+        }
+        progress(&format!("landing on `{}`", journal.integration));
+        ws.repo.edit_refs(
+            &[
+                (journal.backup_ref.clone(), Some(old), Expect::Any),
+                (
+                    format!("refs/heads/{}", journal.integration),
+                    Some(new),
+                    Expect::MustMatch(old),
+                ),
+            ],
+            &format!("droidforge: merge {} (continued)", journal.merge_id),
+        )?;
+    } else if current == Some(new) {
+        if ws.repo.ref_target(&journal.backup_ref)?.is_none() {
+            ws.repo
+                .set_ref(&journal.backup_ref, old, Expect::Any, "droidforge: backup")?;
+        }
+    } else {
+        return Err(Error::failure(format!(
+            "the integration branch `{}` is neither at the old ({}) nor at the new tip ({}) of merge `{}`",
+            journal.integration,
+            short(&journal.old_tip),
+            short(&journal.new_tip),
+            journal.merge_id
+        ))
+        .hint("run `droidforge merge --abort` to drop the interrupted merge, then merge again"));
+    }
+    let notes = finish(ws, &journal)?;
+    report.notes.extend(notes);
+    report.landed = true;
+    report.backup_ref = Some(journal.backup_ref.clone());
+    Ok(report)
+}
+
+/// What `merge --abort` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct AbortReport {
+    pub merge_id: String,
+    pub integration: String,
+    /// Was the integration branch moved back to the old tip?
+    pub restored: bool,
+    pub tip: String,
+    pub notes: Vec<String>,
+}
+
+/// `merge --abort`: roll an interrupted merge back to T0 (if nothing landed on top) and drop
+/// its journal.
+pub fn abort_merge(ws: &Workspace) -> Result<AbortReport> {
+    let _lock = lock_merges(ws)?;
+    let journal = read_journal(&ws.state)?.ok_or_else(no_journal)?;
+    clear_stale_locks(ws, &journal);
+    let old = journal.old_oid()?;
+    let new = journal.new_oid()?;
+    let current = ws.repo.branch_tip(&journal.integration)?;
+    let mut notes = Vec::new();
+    let mut restored = false;
+    if current == Some(new) {
+        ws.repo.set_ref(
+            &format!("refs/heads/{}", journal.integration),
+            old,
+            Expect::MustMatch(new),
+            &format!("droidforge: abort merge {}", journal.merge_id),
+        )?;
+        restored = true;
+        if let Some(dir) = &journal.refresh_checkout
+            && let Err(e) = Repo::refresh_checkout(dir, new, old)
+        {
+            notes.push(format!(
+                "could not update the checkout at `{}` ({}); run `git -C {} read-tree -m -u {} {}`",
+                dir.display(),
+                e.message,
+                shell_path(dir),
+                journal.new_tip,
+                journal.old_tip
+            ));
+        }
+        notes.extend(restore_droids(ws, &journal.report)?);
+    } else if current == Some(old) {
+        notes.push(format!(
+            "`{}` was still at {}; nothing had landed",
+            journal.integration,
+            short(&journal.old_tip)
+        ));
+    } else {
+        notes.push(format!(
+            "`{}` moved on since the interrupted merge; it was left alone",
+            journal.integration
+        ));
+    }
+    if ws.repo.ref_target(&journal.backup_ref)? == Some(old) && current != Some(new) {
+        let _ = ws
+            .repo
+            .delete_ref(&journal.backup_ref, Expect::MustMatch(old));
+    }
+    remove_journal(&ws.state)?;
+    ws.event(
+        EventKind::Interrupted,
+        None,
+        format!("merge {} aborted", journal.merge_id),
+    );
+    Ok(AbortReport {
+        merge_id: journal.merge_id,
+        integration: journal.integration,
+        restored,
+        tip: ws
+            .repo
+            .branch_tip(&ws.integration)?
+            .map(|o| o.to_string())
+            .unwrap_or_default(),
+        notes,
+    })
+}
+
+/// Put merged droids back as they were before a merge: ready marks on their original commits,
+/// branches that still sit on the rebased commits moved back (when clean).
+fn restore_droids(ws: &Workspace, report: &MergeReport) -> Result<Vec<String>> {
+    let mut notes = Vec::new();
+    for d in &report.droids {
+        if d.status != DroidStatus::Merged {
+            continue;
+        }
+        let (Some(ready), Some(tip)) = (
+            d.ready.as_deref().and_then(parse_oid),
+            d.tip.as_deref().and_then(parse_oid),
+        ) else {
+            continue;
+        };
+        let ready_ref = ws.ready_ref(&d.droid);
+        if ws.repo.ref_target(&ready_ref)?.is_none() {
+            ws.repo.set_ref(
+                &ready_ref,
+                ready,
+                Expect::MustNotExist,
+                "droidforge: restore ready mark",
+            )?;
+        }
+        if let Some(note) = move_droid_branch(ws, &d.droid, &d.branch, tip, ready)? {
+            notes.push(note);
+        }
+        let _ = ws.state.store().update_droid(&d.droid, |s| {
+            s.last_merge = None;
+            s.merged_commit = None;
+        });
+    }
+    Ok(notes)
+}
+
+/// What `undo` did or why it did nothing.
+#[derive(Debug, Clone, Serialize)]
+pub struct UndoReport {
+    pub merge_id: String,
+    pub integration: String,
+    pub undone: bool,
+    pub restored_tip: Option<String>,
+    /// Commits that landed on top of the merge (when it could not be undone).
+    pub landed_since: Vec<LandedCommit>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LandedCommit {
+    pub id: String,
+    pub summary: String,
+}
+
+/// `undo [MERGE-ID]`: restore the integration branch from the backup ref when nothing landed on
+/// top of the merge since; otherwise report what landed and change nothing.
+pub fn undo(ws: &Workspace, merge_id: Option<&str>) -> Result<UndoReport> {
+    let _lock = lock_merges(ws)?;
+    if let Some(j) = read_journal(&ws.state)? {
+        return Err(Error::failure(format!(
+            "merge `{}` was interrupted and is not finished",
+            j.merge_id
+        ))
+        .hint("run `droidforge merge --abort` to roll it back instead"));
+    }
+    let state = ws.state.store().read()?;
+    let record = match merge_id {
+        Some(id) => state.merges.iter().find(|m| m.id == id).ok_or_else(|| {
+            let known: Vec<&str> = state
+                .merges
+                .iter()
+                .rev()
+                .take(5)
+                .map(|m| m.id.as_str())
+                .collect();
+            let mut e = Error::usage(format!("no merge `{id}` in this forge's history"));
+            if !known.is_empty() {
+                e = e.hint(format!("recent merges: {}", known.join(", ")));
+            }
+            e
+        })?,
+        None => state
+            .merges
+            .iter()
+            .rev()
+            .find(|m| !m.undone)
+            .ok_or_else(|| {
+                Error::usage("there is no merge to undo")
+                    .hint("`droidforge undo` restores the integration branch from before a merge")
+            })?,
+    }
+    .clone();
+    if record.undone {
+        return Err(Error::failure(format!(
+            "merge `{}` was already undone",
+            record.id
+        )));
+    }
+    let backup_ref = format!("{BACKUP_PREFIX}{}", record.id);
+    let backup = ws.repo.ref_target(&backup_ref)?.ok_or_else(|| {
+        Error::failure(format!("the backup ref `{backup_ref}` is missing")).hint(format!(
+            "the old tip was {}; restore it by hand with `git branch -f`",
+            record.old_tip
+        ))
+    })?;
+    let new = oid(&record.new_tip)?;
+    let current = ws.repo.branch_tip(&record.integration)?;
+    let mut out = UndoReport {
+        merge_id: record.id.clone(),
+        integration: record.integration.clone(),
+        undone: false,
+        restored_tip: None,
+        landed_since: Vec::new(),
+        notes: Vec::new(),
+    };
+    if current != Some(new) {
+        if let Some(cur) = current {
+            let base = if ws.repo.is_ancestor(new, cur)? {
+                Some(new)
+            } else {
+                ws.repo.merge_base(new, cur)?
+            };
+            for c in ws.repo.commits_between(base, cur)?.into_iter().rev() {
+                let info = ws.repo.commit_info(c)?;
+                out.landed_since.push(LandedCommit {
+                    id: c.to_string(),
+                    summary: info.summary,
+                });
+            }
+        }
+        return Ok(out);
+    }
+    let checkout = checkout_of(ws, &record.integration)?;
+    let clean = checkout.as_deref().map(is_clean);
+    ws.repo.set_ref(
+        &format!("refs/heads/{}", record.integration),
+        backup,
+        Expect::MustMatch(new),
+        &format!("droidforge: undo merge {}", record.id),
+    )?;
+    out.undone = true;
+    out.restored_tip = Some(backup.to_string());
+    match (checkout, clean) {
+        (Some(dir), Some(true)) => {
+            if let Err(e) = Repo::refresh_checkout(&dir, new, backup) {
+                out.notes.push(format!(
+                    "could not update the checkout at `{}` ({}); run `git -C {} read-tree -m -u {} {}`",
+                    dir.display(),
+                    e.message,
+                    shell_path(&dir),
+                    new,
+                    backup
+                ));
+            } else {
+                out.notes.push(format!("updated the checkout at `{}`", dir.display()));
+            }
+        }
+        (Some(dir), _) => out.notes.push(format!(
+            "the checkout at `{}` has uncommitted changes and was left as is; run `git -C {} read-tree -m -u {} {}`",
+            dir.display(),
+            shell_path(&dir),
+            new,
+            backup
+        )),
+        _ => {}
+    }
+    // Give merged droids their ready marks and original branches back.
+    let saved = ws
+        .state
+        .root
+        .join("merges")
+        .join(format!("{}.json", record.id));
+    if let Some(report) = std::fs::read(&saved)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<MergeReport>(&b).ok())
+    {
+        out.notes.extend(restore_droids(ws, &report)?);
+    }
+    ws.state.store().update(|s| {
+        if let Some(m) = s.merges.iter_mut().find(|m| m.id == record.id) {
+            m.undone = true;
+        }
+    })?;
+    ws.event_with(
+        Event::new(
+            EventKind::Undone,
+            None,
+            format!(
+                "merge {} undone: `{}` back at {}",
+                record.id,
+                record.integration,
+                short(&backup.to_string())
+            ),
+        )
+        .with_data(serde_json::json!({"merge_id": record.id})),
+    );
+    Ok(out)
+}

@@ -1,0 +1,351 @@
+//! The merger (DESIGN §4): land droids' ready work on the integration branch in dependency
+//! order — ownership gate, in-memory replay, optional verification, one compare-and-swap ref
+//! update, a PROGRESS.md record, and crash recovery through a journal. No UI here: everything
+//! returns a [`MergeReport`]; `progress` receives one-line updates.
+//!
+//! - [`plan`]: which droids, in which order, which commit of each;
+//! - [`gate`]: ownership, replay, verification;
+//! - [`record`]: PROGRESS.md rendering from state + a report;
+//! - [`land`]: journal, backup ref, CAS move, post-landing work, `--continue`/`--abort`, undo;
+//! - [`report`]: the serializable report.
+
+pub mod gate;
+pub mod land;
+pub mod plan;
+pub mod record;
+pub mod report;
+
+pub use land::{
+    AbortReport, MergeJournal, UndoReport, abort_merge, continue_merge, read_journal, undo,
+};
+pub use report::{CommitReport, Conflict, DroidReport, DroidStatus, MergeReport, Violation};
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::repo::Oid;
+use crate::state::FileLock;
+use crate::workspace::Workspace;
+
+/// How a droid lands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// Rebase the droid's commits onto the integration tip (linear history).
+    #[default]
+    Rebase,
+    /// One `--no-ff` merge commit per droid.
+    Merge,
+}
+
+/// What to merge and how.
+#[derive(Debug, Clone, Default)]
+pub struct MergeOptions {
+    /// Droid names (empty with no phase = all droids).
+    pub droids: Vec<String>,
+    pub phase: Option<u32>,
+    pub all: bool,
+    /// Do everything in memory; change no ref, keep no object, write no state.
+    pub dry_run: bool,
+    /// Verification command (default: `[forge] verify` of the manifest).
+    pub verify: Option<String>,
+    pub strategy: Strategy,
+    /// Take the branch head of droids without a ready mark.
+    pub include_unready: bool,
+    /// Ignore the phase gate and unmerged dependencies outside the selection.
+    pub force: bool,
+    /// Merge onto this commit instead of the integration tip (for `check`; needs `dry_run`).
+    pub onto: Option<Oid>,
+    /// Explicit candidate commits per droid, overriding ready marks (for `check`).
+    pub heads: Vec<(String, Oid)>,
+    /// Do not write the PROGRESS.md record commit.
+    pub no_record: bool,
+}
+
+/// Name of the lock file that serializes merges.
+pub const MERGE_LOCK: &str = "merge";
+
+/// Run a merge (or a dry run, `opts.dry_run`) and return its report. Rejected droids are in
+/// the report, not errors; errors are for things that stop the whole run (bad selection,
+/// phase gate, a pending journal, the integration branch moving under us).
+pub fn run_merge(
+    ws: &Workspace,
+    opts: &MergeOptions,
+    progress: &dyn Fn(&str),
+) -> Result<MergeReport> {
+    if opts.onto.is_some() && !opts.dry_run {
+        return Err(Error::usage(
+            "merging onto an explicit base is only possible as a dry run",
+        ));
+    }
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        if let Some(j) = read_journal(&ws.state)? {
+            return Err(pending_journal_error(&j));
+        }
+        ws.state.ensure()?;
+        let lock = FileLock::try_acquire(&ws.state.lock_path(MERGE_LOCK))?.ok_or_else(|| {
+            Error::failure("another `droidforge merge` is running in this repository")
+                .hint("wait for it to finish, then run the merge again")
+        })?;
+        // A merge that crashed between our journal check and the lock leaves a journal.
+        if let Some(j) = read_journal(&ws.state)? {
+            return Err(pending_journal_error(&j));
+        }
+        Some(lock)
+    };
+    let t0 = match opts.onto {
+        Some(oid) => oid,
+        None => ws.integration_tip()?,
+    };
+    let merge_plan = plan::plan(ws, opts, t0)?;
+    progress(&format!("order: {}", merge_plan.order_names().join(" → ")));
+
+    let repo = if opts.dry_run {
+        ws.repo.in_memory()
+    } else {
+        ws.repo.clone()
+    };
+    let committer = repo.committer();
+    let merge_id = new_merge_id(t0);
+    let verify_cmd = opts
+        .verify
+        .clone()
+        .or_else(|| ws.forge.manifest.forge.verify.clone());
+    let mut report = MergeReport {
+        version: report::REPORT_VERSION,
+        merge_id: merge_id.clone(),
+        integration: ws.integration.clone(),
+        old_tip: t0.to_string(),
+        new_tip: t0.to_string(),
+        dry_run: opts.dry_run,
+        strategy: opts.strategy,
+        droids: Vec::new(),
+        record_commit: None,
+        backup_ref: None,
+        landed: false,
+        notes: Vec::new(),
+    };
+    let selected: Vec<&str> = merge_plan.order_names();
+    // droid -> why it did not land (for its dependents).
+    let mut not_landed: HashMap<String, String> = HashMap::new();
+    let mut tip = t0;
+
+    for entry in &merge_plan.entries {
+        let name = entry.droid.as_str();
+        let droid = ws.forge.require_droid(name)?;
+        let mut dr = DroidReport::new(name, &entry.branch, DroidStatus::Skipped);
+        dr.ready = entry.candidate.map(|c| c.to_string());
+
+        // Dependencies first.
+        let mut blocked: Option<String> = None;
+        for dep in &droid.after {
+            if let Some(why) = not_landed.get(dep) {
+                blocked = Some(format!("depends on `{dep}`, which {why}"));
+                break;
+            }
+            if !selected.contains(&dep.as_str())
+                && !opts.force
+                && ws.forge.droid(dep).is_some()
+                && !plan::is_merged(ws, dep, t0)?
+            {
+                blocked = Some(format!(
+                    "depends on `{dep}`, which is not merged yet (merge it first or in the same run)"
+                ));
+                break;
+            }
+        }
+        if let Some(reason) = blocked {
+            progress(&format!("{name}: skipped ({reason})"));
+            not_landed.insert(name.to_owned(), "was skipped".to_owned());
+            dr.reason = Some(reason);
+            report.droids.push(dr);
+            continue;
+        }
+
+        let Some(candidate) = entry.candidate else {
+            dr.status = DroidStatus::Unready;
+            dr.reason = entry.unready_reason.clone();
+            if !plan::is_merged(ws, name, t0)? {
+                not_landed.insert(name.to_owned(), "is not ready".to_owned());
+            }
+            report.droids.push(dr);
+            continue;
+        };
+        if repo.is_ancestor(candidate, tip)? {
+            dr.status = DroidStatus::UpToDate;
+            dr.reason = Some(format!(
+                "{} is already on `{}`",
+                gate::short(candidate),
+                ws.integration
+            ));
+            report.droids.push(dr);
+            continue;
+        }
+        if repo.merge_base(t0, candidate)?.is_none() {
+            dr.status = DroidStatus::Conflict;
+            dr.reason = Some(format!(
+                "{} shares no history with `{}`",
+                gate::short(candidate),
+                ws.integration
+            ));
+            not_landed.insert(name.to_owned(), "was rejected (conflict)".to_owned());
+            report.droids.push(dr);
+            continue;
+        }
+        let commits = repo.commits_between(Some(t0), candidate)?;
+        for &c in &commits {
+            let info = repo.commit_info(c)?;
+            dr.commits.push(CommitReport {
+                original: c.to_string(),
+                rewritten: None,
+                summary: info.summary,
+            });
+        }
+        progress(&format!("{name}: checking {} commit(s)", commits.len()));
+
+        // Ownership (the manifest is the integration branch's).
+        let violations = gate::check_ownership(&repo, &ws.forge.rules, name, &commits)?;
+        if !violations.is_empty() {
+            dr.status = DroidStatus::Violation;
+            dr.reason = Some(format!(
+                "{} path(s) outside its ownership",
+                violations.len()
+            ));
+            dr.violations = violations;
+            progress(&format!("{name}: ownership violation"));
+            not_landed.insert(
+                name.to_owned(),
+                "was rejected (ownership violation)".to_owned(),
+            );
+            report.droids.push(dr);
+            continue;
+        }
+
+        // Replay.
+        let message = format!(
+            "Merge droid `{name}` ({})\n\nReady commit: {candidate}\nMerge: droidforge {merge_id}\n",
+            entry.branch
+        );
+        let applied = gate::apply(
+            &repo,
+            opts.strategy,
+            tip,
+            candidate,
+            &commits,
+            &message,
+            &committer,
+        )?;
+        let (new_tip, rewritten) = match applied {
+            gate::Applied::Clean { tip, rewritten } => (tip, rewritten),
+            gate::Applied::Conflict(conflicts) => {
+                dr.status = DroidStatus::Conflict;
+                dr.reason = Some(format!("{} conflicting path(s)", conflicts.len()));
+                dr.conflicts = conflicts;
+                progress(&format!("{name}: conflict"));
+                not_landed.insert(name.to_owned(), "was rejected (conflict)".to_owned());
+                report.droids.push(dr);
+                continue;
+            }
+            gate::Applied::Refused(reason) => {
+                dr.status = DroidStatus::Conflict;
+                dr.reason = Some(reason);
+                not_landed.insert(name.to_owned(), "was rejected (conflict)".to_owned());
+                report.droids.push(dr);
+                continue;
+            }
+        };
+
+        // Verification of the candidate tip.
+        if let Some(cmd) = &verify_cmd {
+            progress(&format!("{name}: verifying with `{cmd}`"));
+            let dir = ws
+                .state
+                .root
+                .join("verify")
+                .join(format!("{merge_id}-{name}"));
+            let verified = gate::verify(&repo, &dir, new_tip, cmd)?;
+            if !verified.ok {
+                dr.status = DroidStatus::VerifyFailed;
+                dr.reason = Some(verified.detail);
+                progress(&format!("{name}: verification failed"));
+                not_landed.insert(name.to_owned(), "failed verification".to_owned());
+                report.droids.push(dr);
+                continue;
+            }
+        }
+
+        match opts.strategy {
+            Strategy::Rebase => {
+                for (c, (orig, new)) in dr.commits.iter_mut().zip(&rewritten) {
+                    debug_assert_eq!(c.original, orig.to_string());
+                    c.rewritten = Some(new.to_string());
+                }
+            }
+            Strategy::Merge => {
+                for c in dr.commits.iter_mut() {
+                    c.rewritten = Some(c.original.clone());
+                }
+            }
+        }
+        dr.status = DroidStatus::Merged;
+        dr.tip = Some(new_tip.to_string());
+        progress(&format!("{name}: merged {} commit(s)", dr.commits.len()));
+        tip = new_tip;
+        report.droids.push(dr);
+    }
+
+    let attempted = report
+        .droids
+        .iter()
+        .any(|d| d.status == DroidStatus::Merged || d.status.is_rejection());
+    if attempted && !opts.no_record {
+        let text = record::render(ws, &repo, t0, Some(&report))?;
+        let message = record::commit_message(&report);
+        let record_commit = repo.commit_files(
+            Some(tip),
+            &[(crate::progress_file::PROGRESS_PATH, Some(text.as_bytes()))],
+            &message,
+        )?;
+        report.record_commit = Some(record_commit.to_string());
+        tip = record_commit;
+    }
+    report.new_tip = tip.to_string();
+    if opts.dry_run || tip == t0 {
+        return Ok(report);
+    }
+    land::land(ws, &mut report, progress)?;
+    Ok(report)
+}
+
+fn pending_journal_error(j: &MergeJournal) -> Error {
+    Error::failure(format!(
+        "merge `{}` was interrupted before it finished (journal in the state directory)",
+        j.merge_id
+    ))
+    .hint("run `droidforge merge --continue` to finish it, or `droidforge merge --abort` to roll it back")
+}
+
+/// `YYYYMMDD-HHMMSS-xxxxxx`: sortable, unique enough, a valid ref name component.
+fn new_merge_id(t0: Oid) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in t0
+        .as_bytes()
+        .iter()
+        .chain(&now.subsec_nanos().to_le_bytes())
+        .chain(&std::process::id().to_le_bytes())
+    {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!(
+        "{}-{:06x}",
+        report::compact_utc(now.as_secs() as i64),
+        h & 0xff_ffff
+    )
+}

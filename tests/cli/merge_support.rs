@@ -1,0 +1,122 @@
+//! Helpers shared by the merge tests: droid branches and worktrees made with plain git (no
+//! `spawn`), JSON reports, and repository snapshots.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use crate::common::*;
+
+/// Exclude the worktree dir so droid worktrees never show up as untracked files.
+pub fn exclude_worktrees(repo: &TestRepo) {
+    let exclude = repo.root.join(".git/info/exclude");
+    std::fs::create_dir_all(exclude.parent().unwrap()).unwrap();
+    std::fs::write(exclude, ".droidforge/worktrees/\n").unwrap();
+}
+
+/// Create `droidforge/<droid>` from `from` with a worktree in the default place.
+pub fn droid_worktree(repo: &TestRepo, droid: &str, from: &str) -> PathBuf {
+    exclude_worktrees(repo);
+    let rel = format!(".droidforge/worktrees/{droid}");
+    repo.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        &format!("droidforge/{droid}"),
+        &rel,
+        from,
+    ]);
+    repo.path(&rel)
+}
+
+/// Commit files in a droid worktree (created from `main` on first use).
+pub fn droid_commit(repo: &TestRepo, droid: &str, msg: &str, files: &[(&str, &str)]) -> String {
+    let wt = repo.path(&format!(".droidforge/worktrees/{droid}"));
+    if !wt.exists() {
+        droid_worktree(repo, droid, "main");
+    }
+    commit_in(&wt, msg, files)
+}
+
+/// Run git in a droid's worktree.
+pub fn droid_git(repo: &TestRepo, droid: &str, args: &[&str]) -> String {
+    git_in(&repo.path(&format!(".droidforge/worktrees/{droid}")), args)
+}
+
+/// Mark a droid ready (asserting success).
+pub fn done(repo: &TestRepo, droid: &str) {
+    repo.df_ok(&["done", droid]);
+}
+
+/// Run `merge ARGS --json` and parse the report from stdout.
+pub fn merge_json(repo: &TestRepo, args: &[&str]) -> (Output, serde_json::Value) {
+    let mut all: Vec<&str> = vec!["merge"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let out = repo.df(&all);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "merge {args:?} printed no JSON ({e}); exit {:?}\nstdout:\n{}\nstderr:\n{}",
+            out.status.code(),
+            stdout(&out),
+            stderr(&out)
+        )
+    });
+    (out, json)
+}
+
+/// The entry of one droid in a report.
+pub fn droid_entry<'a>(report: &'a serde_json::Value, droid: &str) -> &'a serde_json::Value {
+    report["droids"]
+        .as_array()
+        .expect("droids array")
+        .iter()
+        .find(|d| d["droid"] == droid)
+        .unwrap_or_else(|| panic!("no `{droid}` in report: {report:#}"))
+}
+
+pub fn status_of(report: &serde_json::Value, droid: &str) -> String {
+    droid_entry(report, droid)["status"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Every ref with its target, one per line.
+pub fn all_refs(repo: &TestRepo) -> String {
+    repo.git(&["for-each-ref", "--format=%(refname) %(objectname)"])
+}
+
+/// `git count-objects -v`.
+pub fn count_objects(repo: &TestRepo) -> String {
+    repo.git(&["count-objects", "-v"])
+}
+
+/// A forge where each listed droid owns `<droid>/**` (plus `own` extra patterns) in phase 1.
+pub fn forge_toml(droids: &[(&str, &[&str], &[&str])]) -> String {
+    let mut s = String::from(
+        "[forge]\nintegration = \"main\"\n\n[paths]\nshared = [\"INTERFACES.md\"]\n\n[[phase]]\nid = 1\nname = \"One\"\n",
+    );
+    for (name, owns, after) in droids {
+        let owns: Vec<String> = owns.iter().map(|o| format!("\"{o}\"")).collect();
+        let after: Vec<String> = after.iter().map(|o| format!("\"{o}\"")).collect();
+        s.push_str(&format!(
+            "\n[[droid]]\nname = \"{name}\"\nphases = [1]\nowns = [{}]\nafter = [{}]\n",
+            owns.join(", "),
+            after.join(", ")
+        ));
+    }
+    s
+}
+
+/// A repo with `toml` as manifest and `files` committed on main.
+pub fn repo_with(toml: &str, files: &[(&str, &str)]) -> TestRepo {
+    let repo = TestRepo::new();
+    repo.manifest(toml);
+    let mut all = vec![("INTERFACES.md", "# Interfaces\n")];
+    all.extend_from_slice(files);
+    repo.commit("Set up forge", &all);
+    exclude_worktrees(&repo);
+    repo
+}
