@@ -20,7 +20,11 @@ fn sources() -> Vec<(String, String)> {
     files
         .into_iter()
         .map(|p| {
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             (rel, std::fs::read_to_string(&p).unwrap())
         })
         .collect()
@@ -33,7 +37,10 @@ fn only_the_repo_layer_uses_gix() {
         .filter(|(rel, text)| !rel.starts_with("src/repo/") && text.contains("gix::"))
         .map(|(rel, _)| rel)
         .collect();
-    assert!(offenders.is_empty(), "gix used outside src/repo/: {offenders:?}");
+    assert!(
+        offenders.is_empty(),
+        "gix used outside src/repo/: {offenders:?}"
+    );
 }
 
 #[test]
@@ -41,11 +48,15 @@ fn terminal_output_goes_through_ui() {
     let offenders: Vec<String> = sources()
         .into_iter()
         .filter(|(rel, text)| {
-            !rel.starts_with("src/ui/") && (text.contains("println!(") || text.contains("eprintln!("))
+            !rel.starts_with("src/ui/")
+                && (text.contains("println!(") || text.contains("eprintln!("))
         })
         .map(|(rel, _)| rel)
         .collect();
-    assert!(offenders.is_empty(), "raw println!/eprintln! outside src/ui/: {offenders:?}");
+    assert!(
+        offenders.is_empty(),
+        "raw println!/eprintln! outside src/ui/: {offenders:?}"
+    );
 }
 
 #[test]
@@ -55,7 +66,10 @@ fn every_source_file_says_what_it_is_for() {
         .filter(|(_, text)| !text.trim_start().starts_with("//!"))
         .map(|(rel, _)| rel)
         .collect();
-    assert!(offenders.is_empty(), "files without a leading //! doc: {offenders:?}");
+    assert!(
+        offenders.is_empty(),
+        "files without a leading //! doc: {offenders:?}"
+    );
 }
 
 #[test]
@@ -65,5 +79,8 @@ fn no_todo_macros_in_reachable_code() {
         .filter(|(_, text)| text.contains("todo!(") || text.contains("unimplemented!("))
         .map(|(rel, _)| rel)
         .collect();
-    assert!(offenders.is_empty(), "todo!/unimplemented! in src: {offenders:?}");
+    assert!(
+        offenders.is_empty(),
+        "todo!/unimplemented! in src: {offenders:?}"
+    );
 }
