@@ -10,17 +10,25 @@
 //! - [`repo`]: the only module that talks to gix (worktrees, refs, diff, in-memory replay).
 //! - [`workspace`]: repository + manifest + state, found from any worktree.
 //! - [`state`]: runtime state in the git common dir: store, event journal, file locks.
+//! - [`brief`]: the droid's BRIEF.md (the seed's assignment prompt) from the manifest.
+//! - [`spawn`]: branch + worktree + brief per droid, in parallel threads.
+//! - [`status`]: per-droid status rows (branch, ahead/behind, dirt, TODO %, agent).
+//! - [`remove`]: remove/prune worktrees without losing uncommitted or unmerged work.
 //! - [`ui`]: all terminal output (stdout data, stderr status), progress bars.
 //! - [`error`]: the user-facing error with hints and its exit code.
 #![forbid(unsafe_code)]
 
+pub mod brief;
 pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod manifest;
 pub mod ownership;
 pub mod progress_file;
+pub mod remove;
 pub mod repo;
+pub mod spawn;
 pub mod state;
+pub mod status;
 pub mod ui;
 pub mod workspace;

@@ -2,10 +2,12 @@
 //! binary). Everything above works with [`Repo`], [`Oid`] and plain strings/paths.
 
 mod diff;
+mod dirty;
 mod replay;
 mod worktree;
 
 pub use diff::{ChangeKind, PathChange};
+pub use dirty::DirtyPaths;
 pub use replay::{ConflictEntry, ReplayOutcome, Replayed};
 pub use worktree::{DirtyCounts, WorktreeInfo};
 

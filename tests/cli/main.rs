@@ -2,3 +2,7 @@
 //! `git` CLI as the oracle. One test binary (faster to link); one module per command.
 
 mod common;
+mod manifest;
+mod remove;
+mod spawn;
+mod status;
