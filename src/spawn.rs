@@ -46,6 +46,9 @@ pub struct SpawnOutcome {
     pub base: Option<String>,
     /// Was the brief (re)written?
     pub brief_written: bool,
+    /// Something worth knowing that is not an error (e.g. `--from` did not apply).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// Why nothing was done (status `error`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -63,6 +66,7 @@ impl SpawnOutcome {
             branch_created: false,
             base: None,
             brief_written: false,
+            note: None,
             error: None,
             hints: Vec::new(),
         }
@@ -153,7 +157,19 @@ pub fn spawn(
             .with_context(|| format!("cannot create `{}`", parent.display()))?;
     }
     let created = run_jobs(&ws.repo, &jobs, tip, progress);
-    for (index, outcome) in created {
+    for (index, mut outcome) in created {
+        let existing = jobs
+            .iter()
+            .find(|j| j.index == index)
+            .and_then(|j| j.existing_tip);
+        if let (Some(from), Some(at)) = (from, existing)
+            && from != at
+        {
+            outcome.note = Some(format!(
+                "the branch already existed at {}, so `--from` was not applied",
+                short(Some(&at.to_string()))
+            ));
+        }
         outcomes[index] = Some(outcome);
     }
     let outcomes: Vec<SpawnOutcome> = outcomes.into_iter().flatten().collect();
@@ -247,9 +263,10 @@ fn run_jobs(
         .min(jobs.len());
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::with_capacity(jobs.len()));
+    let registration = Mutex::new(());
     if threads <= 1 {
         for job in jobs {
-            let outcome = create_one(repo, job, tip);
+            let outcome = create_one(repo, job, tip, &registration);
             progress.inc(1);
             results
                 .lock()
@@ -261,12 +278,12 @@ fn run_jobs(
             for _ in 0..threads {
                 // `Repository` is Send but not Sync: every thread gets its own handle.
                 let repo = repo.clone();
-                let (next, results) = (&next, &results);
+                let (next, results, registration) = (&next, &results, &registration);
                 scope.spawn(move || {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(job) = jobs.get(i) else { break };
-                        let outcome = create_one(&repo, job, tip);
+                        let outcome = create_one(&repo, job, tip, registration);
                         progress.inc(1);
                         results
                             .lock()
@@ -280,7 +297,7 @@ fn run_jobs(
     results.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
-fn create_one(repo: &Repo, job: &Job, tip: Oid) -> SpawnOutcome {
+fn create_one(repo: &Repo, job: &Job, tip: Oid, registration: &Mutex<()>) -> SpawnOutcome {
     let mut outcome = SpawnOutcome::new(&job.droid, &job.branch, &job.path, SpawnStatus::Created);
     let base = match job.existing_tip {
         Some(existing) => existing,
@@ -293,7 +310,7 @@ fn create_one(repo: &Repo, job: &Job, tip: Oid) -> SpawnOutcome {
         }
     };
     outcome.base = Some(base.to_string());
-    if let Err(e) = repo.add_worktree(&job.path, &job.branch) {
+    if let Err(e) = repo.add_worktree_shared(&job.path, &job.branch, registration) {
         if outcome.branch_created {
             // Leave no trace of a failed spawn: the branch is ours and still at `tip`.
             let _ = repo.delete_ref(

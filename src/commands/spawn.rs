@@ -54,6 +54,9 @@ pub fn run(ctx: &Ctx, args: &SpawnArgs) -> Result<i32> {
                         "Spawned",
                         &format!("{} at {at} (branch {}{note})", o.droid, o.branch),
                     );
+                    if let Some(n) = &o.note {
+                        ctx.ui.warn(n);
+                    }
                 }
                 SpawnStatus::Exists => {
                     let note = if o.brief_written {

@@ -1,6 +1,7 @@
 //! The git layer: the only module that talks to gix (and, where gix has no API, to the `git`
 //! binary). Everything above works with [`Repo`], [`Oid`] and plain strings/paths.
 
+mod add;
 mod diff;
 mod dirty;
 mod replay;

@@ -177,8 +177,14 @@ fn spawn_from_rev_and_existing_branch() {
     assert_eq!(repo.rev("droidforge/core-droid"), first);
     // An existing branch (no worktree) is checked out where it is, not moved.
     repo.git(&["branch", "droidforge/infra-droid", &first]);
-    let out = repo.df(&["spawn", "infra-droid"]);
-    assert!(stderr(&out).contains("(branch droidforge/infra-droid, existing branch)"));
+    let out = repo.df(&["spawn", "infra-droid", "--from", "main"]);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "     Spawned infra-droid at .droidforge/worktrees/infra-droid (branch droidforge/infra-droid, existing branch)\nwarning: the branch already existed at {}, so `--from` was not applied\n",
+            &first[..12]
+        )
+    );
     assert_eq!(repo.rev("droidforge/infra-droid"), first);
     let out = repo.df(&["spawn", "core-droid", "--from", "no-such-rev"]);
     assert_eq!(out.status.code(), Some(2));
