@@ -3,7 +3,7 @@
 # same run: 1 droid vs 1 worktree, and 20 droids (`spawn --all`) vs 20 sequential worktrees.
 #
 # usage: scripts/bench-spawn.sh [REPO]      (default: a generated repo of ~20k files)
-#   RUNS=N   repetitions per measurement (default 5; the median is reported)
+#   RUNS=N   repetitions per measurement (default 3; the median is reported)
 #   FILES=N  files in the generated repo (default 20000)
 #
 # A given REPO is never modified: it is cloned (`git clone --local`) into a temp dir first.
@@ -11,7 +11,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-3}
 FILES=${FILES:-20000}
 N_MANY=20
 

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use super::Ctx;
 use crate::cli::*;
-use crate::error::Result;
+use crate::error::{Context, Result};
 use crate::status::{render_table, status};
 use crate::workspace::{ManifestSource, Workspace};
 
@@ -23,30 +23,25 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<i32> {
         };
         let report = status(&ws, &droids)?;
         let text = if args.json {
-            None
+            serde_json::to_string_pretty(&report).context("cannot serialize the status")?
         } else {
-            Some(render_table(&report, &ws.root))
+            render_table(&report, &ws.root)
         };
-        match args.watch {
-            Some(secs) => {
-                if std::io::stdout().is_terminal() {
-                    // Clear the screen and home the cursor before each redraw.
-                    ctx.ui.data("\x1b[2J\x1b[H");
-                }
-                match &text {
-                    Some(t) => ctx.ui.data(t),
-                    None => ctx.ui.json(&report),
-                }
-                first = false;
-                std::thread::sleep(std::time::Duration::from_secs(secs.max(1)));
-            }
-            None => {
-                match &text {
-                    Some(t) => ctx.ui.data(t),
-                    None => ctx.ui.json(&report),
-                }
-                return Ok(0);
-            }
+        let Some(secs) = args.watch else {
+            ctx.ui.data(&text);
+            return Ok(0);
+        };
+        // Clear the screen and home the cursor before each redraw (only on a terminal).
+        let clear = if std::io::stdout().is_terminal() {
+            "\x1b[2J\x1b[H"
+        } else {
+            ""
+        };
+        if ctx.ui.try_data(&format!("{clear}{text}")).is_err() {
+            // The reader went away (`| head`): stop watching.
+            return Ok(0);
         }
+        first = false;
+        std::thread::sleep(std::time::Duration::from_secs(secs.max(1)));
     }
 }

@@ -229,3 +229,42 @@ fn status_with_many_droids() {
     }
     repo.assert_fsck();
 }
+
+#[test]
+fn watch_redraws_and_stops_when_the_reader_goes_away() {
+    use std::io::Read;
+    let repo = two_droid_repo();
+    let mut cmd = std::process::Command::new(droidforge_bin());
+    hermetic(&mut cmd);
+    let mut child = cmd
+        .current_dir(&repo.root)
+        .args(["status", "--watch", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    // Read two full redraws (two header lines), then close the pipe.
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while seen.matches("DROID").count() < 2 {
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "watch exited early: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(seen.contains("core-droid") && seen.contains("infra-droid"));
+    drop(stdout);
+    // The next redraw hits the closed pipe and the process ends on its own (exit 0).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("`status --watch` kept running after its reader went away");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+}
