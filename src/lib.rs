@@ -18,11 +18,16 @@
 //! - [`scaffold`]: the files `init` writes.
 //! - [`workspace`]: repository + manifest + state, found from any worktree.
 //! - [`state`]: runtime state in the git common dir: store, event journal, file locks.
+//! - [`brief`]: the droid's BRIEF.md (the seed's assignment prompt) from the manifest.
+//! - [`spawn`]: branch + worktree + brief per droid, in parallel threads.
+//! - [`status`]: per-droid status rows (branch, ahead/behind, dirt, TODO %, agent).
+//! - [`remove`]: remove/prune worktrees without losing uncommitted or unmerged work.
 //! - [`ui`]: all terminal output (stdout data, stderr status), progress bars.
 //! - [`error`]: the user-facing error with hints and its exit code.
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod brief;
 pub mod check;
 pub mod cli;
 pub mod commands;
@@ -35,8 +40,11 @@ pub mod merge;
 pub mod ownership;
 pub mod plan;
 pub mod progress_file;
+pub mod remove;
 pub mod repo;
 pub mod scaffold;
+pub mod spawn;
 pub mod state;
+pub mod status;
 pub mod ui;
 pub mod workspace;
