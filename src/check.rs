@@ -152,6 +152,7 @@ pub fn run_check(cwd: &Path, opts: &CheckOptions, env: &CheckEnv) -> Result<Chec
                 },
                 &quiet,
             )?;
+            notes.extend(report.notes);
             report.droids
         }
         None => {

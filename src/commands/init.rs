@@ -91,8 +91,9 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<i32> {
             &format!("{} (existing; --force overwrites)", kept.join(", ")),
         );
     }
-    let worktree_dir = format!("/{}/", forge.manifest.forge.worktree_dir.trim_matches('/'));
-    let added = repo.ensure_excluded(&[&worktree_dir, "/.droidforge/BRIEF.md"])?;
+    let lines = crate::spawn::exclude_lines(&forge.manifest.forge.worktree_dir);
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let added = repo.ensure_excluded(&lines)?;
     if !added.is_empty() {
         ctx.ui.status(
             "Excluded",

@@ -1,7 +1,9 @@
 //! The git layer: the only module that talks to gix (and, where gix has no API, to the `git`
 //! binary). Everything above works with [`Repo`], [`Oid`] and plain strings/paths.
 
+mod add;
 mod diff;
+mod dirty;
 mod exclude;
 mod history;
 mod replay;
@@ -9,6 +11,7 @@ mod scratch;
 mod worktree;
 
 pub use diff::{ChangeKind, PathChange};
+pub use dirty::DirtyPaths;
 pub use replay::{ConflictEntry, ReplayOutcome, Replayed};
 pub use worktree::{DirtyCounts, WorktreeInfo};
 

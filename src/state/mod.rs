@@ -4,9 +4,11 @@
 //!   under `state.lock` and replaced atomically (unique temp file + rename);
 //! - `events.jsonl`: the append-only event journal;
 //! - `logs/<droid>.log`: agent output;
+//! - `locks.json`: advisory leases between droids and the wait-for graph (see [`locks`]);
 //! - `merge-journal.json`: present only while a merge is landing (crash recovery).
 
 mod events;
+pub mod locks;
 mod store;
 
 pub use events::{Event, EventKind, Journal};

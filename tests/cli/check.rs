@@ -362,3 +362,32 @@ fn generated_workflow_command_runs_locally() {
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("result: pass"), "{}", stdout(&out));
 }
+
+#[test]
+fn changing_a_shared_path_under_another_droids_write_lock_is_warned_about() {
+    let repo = two_droid_repo();
+    repo.df_ok(&["lock", "INTERFACES.md", "--write", "--droid", "infra-droid"]);
+    repo.git(&["checkout", "-q", "-b", "droidforge/core-droid"]);
+    repo.commit(
+        "core: interfaces",
+        &[("INTERFACES.md", "# Interfaces\ncore\n")],
+    );
+    let out = repo.df(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(
+            "`core-droid` changed `INTERFACES.md` while `infra-droid` holds a write lock"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    repo.git(&["checkout", "-q", "main"]);
+    repo.df_ok(&["done", "core-droid"]);
+    let out = repo.df(&["merge", "core-droid"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("holds a write lock"),
+        "{}",
+        stderr(&out)
+    );
+}
