@@ -153,6 +153,8 @@ pub struct DemoReport {
     pub merge: Vec<DemoMerge>,
     /// One row per droid: agent outcome, TODO %, merge result.
     pub status: Vec<DemoStatus>,
+    /// `droidforge status` after the merge.
+    pub forge_status: crate::status::StatusReport,
     /// PROGRESS.md on the integration branch after the merge.
     pub progress_md: String,
     /// One sentence per droid.
@@ -284,7 +286,9 @@ pub fn run_demo(
     let merged_ok = EXPECTED
         .iter()
         .all(|(droid, want)| merge.iter().any(|m| m.droid == *droid && m.status == *want));
+    let forge_status = crate::status::status(&ws, &[])?;
     Ok(DemoReport {
+        forge_status,
         repo: dir.to_owned(),
         agents,
         merge,

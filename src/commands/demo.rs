@@ -40,7 +40,9 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<i32> {
 
 fn render(ctx: &Ctx, r: &DemoReport, kept: bool) {
     let ui = &ctx.ui;
-    ui.data("== status ==");
+    ui.data("== droidforge status ==");
+    ui.data(&crate::status::render_table(&r.forge_status, &r.repo));
+    ui.data("== merge --phase 1 ==");
     let rows: Vec<Vec<String>> = r
         .status
         .iter()
@@ -58,7 +60,7 @@ fn render(ctx: &Ctx, r: &DemoReport, kept: bool) {
         })
         .collect();
     ui.data(&crate::ui::table(
-        &["DROID", "AGENT", "COMMITS", "TODO", "MERGE", "DETAILS"],
+        &["DROID", "AGENT RUN", "COMMITS", "TODO", "MERGE", "DETAILS"],
         &rows,
     ));
     ui.data("== PROGRESS.md on main ==");

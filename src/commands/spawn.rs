@@ -8,8 +8,22 @@ use crate::workspace::{ManifestSource, Workspace};
 
 pub fn run(ctx: &Ctx, args: &SpawnArgs) -> Result<i32> {
     if args.run {
-        return Err(Error::usage("`spawn --run` is not available yet")
-            .hint("spawn first, then start the agents with `droidforge run`"));
+        // `run` spawns what is missing, then starts the agents (default agent settings).
+        let ws = Workspace::load(&ctx.cwd, ManifestSource::WorkingTree, false)?;
+        if args.from.is_some() {
+            return Err(
+                Error::usage("`spawn --run` cannot be combined with `--from`")
+                    .hint("spawn with `--from` first, then run `droidforge run`"),
+            );
+        }
+        let s = &args.select;
+        let droids = ws.forge.select(&s.droids, s.phase, s.all)?;
+        let run_args = RunArgs {
+            select: args.select.clone(),
+            json: args.json,
+            ..RunArgs::default()
+        };
+        return super::run::run_droids(ctx, &ws, &droids, &run_args);
     }
     let ws = Workspace::load(&ctx.cwd, ManifestSource::WorkingTree, false)?;
     for w in &ws.forge.warnings {

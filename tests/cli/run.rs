@@ -675,3 +675,20 @@ fn a_droid_with_a_live_agent_is_not_started_twice() {
     assert_eq!(wait_exit(&mut first).code(), Some(130));
     assert_eq!(pids(&pid_file).len(), 1, "the second run started nothing");
 }
+
+#[test]
+fn spawn_run_spawns_then_runs_the_manifest_agent() {
+    let repo = TestRepo::new();
+    repo.manifest(
+        "[forge]\nintegration = \"main\"\nagent = \"echo done > {droid}.txt\"\n\n[[phase]]\nid = 1\n\n[[droid]]\nname = \"core-droid\"\nphases = [1]\nowns = [\"**\"]\n",
+    );
+    repo.commit("forge", &[]);
+    let out = repo.df(&["spawn", "core-droid", "--run", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report(&json, "core-droid")["outcome"], "ready");
+    assert_eq!(
+        repo.git(&["show", "refs/droidforge/ready/core-droid:core-droid.txt"]),
+        "done\n"
+    );
+}

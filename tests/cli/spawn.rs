@@ -329,13 +329,17 @@ fn repo_path_with_spaces_and_non_ascii() {
 }
 
 #[test]
-fn run_flag_points_to_run_command() {
+fn run_flag_cannot_take_from() {
+    // `spawn --run` itself is tested with `run` (tests/cli/run.rs).
     let repo = two_droid_repo();
-    let out = repo.df(&["spawn", "core-droid", "--run"]);
+    let out = repo.df(&["spawn", "core-droid", "--run", "--from", "HEAD"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("hint: spawn first, then start the agents with `droidforge run`")
+        stderr(&out).contains("hint: spawn with `--from` first, then run `droidforge run`"),
+        "{}",
+        stderr(&out)
     );
+    assert!(!repo.path(".droidforge/worktrees/core-droid").exists());
 }
 
 #[test]
