@@ -311,15 +311,13 @@ fn check_human(ws: &Workspace, base: Oid, head: Oid, verify: Option<&str>) -> Re
         return Ok(dr);
     }
     let committer = repo.committer();
-    let applied = merge::gate::apply(
-        &repo,
-        merge::Strategy::Rebase,
-        base,
-        head,
-        &commits,
-        "check",
-        &committer,
-    )?;
+    let apply =
+        |strategy| merge::gate::apply(&repo, strategy, base, head, &commits, "check", &committer);
+    // Rebase like `merge` does; a branch with merge commits is tried as one merge instead.
+    let mut applied = apply(merge::Strategy::Rebase)?;
+    if let merge::gate::Applied::Refused(_) = applied {
+        applied = apply(merge::Strategy::Merge)?;
+    }
     let tip = match applied {
         merge::gate::Applied::Clean { tip, .. } => tip,
         merge::gate::Applied::Conflict(conflicts) => {
@@ -329,30 +327,9 @@ fn check_human(ws: &Workspace, base: Oid, head: Oid, verify: Option<&str>) -> Re
             return Ok(dr);
         }
         merge::gate::Applied::Refused(reason) => {
-            // Merge commits in a human branch: try a merge instead of a rebase.
-            let m = merge::gate::apply(
-                &repo,
-                merge::Strategy::Merge,
-                base,
-                head,
-                &commits,
-                "check",
-                &committer,
-            )?;
-            match m {
-                merge::gate::Applied::Clean { tip, .. } => tip,
-                merge::gate::Applied::Conflict(conflicts) => {
-                    dr.status = DroidStatus::Conflict;
-                    dr.reason = Some(format!("{} conflicting path(s)", conflicts.len()));
-                    dr.conflicts = conflicts;
-                    return Ok(dr);
-                }
-                merge::gate::Applied::Refused(_) => {
-                    dr.status = DroidStatus::Conflict;
-                    dr.reason = Some(reason);
-                    return Ok(dr);
-                }
-            }
+            dr.status = DroidStatus::Conflict;
+            dr.reason = Some(reason);
+            return Ok(dr);
         }
     };
     if let Some(cmd) = verify {
