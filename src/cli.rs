@@ -52,6 +52,9 @@ pub enum Command {
     /// Internal: the scripted agent used by `demo` and the tests.
     #[command(hide = true)]
     ScriptedAgent(ScriptedAgentArgs),
+    /// Internal: one worker of the lock/state stress test (real file-locked operations).
+    #[command(hide = true)]
+    InternalStress(InternalStressArgs),
 }
 
 /// Which droids a command acts on: names, a phase, or all.
@@ -136,7 +139,7 @@ pub struct SpawnArgs {
 }
 
 /// Launch one coding agent per droid in its worktree, concurrently.
-#[derive(Debug, Args, Clone)]
+#[derive(Debug, Args, Clone, Default)]
 pub struct RunArgs {
     #[command(flatten)]
     pub select: Selection,
@@ -164,6 +167,9 @@ pub struct RunArgs {
     /// Do not commit leftover changes when an agent exits 0.
     #[arg(long)]
     pub no_commit: bool,
+    /// When stopping agents: time between SIGTERM and SIGKILL (default 5s).
+    #[arg(long, value_name = "DURATION")]
+    pub grace: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -283,8 +289,15 @@ pub struct LockArgs {
     pub read: bool,
     #[arg(long)]
     pub write: bool,
-    /// Block until granted (optionally at most DURATION).
-    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "forever")]
+    /// Block until granted (`--wait=5m`: at most that long). A wait that would deadlock
+    /// fails at once and names the cycle.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "forever"
+    )]
     pub wait: Option<String>,
     /// The droid taking the lock (default: inferred from the worktree).
     #[arg(long, value_name = "NAME")]
@@ -296,7 +309,7 @@ pub struct LockArgs {
     pub json: bool,
 }
 
-/// Release advisory leases.
+/// Release advisory leases (named by glob or lease id).
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
     #[arg(value_name = "GLOB")]
@@ -309,6 +322,8 @@ pub struct UnlockArgs {
     /// Release every lock the droid holds.
     #[arg(long)]
     pub all: bool,
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// List advisory leases.
@@ -396,4 +411,25 @@ pub struct ScriptedAgentArgs {
     /// The script file (JSON list of steps).
     #[arg(long)]
     pub script: PathBuf,
+}
+
+/// Internal stress worker: lock/unlock cycles and state updates, each logged to `--log`.
+#[derive(Debug, Args)]
+pub struct InternalStressArgs {
+    #[arg(long)]
+    pub droid: String,
+    /// Number of operations (lock + unlock + state update each).
+    #[arg(long, default_value_t = 100)]
+    pub ops: usize,
+    /// Globs to pick from (1-2 per request).
+    #[arg(long = "glob", required = true)]
+    pub globs: Vec<String>,
+    /// JSON lines log of grants and releases.
+    #[arg(long)]
+    pub log: PathBuf,
+    /// Every Nth operation runs the real `droidforge lock`/`unlock` binaries (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub binary_every: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }

@@ -187,260 +187,120 @@ impl Rules {
 
 // ---------------------------------------------------------------------------------------------
 // Glob intersection: do two patterns match at least one common path? Used for ownership
-// overlaps in `plan` and for lock conflicts. Works on the pattern language directly, so it
-// finds overlaps even for files that do not exist yet, and produces an example path.
+// overlaps in `plan` and for lock conflicts. Works on the pattern language itself (so it finds
+// overlaps for files that do not exist yet) and produces an example path.
+//
+// Exact by construction: each pattern is compiled by globset exactly as `Rules` compiles it
+// (the pattern and its `/**` expansion), globset's regexes become lazy DFAs, and a
+// breadth-first search over the product of the two DFAs and a tiny "well-formed relative
+// path" automaton (no leading `/`, no `//`, no trailing `/`, not empty) finds the shortest
+// common path. Checked against brute-force matching by a property test
+// (`tests/cli/glob_intersect.rs`).
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Token {
-    Lit(char),
-    /// `?`: one character except `/`.
-    One,
-    /// `[...]`: one character from a set (we keep the chars/ranges; negation supported).
-    Class {
-        negated: bool,
-        items: Vec<(char, char)>,
-    },
-    /// `*`: any run of characters except `/`.
-    Star,
-    /// `**` as a whole component: any run of characters including `/`.
-    GlobStar,
+/// Literal text before the first glob metacharacter: every path a pattern matches starts with it.
+fn literal_prefix(pattern: &str) -> &str {
+    let p = pattern.trim();
+    let p = p.strip_prefix("./").unwrap_or(p);
+    let end = p.find(['*', '?', '[', '{', '\\']).unwrap_or(p.len());
+    &p[..end]
 }
 
-fn tokenize(pattern: &str) -> Vec<Token> {
-    let chars: Vec<char> = pattern.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        match chars[i] {
-            '*' => {
-                if chars.get(i + 1) == Some(&'*') {
-                    // `**/` also matches zero directories; model `**/` as GlobStar followed by an
-                    // optional `/`, which we express by expanding to GlobStar then checking
-                    // either `/` or nothing; a plain GlobStar over-approximates just slightly.
-                    out.push(Token::GlobStar);
-                    i += 2;
-                    if chars.get(i) == Some(&'/') {
-                        i += 1;
-                    }
-                } else {
-                    out.push(Token::Star);
-                    i += 1;
-                }
-            }
-            '?' => {
-                out.push(Token::One);
-                i += 1;
-            }
-            '[' => {
-                let mut j = i + 1;
-                let negated = matches!(chars.get(j), Some('!') | Some('^'));
-                if negated {
-                    j += 1;
-                }
-                let mut items = Vec::new();
-                let start = j;
-                while j < chars.len() && (chars[j] != ']' || j == start) {
-                    if j + 2 < chars.len() && chars[j + 1] == '-' && chars[j + 2] != ']' {
-                        items.push((chars[j], chars[j + 2]));
-                        j += 3;
-                    } else {
-                        items.push((chars[j], chars[j]));
-                        j += 1;
-                    }
-                }
-                if j < chars.len() {
-                    out.push(Token::Class { negated, items });
-                    i = j + 1;
-                } else {
-                    out.push(Token::Lit('['));
-                    i += 1;
-                }
-            }
-            '\\' if i + 1 < chars.len() => {
-                out.push(Token::Lit(chars[i + 1]));
-                i += 2;
-            }
-            c => {
-                out.push(Token::Lit(c));
-                i += 1;
-            }
+/// Byte order in which the search tries characters, so examples read naturally.
+fn preferred_bytes() -> Vec<u8> {
+    let mut order: Vec<u8> = Vec::with_capacity(255);
+    order.extend(b'a'..=b'z');
+    order.extend(b'0'..=b'9');
+    order.extend([b'_', b'-', b'.', b'/']);
+    order.extend(b'A'..=b'Z');
+    for b in 1..=255u8 {
+        if !order.contains(&b) {
+            order.push(b);
         }
     }
-    out
+    order
 }
 
-/// Expand `{a,b}` alternatives (non-nested is enough for ownership patterns; nested ones expand too).
-fn expand_braces(pattern: &str) -> Vec<String> {
-    let Some(open) = pattern.find('{') else {
-        return vec![pattern.to_owned()];
-    };
-    let mut depth = 0;
-    let mut close = None;
-    for (i, c) in pattern[open..].char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' => {
-                depth -= 1;
-                if depth == 0 {
-                    close = Some(open + i);
-                    break;
-                }
-            }
-            _ => {}
-        }
-    }
-    let Some(close) = close else {
-        return vec![pattern.to_owned()];
-    };
-    let (head, inner, tail) = (
-        &pattern[..open],
-        &pattern[open + 1..close],
-        &pattern[close + 1..],
-    );
-    let mut parts = Vec::new();
-    let mut depth = 0;
-    let mut last = 0;
-    for (i, c) in inner.char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(&inner[last..i]);
-                last = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&inner[last..]);
-    parts
-        .into_iter()
-        .flat_map(|p| expand_braces(&format!("{head}{p}{tail}")))
-        .collect()
-}
-
-/// The set of characters a single-char token accepts, as a predicate plus a witness chooser.
-fn single_char_witness(a: &Token, b: &Token) -> Option<char> {
-    // Candidate characters to try: literals from both tokens, class bounds, and a neutral char.
-    let mut candidates = Vec::new();
-    for t in [a, b] {
-        match t {
-            Token::Lit(c) => candidates.push(*c),
-            Token::Class { items, .. } => {
-                for (lo, hi) in items {
-                    candidates.push(*lo);
-                    candidates.push(*hi);
-                }
-            }
-            _ => {}
-        }
-    }
-    candidates.extend(['x', '0', '_', '-', '.']);
-    candidates
-        .into_iter()
-        .find(|&c| accepts(a, c) && accepts(b, c))
-}
-
-fn accepts(t: &Token, c: char) -> bool {
-    match t {
-        Token::Lit(l) => *l == c,
-        Token::One | Token::Star => c != '/',
-        Token::GlobStar => true,
-        Token::Class { negated, items } => {
-            c != '/' && (items.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *negated)
-        }
-    }
-}
-
-fn is_repeating(t: &Token) -> bool {
-    matches!(t, Token::Star | Token::GlobStar)
-}
-
-/// An example path matched by both tokenized patterns, if any.
-fn intersect_tokens(a: &[Token], b: &[Token]) -> Option<String> {
-    use std::collections::{HashMap, VecDeque};
-    // BFS over (i, j) product states; parent pointers rebuild the witness.
-    let start = (0usize, 0usize);
-    type State = (usize, usize);
-    let mut parent: HashMap<State, Option<(State, Option<char>)>> = HashMap::new();
-    parent.insert(start, None);
-    let mut queue = VecDeque::from([start]);
-    while let Some((i, j)) = queue.pop_front() {
-        if i == a.len() && j == b.len() {
-            let mut path = Vec::new();
-            let mut cur = (i, j);
-            while let Some(Some((prev, ch))) = parent.get(&cur) {
-                if let Some(ch) = ch {
-                    path.push(*ch);
-                }
-                cur = *prev;
-            }
-            path.reverse();
-            return Some(path.into_iter().collect());
-        }
-        let mut next = Vec::new();
-        // Epsilon moves: a repeating token may match nothing.
-        if i < a.len() && is_repeating(&a[i]) {
-            next.push(((i + 1, j), None));
-        }
-        if j < b.len() && is_repeating(&b[j]) {
-            next.push(((i, j + 1), None));
-        }
-        if i < a.len() && j < b.len() {
-            if let Some(c) = single_char_witness(&a[i], &b[j]) {
-                let ni = if is_repeating(&a[i]) { i } else { i + 1 };
-                let nj = if is_repeating(&b[j]) { j } else { j + 1 };
-                next.push(((ni, nj), Some(c)));
-                // A repeating token matching a char can also stop after it.
-                if is_repeating(&a[i]) && !is_repeating(&b[j]) {
-                    next.push(((i + 1, nj), Some(c)));
-                }
-            }
-            // `/` through a GlobStar needs separate handling so a witness can cross directories.
-            if accepts(&a[i], '/') && accepts(&b[j], '/') {
-                let ni = if is_repeating(&a[i]) { i } else { i + 1 };
-                let nj = if is_repeating(&b[j]) { j } else { j + 1 };
-                next.push(((ni, nj), Some('/')));
-            }
-        }
-        for (state, ch) in next {
-            if let std::collections::hash_map::Entry::Vacant(e) = parent.entry(state) {
-                e.insert(Some(((i, j), ch)));
-                queue.push_back(state);
-            }
-        }
-    }
-    None
+fn pattern_dfa(pattern: &str) -> Option<regex_automata::hybrid::dfa::DFA> {
+    use regex_automata::{hybrid::dfa::DFA, nfa::thompson, util::syntax};
+    let globs = compile_pattern(pattern).ok()?;
+    let regexes: Vec<String> = globs.iter().map(|g| g.regex().to_owned()).collect();
+    DFA::builder()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .thompson(thompson::Config::new().utf8(false))
+        .configure(
+            DFA::config()
+                .cache_capacity(8 << 20)
+                .skip_cache_capacity_check(true),
+        )
+        .build_many(&regexes)
+        .ok()
 }
 
 /// If two ownership patterns can match a common path, return an example of such a path.
 ///
-/// Both patterns are taken with their directory-covers-contents expansion. The answer is exact
-/// for `*`, `?`, `**`, literals, braces and character classes.
+/// Both patterns are taken with their directory-covers-contents expansion, exactly as
+/// [`Rules`] matches them. An invalid pattern intersects nothing.
 pub fn patterns_intersect(a: &str, b: &str) -> Option<String> {
-    let expand = |p: &str| -> Vec<Vec<Token>> {
-        let base = p.trim().trim_end_matches('/');
-        let base = base.strip_prefix("./").unwrap_or(base).to_owned();
-        expand_braces(&base)
-            .into_iter()
-            .flat_map(|e| [tokenize(&e), tokenize(&format!("{e}/**"))])
-            .collect()
+    use regex_automata::{Anchored, hybrid::LazyStateID, util::start};
+    use std::collections::{HashMap, VecDeque};
+
+    let (pa, pb) = (literal_prefix(a), literal_prefix(b));
+    if !pa.starts_with(pb) && !pb.starts_with(pa) {
+        return None;
+    }
+    let (da, db) = (pattern_dfa(a)?, pattern_dfa(b)?);
+    let (mut ca, mut cb) = (da.create_cache(), db.create_cache());
+    let cfg = start::Config::new().anchored(Anchored::Yes);
+    let sa = da.start_state(&mut ca, &cfg).ok()?;
+    let sb = db.start_state(&mut cb, &cfg).ok()?;
+
+    // Path shape: 0 = nothing yet, 1 = just after `/`, 2 = inside a component.
+    type Node = (LazyStateID, LazyStateID, u8);
+    let start_node: Node = (sa, sb, 0);
+    let mut parent: HashMap<Node, Option<(Node, u8)>> = HashMap::from([(start_node, None)]);
+    let mut queue = VecDeque::from([start_node]);
+    let order = preferred_bytes();
+    let accepts = |dfa: &regex_automata::hybrid::dfa::DFA,
+                   cache: &mut regex_automata::hybrid::dfa::Cache,
+                   sid: LazyStateID| {
+        dfa.next_eoi_state(cache, sid)
+            .map(|s| s.is_match())
+            .unwrap_or(false)
     };
-    let (xs, ys) = (expand(a), expand(b));
-    let mut best: Option<String> = None;
-    for x in &xs {
-        for y in &ys {
-            if let Some(w) = intersect_tokens(x, y) {
-                let w = w.trim_end_matches('/').to_owned();
-                if w.is_empty() {
-                    continue;
-                }
-                if best.as_ref().is_none_or(|b| w.len() < b.len()) {
-                    best = Some(w);
-                }
+    while let Some(node) = queue.pop_front() {
+        let (s1, s2, shape) = node;
+        if shape == 2 && accepts(&da, &mut ca, s1) && accepts(&db, &mut cb, s2) {
+            let mut bytes = Vec::new();
+            let mut cur = node;
+            while let Some(Some((prev, byte))) = parent.get(&cur) {
+                bytes.push(*byte);
+                cur = *prev;
+            }
+            bytes.reverse();
+            return Some(String::from_utf8_lossy(&bytes).into_owned());
+        }
+        for &byte in &order {
+            let next_shape = match (byte, shape) {
+                (b'/', 2) => 1,
+                (b'/', _) => continue,
+                _ => 2,
+            };
+            let n1 = da.next_state(&mut ca, s1, byte).ok()?;
+            if n1.is_dead() || n1.is_quit() {
+                continue;
+            }
+            let n2 = db.next_state(&mut cb, s2, byte).ok()?;
+            if n2.is_dead() || n2.is_quit() {
+                continue;
+            }
+            let next = (n1, n2, next_shape);
+            if let std::collections::hash_map::Entry::Vacant(e) = parent.entry(next) {
+                e.insert(Some((node, byte)));
+                queue.push_back(next);
             }
         }
     }
-    best
+    None
 }
 
 #[cfg(test)]

@@ -31,8 +31,10 @@ pub struct Workspace {
 pub enum ManifestSource {
     /// The file in the main worktree (what the human is editing): plan, spawn, status, run.
     WorkingTree,
-    /// The integration branch's committed manifest (the trusted side): merge, check.
+    /// The integration branch's committed manifest (the trusted side): merge.
     Integration,
+    /// The manifest committed at this commit (the trusted base of `check`).
+    At(Oid),
 }
 
 impl Workspace {
@@ -65,6 +67,31 @@ impl Workspace {
                 let integration = forge
                     .integration()
                     .map(str::to_owned)
+                    .or(fallback_branch)
+                    .ok_or_else(no_integration_branch)?;
+                (forge, integration)
+            }
+            ManifestSource::At(commit) => {
+                let disk = std::fs::read_to_string(root.join(MANIFEST_PATH)).ok();
+                let named = disk
+                    .as_deref()
+                    .and_then(|t| toml::from_str::<crate::manifest::Manifest>(t).ok())
+                    .and_then(|m| m.forge.integration);
+                let label = format!("{}:{MANIFEST_PATH}", commit.to_hex_with_len(7));
+                let bytes = repo.read_file_at(commit, MANIFEST_PATH)?.ok_or_else(|| {
+                    Error::usage(format!(
+                        "the base commit {} has no `{MANIFEST_PATH}`",
+                        commit.to_hex_with_len(7)
+                    ))
+                    .hint("check against a base that has the forge manifest committed (`--base`)")
+                })?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| Error::usage(format!("`{label}` is not valid UTF-8")))?;
+                let forge = Forge::parse(&text, &label, strict)?;
+                let integration = forge
+                    .integration()
+                    .map(str::to_owned)
+                    .or(named)
                     .or(fallback_branch)
                     .ok_or_else(no_integration_branch)?;
                 (forge, integration)

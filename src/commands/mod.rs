@@ -16,6 +16,7 @@ pub mod doctor;
 pub mod done;
 pub mod events;
 pub mod init;
+pub mod internal_stress;
 pub mod lock;
 pub mod mcp;
 pub mod merge;
@@ -70,5 +71,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Completions(args) => completions::completions(&ctx, &args),
         Command::Man => completions::man(&ctx),
         Command::ScriptedAgent(args) => demo::scripted_agent(&ctx, &args),
+        Command::InternalStress(args) => internal_stress::run(&ctx, &args),
     }
 }

@@ -1,9 +1,49 @@
-//! `droidforge plan`.
+//! `droidforge plan`: validate the manifest and show the plan.
 
 use super::Ctx;
-use crate::cli::*;
-use crate::error::{Error, Result};
+use crate::cli::{PlanArgs, PlanFormat};
+use crate::error::{Context, Result};
+use crate::plan;
+use crate::workspace::{ManifestSource, Workspace};
 
-pub fn run(_ctx: &Ctx, _args: &PlanArgs) -> Result<i32> {
-    Err(Error::failure("`plan` is not implemented yet"))
+pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<i32> {
+    let ws = Workspace::load(&ctx.cwd, ManifestSource::WorkingTree, args.strict)?;
+    for w in &ws.forge.warnings {
+        ctx.ui.warn(&w.render(&ws.forge.source));
+    }
+    if args.write {
+        let path = ws.root.join("FILE_OWNERSHIP.md");
+        let text = crate::file_ownership::render(&ws.forge);
+        let unchanged = std::fs::read_to_string(&path).is_ok_and(|old| old == text);
+        if unchanged {
+            ctx.ui.status("Unchanged", "FILE_OWNERSHIP.md");
+        } else {
+            std::fs::write(&path, text)
+                .with_context(|| format!("cannot write `{}`", path.display()))?;
+            ctx.ui.status(
+                "Wrote",
+                "FILE_OWNERSHIP.md (commit it to the integration branch)",
+            );
+        }
+    }
+    if args.check {
+        ctx.ui.status(
+            "Valid",
+            &format!(
+                "{} ({} droids, {} phases)",
+                ws.forge.source,
+                ws.forge.droids().len(),
+                ws.forge.manifest.phases.len()
+            ),
+        );
+        return Ok(0);
+    }
+    let report = plan::build(&ws.forge);
+    match args.format {
+        PlanFormat::Text => ctx.ui.data(&plan::render_text(&report)),
+        PlanFormat::Mermaid => ctx.ui.data(&plan::render_mermaid(&report)),
+        PlanFormat::Dot => ctx.ui.data(&plan::render_dot(&report)),
+        PlanFormat::Json => ctx.ui.json(&report),
+    }
+    Ok(0)
 }

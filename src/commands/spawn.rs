@@ -1,9 +1,102 @@
-//! `droidforge spawn`.
+//! `droidforge spawn`: render the spawn outcomes (one status line per droid, or JSON).
 
 use super::Ctx;
 use crate::cli::*;
 use crate::error::{Error, Result};
+use crate::spawn::{SpawnStatus, spawn};
+use crate::workspace::{ManifestSource, Workspace};
 
-pub fn run(_ctx: &Ctx, _args: &SpawnArgs) -> Result<i32> {
-    Err(Error::failure("`spawn` is not implemented yet"))
+pub fn run(ctx: &Ctx, args: &SpawnArgs) -> Result<i32> {
+    if args.run {
+        // `run` spawns what is missing, then starts the agents (default agent settings).
+        let ws = Workspace::load(&ctx.cwd, ManifestSource::WorkingTree, false)?;
+        if args.from.is_some() {
+            return Err(
+                Error::usage("`spawn --run` cannot be combined with `--from`")
+                    .hint("spawn with `--from` first, then run `droidforge run`"),
+            );
+        }
+        let s = &args.select;
+        let droids = ws.forge.select(&s.droids, s.phase, s.all)?;
+        let run_args = RunArgs {
+            select: args.select.clone(),
+            json: args.json,
+            ..RunArgs::default()
+        };
+        return super::run::run_droids(ctx, &ws, &droids, &run_args);
+    }
+    let ws = Workspace::load(&ctx.cwd, ManifestSource::WorkingTree, false)?;
+    for w in &ws.forge.warnings {
+        ctx.ui.warn(&w.render(&ws.forge.source));
+    }
+    let s = &args.select;
+    let droids = ws.forge.select(&s.droids, s.phase, s.all)?;
+    let from = match &args.from {
+        Some(rev) => Some(ws.repo.rev_parse(rev)?),
+        None => None,
+    };
+    let bar = ctx.ui.progress(droids.len() as u64, "Spawning");
+    let outcomes = spawn(&ws, &droids, from, &bar);
+    bar.finish_and_clear();
+    let outcomes = outcomes?;
+    let failed = outcomes
+        .iter()
+        .filter(|o| o.status == SpawnStatus::Error)
+        .count();
+    if args.json {
+        ctx.ui.json(&serde_json::json!({
+            "version": 1,
+            "integration": ws.integration,
+            "droids": outcomes,
+        }));
+    } else {
+        for o in &outcomes {
+            let at = o
+                .worktree
+                .strip_prefix(&ws.root)
+                .unwrap_or(&o.worktree)
+                .display()
+                .to_string();
+            match o.status {
+                SpawnStatus::Created => {
+                    let note = if o.branch_created {
+                        String::new()
+                    } else {
+                        ", existing branch".to_owned()
+                    };
+                    ctx.ui.status(
+                        "Spawned",
+                        &format!("{} at {at} (branch {}{note})", o.droid, o.branch),
+                    );
+                    if let Some(n) = &o.note {
+                        ctx.ui.warn(n);
+                    }
+                }
+                SpawnStatus::Exists => {
+                    let note = if o.brief_written {
+                        "; brief updated"
+                    } else {
+                        ""
+                    };
+                    ctx.ui.status(
+                        "Unchanged",
+                        &format!(
+                            "{} already exists at {at} (branch {}); nothing to do{note}",
+                            o.droid, o.branch
+                        ),
+                    );
+                }
+                SpawnStatus::Error => {
+                    let mut err = Error::failure(format!(
+                        "cannot spawn `{}`: {}",
+                        o.droid,
+                        o.error.as_deref().unwrap_or("unknown error")
+                    ));
+                    err.hints = o.hints.clone();
+                    ctx.ui.error(&err);
+                }
+            }
+        }
+    }
+    Ok(if failed > 0 { 1 } else { 0 })
 }

@@ -1,9 +1,47 @@
-//! `droidforge status`.
+//! `droidforge status`: one table (or stable JSON) of every droid's state; `--watch` redraws.
+
+use std::io::IsTerminal;
 
 use super::Ctx;
 use crate::cli::*;
-use crate::error::{Error, Result};
+use crate::error::{Context, Result};
+use crate::status::{render_table, status};
+use crate::workspace::{ManifestSource, Workspace};
 
-pub fn run(_ctx: &Ctx, _args: &StatusArgs) -> Result<i32> {
-    Err(Error::failure("`status` is not implemented yet"))
+pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<i32> {
+    let mut first = true;
+    loop {
+        let ws = Workspace::load(&ctx.cwd, ManifestSource::WorkingTree, false)?;
+        if first {
+            for w in &ws.forge.warnings {
+                ctx.ui.warn(&w.render(&ws.forge.source));
+            }
+        }
+        let droids = match &args.droid {
+            Some(name) => vec![ws.forge.require_droid(name)?],
+            None => Vec::new(),
+        };
+        let report = status(&ws, &droids)?;
+        let text = if args.json {
+            serde_json::to_string_pretty(&report).context("cannot serialize the status")?
+        } else {
+            render_table(&report, &ws.root)
+        };
+        let Some(secs) = args.watch else {
+            ctx.ui.data(&text);
+            return Ok(0);
+        };
+        // Clear the screen and home the cursor before each redraw (only on a terminal).
+        let clear = if std::io::stdout().is_terminal() {
+            "\x1b[2J\x1b[H"
+        } else {
+            ""
+        };
+        if ctx.ui.try_data(&format!("{clear}{text}")).is_err() {
+            // The reader went away (`| head`): stop watching.
+            return Ok(0);
+        }
+        first = false;
+        std::thread::sleep(std::time::Duration::from_secs(secs.max(1)));
+    }
 }

@@ -9,7 +9,7 @@ mod schema;
 mod validate;
 
 pub use schema::*;
-pub use validate::{Problem, Severity, line_of};
+pub use validate::{Problem, Severity, line_of, ownership_overlaps};
 
 use crate::error::{Error, ExitKind, Result};
 use crate::ownership::Rules;
@@ -36,7 +36,14 @@ impl Forge {
             Err(e) => {
                 let line = e
                     .span()
-                    .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+                    // 1-based: newlines before the error's start, plus one.
+                    .map(|s| {
+                        text.as_bytes()[..s.start.min(text.len())]
+                            .iter()
+                            .filter(|b| **b == b'\n')
+                            .count()
+                            + 1
+                    });
                 let problem = Problem::error(line, toml_message(&e), toml_hint(&e));
                 return Err(invalid(source, &[problem]));
             }

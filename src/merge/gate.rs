@@ -25,7 +25,12 @@ pub fn kind_name(kind: ChangeKind) -> &'static str {
 /// merge commit: only paths whose result differs from *every* parent (conflict resolutions and
 /// "evil" edits) — what it brings in from a parent was already checked where it was made, or
 /// is integration work. `parent_tree` may supply a known tree of a parent (saves a lookup).
-pub fn commit_changes(
+pub fn commit_changes(repo: &Repo, commit: Oid) -> Result<Vec<PathChange>> {
+    commit_changes_of(repo, &repo.commit_info(commit)?, None)
+}
+
+/// [`commit_changes`] of an already decoded commit.
+pub fn commit_changes_of(
     repo: &Repo,
     info: &CommitInfo,
     parent_tree: Option<Oid>,
@@ -84,7 +89,7 @@ pub fn check_ownership_of(
             (Some(prev), Some(parent)) if prev.id == *parent => Some(prev.tree),
             _ => None,
         };
-        for change in commit_changes(repo, info, parent_tree)? {
+        for change in commit_changes_of(repo, info, parent_tree)? {
             let class = rules.classify_into(&change.path, &mut scratch);
             let allowed = match idx {
                 Some(i) => class.allows(i),
@@ -125,9 +130,26 @@ pub fn apply(
     strategy: super::Strategy,
     onto: Oid,
     candidate: Oid,
+    commits: &[Oid],
+    message: &str,
+    committer: &crate::repo::Signature,
+) -> Result<Applied> {
+    let infos = commits
+        .iter()
+        .map(|&c| repo.commit_info(c))
+        .collect::<Result<Vec<_>>>()?;
+    apply_of(repo, strategy, onto, candidate, &infos, message, committer)
+}
+
+/// [`apply`] on already decoded commits (oldest first).
+pub fn apply_of(
+    repo: &Repo,
+    strategy: super::Strategy,
+    onto: Oid,
+    candidate: Oid,
     commits: &[CommitInfo],
     message: &str,
-    committer: &gix::actor::Signature,
+    committer: &crate::repo::Signature,
 ) -> Result<Applied> {
     let outcome = match strategy {
         super::Strategy::Rebase => {

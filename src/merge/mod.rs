@@ -229,12 +229,16 @@ pub fn run_merge(
             continue;
         }
 
+        // Shared paths changed while another droid holds a write lease on them: advisory, so
+        // a warning in the report rather than a rejection.
+        warn_about_locked_paths(ws, &repo, name, &commits, &mut report.notes)?;
+
         // Replay.
         let message = format!(
             "Merge droid `{name}` ({})\n\nReady commit: {candidate}\nMerge: droidforge {merge_id}\n",
             entry.branch
         );
-        let applied = gate::apply(
+        let applied = gate::apply_of(
             &repo,
             opts.strategy,
             tip,
@@ -323,6 +327,41 @@ pub fn run_merge(
     }
     land::land(ws, &mut report, progress)?;
     Ok(report)
+}
+
+fn warn_about_locked_paths(
+    ws: &Workspace,
+    repo: &crate::repo::Repo,
+    droid: &str,
+    commits: &[crate::repo::CommitInfo],
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    let has_write_leases = crate::state::locks::LockStore::new(&ws.state)
+        .read()
+        .map(|t| {
+            t.leases
+                .iter()
+                .any(|l| l.mode == crate::state::locks::LockMode::Write && l.droid != droid)
+        })
+        .unwrap_or(false);
+    if !has_write_leases {
+        return Ok(());
+    }
+    let mut paths: Vec<String> = Vec::new();
+    for c in commits {
+        for change in gate::commit_changes_of(repo, c, None)? {
+            if ws.forge.rules.classify(&change.path).shared && !paths.contains(&change.path) {
+                paths.push(change.path);
+            }
+        }
+    }
+    for locked in crate::state::locks::write_locks_held_by_others(ws, droid, &paths) {
+        notes.push(format!(
+            "`{droid}` changed `{}` while `{}` holds a write lock on `{}` (lease {}); coordinate before relying on it",
+            locked.path, locked.holder, locked.glob, locked.lease
+        ));
+    }
+    Ok(())
 }
 
 fn pending_journal_error(j: &MergeJournal) -> Error {

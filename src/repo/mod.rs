@@ -1,13 +1,18 @@
 //! The git layer: the only module that talks to gix (and, where gix has no API, to the `git`
 //! binary). Everything above works with [`Repo`], [`Oid`] and plain strings/paths.
 
+mod add;
 mod diff;
+mod dirty;
+mod exclude;
 mod fastpick;
+mod history;
 mod replay;
 mod scratch;
 mod worktree;
 
 pub use diff::{ChangeKind, PathChange};
+pub use dirty::DirtyPaths;
 pub use replay::{ConflictEntry, ReplayOutcome, Replayed};
 pub use worktree::{DirtyCounts, WorktreeInfo};
 
@@ -19,6 +24,9 @@ use crate::error::{Context, Error, Result};
 
 /// A git object id.
 pub type Oid = gix::ObjectId;
+
+/// A name, email and time, as written into commits.
+pub type Signature = gix::actor::Signature;
 
 /// Parse a full hex object id.
 pub fn parse_oid(hex: &str) -> Option<Oid> {

@@ -103,37 +103,7 @@ impl Repo {
 
     /// Count changed and untracked files in the worktree at `path`.
     pub fn worktree_dirt(path: &Path) -> Result<DirtyCounts> {
-        let repo = gix::open(path)
-            .with_context(|| format!("cannot open the worktree `{}`", path.display()))?;
-        let iter = repo
-            .status(gix::progress::Discard)
-            .context("cannot compute status")?
-            .untracked_files(gix::status::UntrackedFiles::Files)
-            .into_iter(None)
-            .with_context(|| format!("cannot compute the status of `{}`", path.display()))?;
-        let mut counts = DirtyCounts::default();
-        let mut changed_paths = std::collections::HashSet::new();
-        for item in iter {
-            let item =
-                item.with_context(|| format!("cannot compute the status of `{}`", path.display()))?;
-            match item {
-                gix::status::Item::IndexWorktree(
-                    gix::status::index_worktree::Item::DirectoryContents { entry, .. },
-                ) => {
-                    if matches!(entry.status, gix::dir::entry::Status::Untracked) {
-                        counts.untracked += 1;
-                    }
-                }
-                gix::status::Item::IndexWorktree(item) => {
-                    changed_paths.insert(item.rela_path().to_owned());
-                }
-                gix::status::Item::TreeIndex(change) => {
-                    changed_paths.insert(change.location().to_owned());
-                }
-            }
-        }
-        counts.changed = changed_paths.len();
-        Ok(counts)
+        Ok(Repo::worktree_dirty_paths(path, 0)?.counts)
     }
 
     /// The commit checked out in the worktree at `path`.

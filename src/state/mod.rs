@@ -4,9 +4,11 @@
 //!   under `state.lock` and replaced atomically (unique temp file + rename);
 //! - `events.jsonl`: the append-only event journal;
 //! - `logs/<droid>.log`: agent output;
+//! - `locks.json`: advisory leases between droids and the wait-for graph (see [`locks`]);
 //! - `merge-journal.json`: present only while a merge is landing (crash recovery).
 
 mod events;
+pub mod locks;
 mod store;
 
 pub use events::{Event, EventKind, Journal};
@@ -85,35 +87,29 @@ pub struct FileLock {
 
 impl FileLock {
     pub fn acquire(path: &Path) -> Result<FileLock> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create `{}`", dir.display()))?;
-        }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(path)
-            .with_context(|| format!("cannot open the lock file `{}`", path.display()))?;
+        let file = Self::open(path)?;
         file.lock()
             .with_context(|| format!("cannot lock `{}`", path.display()))?;
         Ok(FileLock { file })
     }
 
-    /// Take the lock only if nobody holds it.
-    pub fn try_acquire(path: &Path) -> Result<Option<FileLock>> {
+    fn open(path: &Path) -> Result<std::fs::File> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create `{}`", dir.display()))?;
         }
-        let file = std::fs::OpenOptions::new()
+        std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .write(true)
             .open(path)
-            .with_context(|| format!("cannot open the lock file `{}`", path.display()))?;
+            .with_context(|| format!("cannot open the lock file `{}`", path.display()))
+    }
+
+    /// Take the lock only if nobody holds it.
+    pub fn try_acquire(path: &Path) -> Result<Option<FileLock>> {
+        let file = Self::open(path)?;
         match file.try_lock() {
             Ok(()) => Ok(Some(FileLock { file })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),

@@ -18,6 +18,9 @@ pub struct State {
     pub droids: BTreeMap<String, DroidState>,
     #[serde(default)]
     pub merges: Vec<MergeRecord>,
+    /// Named counters (operation tallies; the lock stress test counts its updates here).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub counters: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

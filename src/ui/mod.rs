@@ -35,6 +35,16 @@ impl Ui {
         let _ = out.flush();
     }
 
+    /// Like [`Ui::data`], but reports a closed stdout so that loops (`status --watch`) can stop.
+    pub fn try_data(&self, text: &str) -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        if !text.ends_with('\n') {
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+    }
+
     /// Print a value as pretty JSON on stdout.
     pub fn json<T: serde::Serialize>(&self, value: &T) {
         match serde_json::to_string_pretty(value) {

@@ -1,8 +1,25 @@
 //! End-to-end tests of the `droidforge` binary on real temporary git repositories, with the
 //! `git` CLI as the oracle. One test binary (faster to link); one module per command.
 
+mod check;
 mod common;
+mod completions;
+mod demo;
+mod doctor;
+mod events;
+mod glob_intersect;
+mod guards;
+mod init;
+mod locks;
+mod locks_stress;
+mod manifest;
+mod mcp;
 mod merge;
 mod merge_conflicts;
 mod merge_crash;
 mod merge_support;
+mod plan;
+mod remove;
+mod run;
+mod spawn;
+mod status;

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Benchmark `droidforge spawn` against `git worktree add -b` on the same repository, in the
+# same run: 1 droid vs 1 worktree, and 20 droids (`spawn --all`) vs 20 sequential worktrees.
+#
+# usage: scripts/bench-spawn.sh [REPO]      (default: a generated repo of ~20k files)
+#   RUNS=N   repetitions per measurement (default 3; the median is reported)
+#   FILES=N  files in the generated repo (default 20000)
+#
+# A given REPO is never modified: it is cloned (`git clone --local`) into a temp dir first.
+# Uses hyperfine when installed, else `date +%s%N` around each command.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RUNS=${RUNS:-3}
+FILES=${FILES:-20000}
+N_MANY=20
+
+echo "building droidforge (release)…" >&2
+cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
+DF="$ROOT/target/release/droidforge"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/df-bench.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+REPO="$WORK/repo"
+export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
+export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
+
+if [ $# -ge 1 ]; then
+  SRC=$(cd "$1" && pwd)
+  echo "cloning $SRC…" >&2
+  git clone --quiet --local "$SRC" "$REPO"
+  LABEL="$SRC"
+else
+  echo "generating a repo with $FILES files…" >&2
+  git init --quiet -b main "$REPO"
+  (cd "$REPO" && awk -v n="$FILES" 'BEGIN {
+      for (i = 0; i < n; i++) {
+        d = sprintf("src/m%03d", int(i / 100));
+        if (!(d in made)) { system("mkdir -p " d); made[d] = 1 }
+        f = sprintf("%s/f%05d.rs", d, i);
+        printf "// file %d\npub fn f%d() -> u64 {\n", i, i > f;
+        for (j = 0; j < 20; j++) printf "    let x%d = %d * %d;\n", j, i, j > f;
+        printf "    %d\n}\n", i > f;
+        close(f);
+      }
+    }')
+  git -C "$REPO" add -A
+  git -C "$REPO" commit --quiet -m "generated"
+  LABEL="generated ($FILES files)"
+fi
+
+cd "$REPO"
+BRANCH=$(git symbolic-ref --short HEAD)
+TRACKED=$(git ls-files | wc -l | tr -d ' ')
+
+# A manifest with N_MANY droids; kept untracked (spawn reads the working-tree manifest).
+mkdir -p .droidforge
+{
+  printf '[forge]\nintegration = "%s"\nbranch_prefix = "df/"\nworktree_dir = ".bench-df"\n\n' "$BRANCH"
+  printf '[[phase]]\nid = 1\n\n'
+  for i in $(seq -w 1 $N_MANY); do
+    printf '[[droid]]\nname = "d%s"\nphases = [1]\nowns = ["area%s/**"]\n\n' "$i" "$i"
+  done
+} > .droidforge/forge.toml
+mkdir -p "$WORK/gitwt"
+
+reset_all() {
+  for wt in $(git worktree list --porcelain | awk '/^worktree /{print $2}' | tail -n +2); do
+    git worktree remove --force "$wt" >/dev/null 2>&1 || true
+  done
+  rm -rf .bench-df "$WORK/gitwt"/*
+  git worktree prune
+  git for-each-ref --format='%(refname:short)' refs/heads/df/ refs/heads/gitbench/ |
+    xargs -r git branch -D --quiet
+  sync
+}
+
+now_ns() { date +%s%N; }
+
+# time_cmd NAME CMD... : runs CMD once, appends the elapsed ms to $WORK/NAME.
+time_cmd() {
+  local name=$1
+  shift
+  local t0 t1
+  t0=$(now_ns)
+  "$@" >/dev/null 2>&1
+  t1=$(now_ns)
+  echo $(((t1 - t0) / 1000)) >>"$WORK/$name" # microseconds
+}
+
+git_many() {
+  for i in $(seq -w 1 $N_MANY); do
+    git worktree add --quiet -b "gitbench/g$i" "$WORK/gitwt/g$i" "$BRANCH"
+  done
+}
+
+median_ms() { sort -n "$WORK/$1" | awk '{a[NR]=$1} END {m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.1f", m / 1000}'; }
+
+if command -v hyperfine >/dev/null; then
+  echo "using hyperfine" >&2
+  reset_all
+  hyperfine --runs "$RUNS" --prepare "$(declare -f reset_all); WORK=$WORK; reset_all" \
+    "$DF spawn d01" \
+    "git worktree add --quiet -b gitbench/g01 $WORK/gitwt/g01 $BRANCH" \
+    "$DF spawn --all" \
+    "$(declare -f git_many); WORK=$WORK N_MANY=$N_MANY BRANCH=$BRANCH; git_many"
+  exit 0
+fi
+
+# Warm the page cache and both code paths once (not measured).
+reset_all
+"$DF" spawn d01 >/dev/null 2>&1
+git worktree add --quiet -b gitbench/g01 "$WORK/gitwt/g01" "$BRANCH"
+for _ in $(seq 1 "$RUNS"); do
+  reset_all
+  time_cmd df1 "$DF" spawn d01
+  reset_all
+  time_cmd git1 git worktree add --quiet -b gitbench/g01 "$WORK/gitwt/g01" "$BRANCH"
+  reset_all
+  time_cmd dfN "$DF" spawn --all
+  reset_all
+  time_cmd gitN git_many
+done
+# Sanity: the last droidforge spawn really created N_MANY worktrees.
+reset_all
+"$DF" spawn --all >/dev/null 2>&1
+CREATED=$(git worktree list --porcelain | grep -c '^branch refs/heads/df/' || true)
+reset_all
+
+df1=$(median_ms df1) git1=$(median_ms git1) dfN=$(median_ms dfN) gitN=$(median_ms gitN)
+echo
+echo "repo: $LABEL, $TRACKED tracked files, $(nproc 2>/dev/null || echo '?') cores, median of $RUNS runs"
+printf '%-40s %10s\n' "command" "ms"
+printf '%-40s %10s\n' "droidforge spawn (1 droid)" "$df1"
+printf '%-40s %10s\n' "git worktree add -b (1)" "$git1"
+printf '%-40s %10s\n' "droidforge spawn --all ($N_MANY droids)" "$dfN"
+printf '%-40s %10s\n' "git worktree add -b ($N_MANY, sequential)" "$gitN"
+awk -v a="$df1" -v b="$git1" -v c="$dfN" -v d="$gitN" 'BEGIN {
+  printf "ratio 1 droid:   droidforge/git = %.2f (%s)\n", a / b, (a < b) ? "droidforge faster" : "git faster";
+  printf "ratio %d droids: droidforge/git = %.2f (%s)\n", '"$N_MANY"', c / d, (c < d) ? "droidforge faster" : "git faster";
+}'
+[ "$CREATED" = "$N_MANY" ] || { echo "error: spawn --all created $CREATED worktrees, expected $N_MANY" >&2; exit 1; }

@@ -1,0 +1,142 @@
+//! Running coding agents: command presets ([`presets`]), the concurrent runner with logs,
+//! stall detection and signal handling ([`runner`]), and small helpers (durations, clocks).
+
+pub mod jobs;
+pub mod presets;
+pub mod runner;
+
+pub use jobs::{BRIEF_PATH, Prepared, prepare};
+pub use presets::{AgentCommand, PRESETS, Preset, resolve_command, shell_quote};
+pub use runner::{
+    AgentJob, AgentReport, Outcome, RunOptions, RunView, SilentView, ViewRow, run_agents,
+};
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Parse a duration such as `30s`, `5m`, `1h`, `1500ms`, `1m30s`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let bad = || {
+        Error::usage(format!("`{text}` is not a duration"))
+            .hint("write a number with a unit: `1500ms`, `30s`, `5m`, `1h` (or `1m30s`)")
+    };
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(secs) = t.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let value: f64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let millis = match unit {
+            "ms" => value,
+            "s" | "sec" | "secs" => value * 1_000.0,
+            "m" | "min" | "mins" => value * 60_000.0,
+            "h" | "hr" | "hrs" => value * 3_600_000.0,
+            _ => return Err(bad()),
+        };
+        total += Duration::from_millis(millis.round() as u64);
+    }
+    Ok(total)
+}
+
+/// Render a duration for people: `850ms`, `12.3s`, `4m05s`, `1h02m`.
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1_000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else if ms < 3_600_000 {
+        format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
+    } else {
+        format!("{}h{:02}m", ms / 3_600_000, (ms / 60_000) % 60)
+    }
+}
+
+/// Epoch milliseconds now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// `(YYYY-MM-DD, HH:MM:SS)` in UTC for epoch milliseconds.
+pub fn utc_parts(epoch_ms: i64) -> (String, String) {
+    let secs = epoch_ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (
+        format!("{y:04}-{m:02}-{d:02}"),
+        format!("{:02}:{:02}:{:02}", sod / 3600, (sod / 60) % 60, sod % 60),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(
+            parse_duration("1500ms").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("0.5s").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("12").unwrap(), Duration::from_secs(12));
+        for bad in ["", "s", "5x", "m5", "-1s", "5 m"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn utc_formatting() {
+        assert_eq!(
+            utc_parts(0),
+            ("1970-01-01".to_owned(), "00:00:00".to_owned())
+        );
+        // 2026-01-01T12:34:56Z
+        assert_eq!(
+            utc_parts(1_767_270_896_000),
+            ("2026-01-01".to_owned(), "12:34:56".to_owned())
+        );
+    }
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human_duration(Duration::from_millis(850)), "850ms");
+        assert_eq!(human_duration(Duration::from_millis(12_340)), "12.3s");
+        assert_eq!(human_duration(Duration::from_secs(245)), "4m05s");
+    }
+}

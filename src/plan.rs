@@ -1,0 +1,233 @@
+//! The plan of a forge: phases, droids in merge order, waves and ownership overlaps — one
+//! report rendered as text, Mermaid, Graphviz dot or JSON.
+
+use serde::Serialize;
+
+use crate::manifest::{Forge, Problem};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanReport {
+    pub version: u32,
+    pub integration: Option<String>,
+    pub phases: Vec<PlanPhase>,
+    /// Droids in merge order.
+    pub droids: Vec<PlanDroid>,
+    /// Groups of droids that can work at the same time.
+    pub waves: Vec<Vec<String>>,
+    pub overlaps: Vec<Overlap>,
+    pub warnings: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanPhase {
+    pub id: u32,
+    pub name: String,
+    pub after: Vec<u32>,
+    pub droids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanDroid {
+    pub name: String,
+    pub role: String,
+    pub phases: Vec<u32>,
+    pub after: Vec<String>,
+    pub owns: Vec<String>,
+    pub todo: Option<String>,
+    pub branch: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Overlap {
+    pub droids: [String; 2],
+    pub patterns: [String; 2],
+    pub example: String,
+}
+
+pub fn build(forge: &Forge) -> PlanReport {
+    let m = &forge.manifest;
+    let phases = m
+        .phases
+        .iter()
+        .map(|p| PlanPhase {
+            id: p.id,
+            name: p.name.clone(),
+            after: p.after.clone(),
+            droids: forge
+                .droids_in_phase(p.id)
+                .iter()
+                .map(|d| d.name.clone())
+                .collect(),
+        })
+        .collect();
+    let droids = forge
+        .order()
+        .into_iter()
+        .map(|d| PlanDroid {
+            name: d.name.clone(),
+            role: d.role.clone(),
+            phases: d.phases.clone(),
+            after: d.after.clone(),
+            owns: d.owns.clone(),
+            todo: d.todo.clone(),
+            branch: forge.branch_of(&d.name),
+        })
+        .collect();
+    let waves = forge
+        .waves()
+        .into_iter()
+        .map(|w| w.into_iter().map(|d| d.name.clone()).collect())
+        .collect();
+    let overlaps = crate::manifest::ownership_overlaps(m)
+        .into_iter()
+        .map(|(a, pa, b, pb, example)| Overlap {
+            droids: [a, b],
+            patterns: [pa, pb],
+            example,
+        })
+        .collect();
+    PlanReport {
+        version: 1,
+        integration: forge.integration().map(str::to_owned),
+        phases,
+        droids,
+        waves,
+        overlaps,
+        warnings: forge.warnings.clone(),
+    }
+}
+
+pub fn render_text(r: &PlanReport) -> String {
+    let mut out = String::new();
+    if let Some(i) = &r.integration {
+        out.push_str(&format!("Integration branch: {i}\n\n"));
+    }
+    if !r.phases.is_empty() {
+        out.push_str("Phases:\n");
+        for p in &r.phases {
+            let after = if p.after.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (after {})",
+                    p.after
+                        .iter()
+                        .map(|a| a.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            let droids = if p.droids.is_empty() {
+                "no droids".to_owned()
+            } else {
+                p.droids.join(", ")
+            };
+            out.push_str(&format!("  {:>2}. {}{after}: {droids}\n", p.id, p.name));
+        }
+        out.push('\n');
+    }
+    out.push_str("Merge order:\n");
+    for (i, d) in r.droids.iter().enumerate() {
+        let after = if d.after.is_empty() {
+            String::new()
+        } else {
+            format!(" after {}", d.after.join(", "))
+        };
+        let phases = d
+            .phases
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        out.push_str(&format!(
+            "  {}. {} [{}] phases {}{after}\n     owns {}\n",
+            i + 1,
+            d.name,
+            if d.role.is_empty() { "-" } else { &d.role },
+            if phases.is_empty() {
+                "-".to_owned()
+            } else {
+                phases
+            },
+            if d.owns.is_empty() {
+                "nothing".to_owned()
+            } else {
+                d.owns.join(", ")
+            }
+        ));
+    }
+    out.push_str("\nWaves (droids in one wave can run at the same time):\n");
+    for (i, w) in r.waves.iter().enumerate() {
+        out.push_str(&format!("  wave {}: {}\n", i + 1, w.join(", ")));
+    }
+    if r.overlaps.is_empty() {
+        out.push_str("\nOwnership: no overlaps.\n");
+    } else {
+        out.push_str("\nOwnership overlaps:\n");
+        for o in &r.overlaps {
+            out.push_str(&format!(
+                "  {} (`{}`) and {} (`{}`), e.g. `{}`\n",
+                o.droids[0], o.patterns[0], o.droids[1], o.patterns[1], o.example
+            ));
+        }
+    }
+    out
+}
+
+fn node_id(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+pub fn render_mermaid(r: &PlanReport) -> String {
+    let mut out = String::from("flowchart LR\n");
+    let mut placed = std::collections::HashSet::new();
+    for p in &r.phases {
+        out.push_str(&format!(
+            "  subgraph phase{}[\"Phase {}: {}\"]\n",
+            p.id,
+            p.id,
+            p.name.replace('"', "'")
+        ));
+        for d in &p.droids {
+            if placed.insert(d.clone()) {
+                out.push_str(&format!("    {}[\"{}\"]\n", node_id(d), d));
+            }
+        }
+        out.push_str("  end\n");
+    }
+    for d in &r.droids {
+        if placed.insert(d.name.clone()) {
+            out.push_str(&format!("  {}[\"{}\"]\n", node_id(&d.name), d.name));
+        }
+    }
+    for d in &r.droids {
+        for a in &d.after {
+            out.push_str(&format!("  {} --> {}\n", node_id(a), node_id(&d.name)));
+        }
+    }
+    out
+}
+
+pub fn render_dot(r: &PlanReport) -> String {
+    let mut out = String::from("digraph forge {\n  rankdir=LR;\n  node [shape=box];\n");
+    for p in &r.phases {
+        out.push_str(&format!(
+            "  subgraph cluster_phase{} {{\n    label=\"Phase {}: {}\";\n",
+            p.id,
+            p.id,
+            p.name.replace('"', "'")
+        ));
+        for d in &p.droids {
+            out.push_str(&format!("    \"{d}\";\n"));
+        }
+        out.push_str("  }\n");
+    }
+    for d in &r.droids {
+        out.push_str(&format!("  \"{}\";\n", d.name));
+        for a in &d.after {
+            out.push_str(&format!("  \"{a}\" -> \"{}\";\n", d.name));
+        }
+    }
+    out.push_str("}\n");
+    out
+}

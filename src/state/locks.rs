@@ -1,0 +1,778 @@
+//! Advisory leases on path globs between droids (`<state>/locks.json`): read leases are
+//! shared, write leases exclusive, a multi-glob request is all-or-nothing, and a wait that
+//! would close a cycle in the wait-for graph fails at once, naming the cycle.
+//!
+//! Every change is a read-modify-write of `locks.json` under `locks.lock` with an atomic
+//! replace, so concurrent droidforge processes serialize and never lose an update. Each
+//! grant and each release takes the next number of `LockTable::seq`; the stress test uses
+//! those numbers to prove that conflicting grants never overlap.
+//!
+//! Who holds a lease: the `pid` recorded is the process that *asked* for it (for the
+//! `droidforge lock` command that is its parent: the shell or agent that runs droidforge),
+//! because the lease must outlive the short-lived `droidforge lock` process. When that
+//! process is gone, the lease is reported as stale and `unlock --force` breaks it. Leases
+//! past their TTL are stale too, and `lock` breaks them by itself.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::{FileLock, StateDir, now, pid_alive, write_atomic};
+use crate::error::{Context, Error, Result};
+use crate::ownership::{compile_pattern, patterns_intersect};
+
+/// Default lifetime of a lease.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockMode {
+    Read,
+    Write,
+}
+
+impl LockMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockMode::Read => "read",
+            LockMode::Write => "write",
+        }
+    }
+}
+
+/// One granted lease.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Lease {
+    /// `L<n>`, unique for the life of the lock file.
+    pub id: String,
+    pub droid: String,
+    pub globs: Vec<String>,
+    pub mode: LockMode,
+    /// The holder process (see the module docs).
+    pub pid: u32,
+    /// Epoch seconds.
+    pub acquired_at: i64,
+    pub expires_at: i64,
+    /// The lock table's sequence number at the grant.
+    pub seq: u64,
+}
+
+impl Lease {
+    pub fn is_expired(&self, at: i64) -> bool {
+        at >= self.expires_at
+    }
+
+    /// Why the lease is stale (holder gone, or past its TTL), if it is.
+    pub fn stale_reason(&self, at: i64) -> Option<String> {
+        if self.is_expired(at) {
+            Some("expired".to_owned())
+        } else if !pid_alive(self.pid) {
+            Some(format!("holder pid {} is gone", self.pid))
+        } else {
+            None
+        }
+    }
+}
+
+/// A wait-for edge: `waiter` is blocked by the leases in `blockers`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WaitEdge {
+    pub waiter: String,
+    /// The waiting process (the edge dies with it).
+    pub pid: u32,
+    /// Place in the queue: requests that hold nothing let earlier conflicting waiters go first.
+    #[serde(default)]
+    pub ticket: u64,
+    pub globs: Vec<String>,
+    pub mode: LockMode,
+    pub blockers: Vec<Blocker>,
+    pub since: i64,
+}
+
+/// A lease in the way of a request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Blocker {
+    pub droid: String,
+    pub lease: String,
+    /// The holder's glob that overlaps the request.
+    pub glob: String,
+    pub mode: LockMode,
+    /// A path both sides cover.
+    pub example: String,
+}
+
+/// The whole `locks.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LockTable {
+    #[serde(default)]
+    pub version: u32,
+    /// Bumped by every grant and every release.
+    #[serde(default)]
+    pub seq: u64,
+    #[serde(default)]
+    pub next_id: u64,
+    #[serde(default)]
+    pub next_ticket: u64,
+    #[serde(default)]
+    pub leases: Vec<Lease>,
+    #[serde(default)]
+    pub waits: Vec<WaitEdge>,
+}
+
+/// One step of a wait-for cycle: `droid` waits for `path`, held by the next step's droid.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CycleStep {
+    pub droid: String,
+    pub path: String,
+}
+
+/// Render a cycle as `a → (src/x.rs) → b → (src/y.rs) → a`.
+pub fn format_cycle(cycle: &[CycleStep]) -> String {
+    let mut out = String::new();
+    for step in cycle {
+        out.push_str(&format!("{} → ({}) → ", step.droid, step.path));
+    }
+    if let Some(first) = cycle.first() {
+        out.push_str(&first.droid);
+    }
+    out
+}
+
+/// What someone asks for.
+#[derive(Debug, Clone)]
+pub struct LockRequest {
+    pub droid: String,
+    pub globs: Vec<String>,
+    pub mode: LockMode,
+    pub ttl: Duration,
+    /// The holder process recorded in the lease.
+    pub pid: u32,
+}
+
+/// The answer to one attempt.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Attempt {
+    Granted { lease: Lease },
+    Blocked { blockers: Vec<Blocker> },
+    Deadlock { cycle: Vec<CycleStep> },
+}
+
+/// A lease that went away, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Released {
+    pub lease: Lease,
+    /// The lock table's sequence number at the release.
+    pub seq: u64,
+    /// `released`, `forced`, or `expired`.
+    pub how: String,
+}
+
+/// Result of [`LockStore::try_acquire`].
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptReport {
+    #[serde(flatten)]
+    pub attempt: Attempt,
+    /// Expired leases removed on the way.
+    pub expired: Vec<Released>,
+}
+
+/// How long [`LockStore::acquire`] may wait.
+#[derive(Debug, Clone, Copy)]
+pub enum WaitPolicy {
+    NoWait,
+    Forever,
+    AtMost(Duration),
+}
+
+/// Access to `locks.json`.
+#[derive(Debug, Clone)]
+pub struct LockStore {
+    root: PathBuf,
+}
+
+impl LockStore {
+    pub fn new(state: &StateDir) -> LockStore {
+        LockStore {
+            root: state.root.clone(),
+        }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.root.join("locks.json")
+    }
+
+    /// Read the table (empty when none was written yet).
+    pub fn read(&self) -> Result<LockTable> {
+        let path = self.path();
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                Error::failure(format!("the lock file `{}` is corrupt", path.display()))
+                    .with_source(e)
+                    .hint("run `droidforge doctor --fix` to rebuild it")
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(LockTable {
+                version: 1,
+                ..LockTable::default()
+            }),
+            Err(e) => {
+                Err(Error::failure(format!("cannot read `{}`", path.display())).with_source(e))
+            }
+        }
+    }
+
+    /// Read-modify-write under `locks.lock`; the file is rewritten only when something changed.
+    pub fn update<T>(&self, f: impl FnOnce(&mut LockTable) -> T) -> Result<T> {
+        let _guard = FileLock::acquire(&self.root.join("locks.lock"))?;
+        let mut table = self.read()?;
+        let before = table.clone();
+        table.version = 1;
+        let out = f(&mut table);
+        if table != before {
+            let bytes = serde_json::to_vec_pretty(&table).context("cannot serialize locks")?;
+            write_atomic(&self.path(), &bytes)?;
+        }
+        Ok(out)
+    }
+
+    /// One attempt: break expired leases, then grant, or report the blockers. With
+    /// `register_wait`, a blocked request records its wait-for edge (owned by `waiter_pid`),
+    /// unless that edge would close a cycle, which is reported as a deadlock instead.
+    pub fn try_acquire(
+        &self,
+        req: &LockRequest,
+        register_wait: Option<u32>,
+    ) -> Result<AttemptReport> {
+        validate_globs(&req.globs)?;
+        let mut to_mark = Vec::new();
+        let mut to_unmark = Vec::new();
+        let report = self.update(|table| {
+            let at = now();
+            let expired = take_expired(table, at);
+            to_unmark.extend(expired.iter().map(|r| r.lease.id.clone()));
+            // Edges of processes that stopped waiting (killed, Ctrl-C) are not real.
+            let dead: Vec<String> = table
+                .waits
+                .iter()
+                .filter(|w| !pid_alive(w.pid))
+                .map(|w| ticket_id(w.ticket))
+                .collect();
+            if !dead.is_empty() {
+                table.waits.retain(|w| !dead.contains(&ticket_id(w.ticket)));
+                to_unmark.extend(dead);
+            }
+            let mine = register_wait.and_then(|pid| table.waits.iter().find(|w| w.pid == pid));
+            let (since, ticket) = mine.map_or((at, None), |w| (w.since, Some(w.ticket)));
+            let mut blockers = blockers_of(table, req);
+            blockers.extend(queued_ahead(table, req, ticket));
+            let attempt = if blockers.is_empty() {
+                table.seq += 1;
+                table.next_id += 1;
+                let lease = Lease {
+                    id: format!("L{}", table.next_id),
+                    droid: req.droid.clone(),
+                    globs: req.globs.clone(),
+                    mode: req.mode,
+                    pid: req.pid,
+                    acquired_at: at,
+                    expires_at: at.saturating_add(req.ttl.as_secs().min(i64::MAX as u64) as i64),
+                    seq: table.seq,
+                };
+                table.leases.push(lease.clone());
+                to_mark.push(lease.id.clone());
+                if let Some(t) = ticket {
+                    table.waits.retain(|w| w.ticket != t);
+                    to_unmark.push(ticket_id(t));
+                }
+                Attempt::Granted { lease }
+            } else if let Some(pid) = register_wait {
+                let ticket = ticket.unwrap_or_else(|| {
+                    table.next_ticket += 1;
+                    to_mark.push(ticket_id(table.next_ticket));
+                    table.next_ticket
+                });
+                table.waits.retain(|w| w.ticket != ticket);
+                // The table keeps only the lease blockers (the wait-for graph); queue order
+                // is implied by the tickets.
+                let edge = WaitEdge {
+                    waiter: req.droid.clone(),
+                    pid,
+                    ticket,
+                    globs: req.globs.clone(),
+                    mode: req.mode,
+                    blockers: blockers
+                        .iter()
+                        .filter(|b| !b.lease.starts_with('W'))
+                        .cloned()
+                        .collect(),
+                    since,
+                };
+                match find_cycle(&table.waits, &edge) {
+                    Some(cycle) => {
+                        to_unmark.push(ticket_id(ticket));
+                        Attempt::Deadlock { cycle }
+                    }
+                    None => {
+                        table.waits.push(edge);
+                        Attempt::Blocked { blockers }
+                    }
+                }
+            } else {
+                Attempt::Blocked { blockers }
+            };
+            AttemptReport { attempt, expired }
+        })?;
+        // Markers change after the table; ids are never reused, so only order matters.
+        for id in &to_unmark {
+            let _ = std::fs::remove_file(self.marker(id));
+        }
+        for id in &to_mark {
+            self.mark(id);
+        }
+        Ok(report)
+    }
+
+    /// Forget the wait edge of `pid` (after a timeout or an error).
+    pub fn clear_wait(&self, pid: u32) -> Result<()> {
+        let gone = self.update(|t| {
+            let gone: Vec<String> = t
+                .waits
+                .iter()
+                .filter(|w| w.pid == pid)
+                .map(|w| ticket_id(w.ticket))
+                .collect();
+            t.waits.retain(|w| w.pid != pid);
+            gone
+        })?;
+        for id in gone {
+            let _ = std::fs::remove_file(self.marker(&id));
+        }
+        Ok(())
+    }
+
+    /// Try until granted, a deadlock, or the wait policy runs out. `on_attempt` sees every
+    /// attempt (the command uses it to print and record `lock-wait` once).
+    pub fn acquire(
+        &self,
+        req: &LockRequest,
+        wait: WaitPolicy,
+        poll: Duration,
+        mut on_attempt: impl FnMut(&AttemptReport),
+    ) -> Result<AttemptReport> {
+        let me = std::process::id();
+        let started = Instant::now();
+        let register = match wait {
+            WaitPolicy::NoWait => None,
+            _ => Some(me),
+        };
+        let cap = poll * 4;
+        let mut delay = poll;
+        // While blocked: the blocking lease ids and when we last asked under the lock.
+        let mut blocked_on: Option<(Vec<String>, Instant)> = None;
+        loop {
+            // Waiters do not contend for `locks.lock` while nothing they care about changed:
+            // they watch the marker files of the leases in their way, and ask again when one
+            // disappears (released or broken), or every second anyway (expiry, crashed writers).
+            if let Some((ids, asked)) = &blocked_on {
+                let freed = ids.iter().any(|id| !self.marker(id).exists());
+                let out_of_time = match wait {
+                    WaitPolicy::AtMost(limit) => started.elapsed() + delay > limit,
+                    _ => false,
+                };
+                if !freed && !out_of_time && asked.elapsed() < Duration::from_secs(1) {
+                    std::thread::sleep(jitter(delay));
+                    delay = (delay * 2).min(cap);
+                    continue;
+                }
+            }
+            let report = match self.try_acquire(req, register) {
+                Ok(r) => r,
+                Err(e) => {
+                    if register.is_some() {
+                        let _ = self.clear_wait(me);
+                    }
+                    return Err(e);
+                }
+            };
+            on_attempt(&report);
+            let out_of_time = match wait {
+                WaitPolicy::NoWait => true,
+                WaitPolicy::Forever => false,
+                WaitPolicy::AtMost(limit) => started.elapsed() + delay > limit,
+            };
+            match &report.attempt {
+                Attempt::Blocked { blockers } if !out_of_time => {
+                    // Queued behind other waiters: watch only the nearest one ahead (it will
+                    // go first, then we look again), so a release wakes one waiter, not all.
+                    let nearest = blockers
+                        .iter()
+                        .filter_map(|b| b.lease.strip_prefix('W')?.parse::<u64>().ok())
+                        .max();
+                    let ids = match nearest {
+                        Some(t) => vec![ticket_id(t)],
+                        None => blockers.iter().map(|b| b.lease.clone()).collect(),
+                    };
+                    blocked_on = Some((ids, Instant::now()));
+                }
+                _ => {
+                    if register.is_some() && !matches!(report.attempt, Attempt::Granted { .. }) {
+                        self.clear_wait(me)?;
+                    }
+                    return Ok(report);
+                }
+            }
+            std::thread::sleep(jitter(delay));
+            delay = (delay * 2).min(cap);
+        }
+    }
+
+    /// `<state>/leases/<id>`: exists while the lease does (a hint for waiters, not the truth).
+    fn marker(&self, id: &str) -> PathBuf {
+        self.root.join("leases").join(id)
+    }
+
+    fn mark(&self, id: &str) {
+        let path = self.marker(id);
+        if std::fs::write(&path, b"").is_err()
+            && let Some(dir) = path.parent()
+        {
+            let _ = std::fs::create_dir_all(dir);
+            let _ = std::fs::write(&path, b"");
+        }
+    }
+
+    fn unmark(&self, released: &[Released]) {
+        for r in released {
+            let _ = std::fs::remove_file(self.marker(&r.lease.id));
+        }
+    }
+
+    /// Release leases. `targets` are lease ids or globs (a lease goes when its id or one of its
+    /// globs is named). Without `force` only `droid`'s own leases are touched. With `force`
+    /// and no targets (and not `all`), every stale lease is broken.
+    pub fn release(
+        &self,
+        droid: Option<&str>,
+        targets: &[String],
+        all: bool,
+        force: bool,
+    ) -> Result<Vec<Released>> {
+        let released = self.update(|table| {
+            let at = now();
+            let mut out = Vec::new();
+            let mut keep = Vec::with_capacity(table.leases.len());
+            for lease in std::mem::take(&mut table.leases) {
+                let mine = droid.is_none_or(|d| lease.droid == d);
+                let named = targets
+                    .iter()
+                    .any(|t| *t == lease.id || lease.globs.contains(t));
+                let hit = if !targets.is_empty() {
+                    named && (mine || force)
+                } else if all {
+                    mine
+                } else if force {
+                    lease.stale_reason(at).is_some()
+                } else {
+                    false
+                };
+                if hit {
+                    table.seq += 1;
+                    let how = if mine && droid.is_some() {
+                        "released"
+                    } else {
+                        "forced"
+                    };
+                    out.push(Released {
+                        lease,
+                        seq: table.seq,
+                        how: how.to_owned(),
+                    });
+                } else {
+                    keep.push(lease);
+                }
+            }
+            table.leases = keep;
+            out
+        })?;
+        self.unmark(&released);
+        Ok(released)
+    }
+}
+
+/// Spread waiters out so they do not wake in lockstep.
+fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.subsec_nanos())
+        .unwrap_or(0);
+    let frac = 0.5 + f64::from(nanos % 1000) / 1000.0;
+    d.mul_f64(frac)
+}
+
+fn validate_globs(globs: &[String]) -> Result<()> {
+    if globs.is_empty() {
+        return Err(Error::usage("name at least one path glob to lock"));
+    }
+    for g in globs {
+        compile_pattern(g).map_err(|e| {
+            Error::usage(format!("cannot lock `{g}`: {e}"))
+                .hint("lock paths are globs relative to the repository root, e.g. `src/api/**`")
+        })?;
+    }
+    Ok(())
+}
+
+fn take_expired(table: &mut LockTable, at: i64) -> Vec<Released> {
+    let (gone, keep): (Vec<Lease>, Vec<Lease>) = std::mem::take(&mut table.leases)
+        .into_iter()
+        .partition(|l| l.is_expired(at));
+    table.leases = keep;
+    gone.into_iter()
+        .map(|lease| {
+            table.seq += 1;
+            Released {
+                lease,
+                seq: table.seq,
+                how: "expired".to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// Leases of other droids that conflict with the request (a droid never conflicts with itself).
+fn blockers_of(table: &LockTable, req: &LockRequest) -> Vec<Blocker> {
+    let mut out = Vec::new();
+    for lease in &table.leases {
+        if lease.droid == req.droid || (lease.mode == LockMode::Read && req.mode == LockMode::Read)
+        {
+            continue;
+        }
+        'globs: for held in &lease.globs {
+            for want in &req.globs {
+                if let Some(example) = intersect_cached(held, want) {
+                    out.push(Blocker {
+                        droid: lease.droid.clone(),
+                        lease: lease.id.clone(),
+                        glob: held.clone(),
+                        mode: lease.mode,
+                        example,
+                    });
+                    break 'globs;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The marker name of a wait ticket (`W<n>`; lease markers are `L<n>`).
+fn ticket_id(ticket: u64) -> String {
+    format!("W{ticket}")
+}
+
+/// Fairness: a droid that holds no lease queues behind earlier waiters whose requests
+/// conflict with its own, instead of overtaking them. These queue edges never close a
+/// cycle (nobody waits on a droid that holds nothing, and they point to earlier tickets
+/// only), so they are left out of deadlock detection. A droid that holds leases never
+/// queues: making it wait behind others could deadlock.
+fn queued_ahead(table: &LockTable, req: &LockRequest, ticket: Option<u64>) -> Vec<Blocker> {
+    if table.leases.iter().any(|l| l.droid == req.droid) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for w in &table.waits {
+        if w.waiter == req.droid
+            || ticket.is_some_and(|t| w.ticket >= t)
+            || (w.mode == LockMode::Read && req.mode == LockMode::Read)
+        {
+            continue;
+        }
+        'globs: for theirs in &w.globs {
+            for want in &req.globs {
+                if let Some(example) = intersect_cached(theirs, want) {
+                    out.push(Blocker {
+                        droid: w.waiter.clone(),
+                        lease: ticket_id(w.ticket),
+                        glob: theirs.clone(),
+                        mode: w.mode,
+                        example,
+                    });
+                    break 'globs;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `patterns_intersect`, memoized for the life of the process (a waiting or long-running
+/// process asks about the same few pairs over and over).
+fn intersect_cached(a: &str, b: &str) -> Option<String> {
+    use std::sync::{Mutex, OnceLock};
+    type Memo = HashMap<(String, String), Option<String>>;
+    static MEMO: OnceLock<Mutex<Memo>> = OnceLock::new();
+    let memo = MEMO.get_or_init(|| Mutex::new(HashMap::new()));
+    let key = (a.to_owned(), b.to_owned());
+    if let Some(hit) = memo.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return hit;
+    }
+    let value = patterns_intersect(a, b);
+    if let Ok(mut m) = memo.lock() {
+        if m.len() > 10_000 {
+            m.clear();
+        }
+        m.insert(key, value.clone());
+    }
+    value
+}
+
+/// Would adding `edge` close a cycle? Returns the cycle starting at the new waiter.
+fn find_cycle(waits: &[WaitEdge], edge: &WaitEdge) -> Option<Vec<CycleStep>> {
+    // droid -> [(holder droid, the holder's glob)]
+    let mut graph: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    for w in waits.iter().chain(std::iter::once(edge)) {
+        let entry = graph.entry(w.waiter.as_str()).or_default();
+        for b in &w.blockers {
+            entry.push((b.droid.as_str(), b.glob.as_str()));
+        }
+    }
+    let start = edge.waiter.as_str();
+    // BFS from the waiter; the first time we step back onto it, the parent chain is a cycle.
+    let mut parent: HashMap<&str, (&str, &str)> = HashMap::new();
+    let mut queue = VecDeque::from([start]);
+    while let Some(node) = queue.pop_front() {
+        for &(next, glob) in graph.get(node).map(Vec::as_slice).unwrap_or(&[]) {
+            if next == start {
+                let mut steps = vec![CycleStep {
+                    droid: node.to_owned(),
+                    path: glob.to_owned(),
+                }];
+                let mut cur = node;
+                while cur != start {
+                    let (prev, g) = parent[cur];
+                    steps.push(CycleStep {
+                        droid: prev.to_owned(),
+                        path: g.to_owned(),
+                    });
+                    cur = prev;
+                }
+                steps.reverse();
+                return Some(steps);
+            }
+            if next != start && !parent.contains_key(next) {
+                parent.insert(next, (node, glob));
+                queue.push_back(next);
+            }
+        }
+    }
+    None
+}
+
+/// A write lease of another droid on a path that `droid` changed.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LockedPath {
+    pub path: String,
+    pub holder: String,
+    pub lease: String,
+    pub glob: String,
+}
+
+/// Which of `paths` (changed by `droid`) are covered by a write lease another droid holds
+/// right now. For `merge` and `check` to warn; an unreadable lock file yields no warnings.
+pub fn write_locks_held_by_others(
+    ws: &crate::workspace::Workspace,
+    droid: &str,
+    paths: &[String],
+) -> Vec<LockedPath> {
+    let Ok(table) = LockStore::new(&ws.state).read() else {
+        return Vec::new();
+    };
+    let at = now();
+    let mut out = Vec::new();
+    for lease in &table.leases {
+        if lease.droid == droid || lease.mode != LockMode::Write || lease.is_expired(at) {
+            continue;
+        }
+        for glob in &lease.globs {
+            let Ok(globs) = compile_pattern(glob) else {
+                continue;
+            };
+            let matchers: Vec<_> = globs.iter().map(|g| g.compile_matcher()).collect();
+            for path in paths {
+                if matchers.iter().any(|m| m.is_match(path)) {
+                    out.push(LockedPath {
+                        path: path.clone(),
+                        holder: lease.droid.clone(),
+                        lease: lease.id.clone(),
+                        glob: glob.clone(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Parse `30s`, `5m`, `2h`, `1d`, `250ms`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "" | "s" | "sec" | "secs" => n,
+        "ms" => n / 1000.0,
+        "m" | "min" | "mins" => n * 60.0,
+        "h" | "hour" | "hours" => n * 3600.0,
+        "d" | "day" | "days" => n * 86400.0,
+        _ => return None,
+    };
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edge(waiter: &str, holder: &str, glob: &str) -> WaitEdge {
+        WaitEdge {
+            waiter: waiter.into(),
+            pid: 1,
+            ticket: 0,
+            globs: vec![glob.into()],
+            mode: LockMode::Write,
+            blockers: vec![Blocker {
+                droid: holder.into(),
+                lease: "L1".into(),
+                glob: glob.into(),
+                mode: LockMode::Write,
+                example: glob.into(),
+            }],
+            since: 0,
+        }
+    }
+
+    #[test]
+    fn cycle_is_named_from_the_new_waiter() {
+        let waits = vec![edge("b", "c", "src/y.rs"), edge("c", "a", "src/z.rs")];
+        let cycle = find_cycle(&waits, &edge("a", "b", "src/x.rs")).unwrap();
+        assert_eq!(
+            format_cycle(&cycle),
+            "a → (src/x.rs) → b → (src/y.rs) → c → (src/z.rs) → a"
+        );
+        assert!(find_cycle(&waits[..1], &edge("a", "b", "src/x.rs")).is_none());
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("soon"), None);
+    }
+}

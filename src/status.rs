@@ -1,0 +1,515 @@
+//! `status` as data: one row per droid (branch, ahead/behind, dirty files, TODO progress on
+//! its branch, worktree, ready and merged marks, agent state, last event), computed without
+//! subprocesses and in parallel threads so 100 droids stay well under a second.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::manifest::Droid;
+use crate::progress_file::parse_todo;
+use crate::repo::{DirtyCounts, Oid, Repo, WorktreeInfo};
+use crate::spawn::same_path;
+use crate::state::{AgentStatus, DroidState, pid_alive};
+use crate::workspace::{READY_PREFIX, Workspace};
+
+/// Version of the `status --json` format; bump on incompatible changes.
+pub const STATUS_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub version: u32,
+    /// Short name of the integration branch.
+    pub integration: String,
+    /// Its tip, if it has commits.
+    pub integration_tip: Option<String>,
+    pub droids: Vec<DroidStatus>,
+    /// Worktrees in the worktree directory that belong to no droid of the manifest.
+    pub orphans: Vec<Orphan>,
+}
+
+/// Whether a droid's worktree exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorktreeState {
+    /// Registered and on disk.
+    Present,
+    /// Registered, but the directory is gone (`droidforge prune` forgets it).
+    Missing,
+    /// Not spawned (no worktree registered at its path).
+    None,
+    /// Something that is not this droid's worktree is at its path.
+    Foreign,
+}
+
+impl WorktreeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorktreeState::Present => "present",
+            WorktreeState::Missing => "missing",
+            WorktreeState::None => "none",
+            WorktreeState::Foreign => "foreign",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DroidStatus {
+    pub droid: String,
+    pub phases: Vec<u32>,
+    pub branch: String,
+    pub branch_exists: bool,
+    /// The branch tip.
+    pub head: Option<String>,
+    /// Commits on the branch that are not on the integration branch.
+    pub ahead: Option<usize>,
+    /// Commits on the integration branch that are not on the droid branch.
+    pub behind: Option<usize>,
+    pub worktree: PathBuf,
+    pub worktree_state: WorktreeState,
+    /// Uncommitted changes (only when the worktree is present).
+    pub dirty: Option<DirtyCounts>,
+    pub todo: Option<TodoStatus>,
+    pub ready: Option<ReadyStatus>,
+    pub merged: Option<MergedStatus>,
+    pub agent: AgentSummary,
+    pub last_event: Option<String>,
+    /// Epoch seconds.
+    pub last_event_at: Option<i64>,
+    /// Problems computing this row (the rest of the row is still valid).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TodoStatus {
+    pub path: String,
+    /// Where the file was read: `branch` (the droid's branch) or `integration` (not spawned yet).
+    pub from: &'static str,
+    /// Does the file exist there?
+    pub found: bool,
+    pub done: usize,
+    pub in_progress: usize,
+    pub open: usize,
+    pub percent: Option<u8>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadyStatus {
+    /// The commit marked ready (`refs/droidforge/ready/<droid>`).
+    pub commit: String,
+    /// Is it the branch head (false: the droid kept working after `done`)?
+    pub at_head: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MergedStatus {
+    /// Result of the last merge attempt: merged, conflict, violation, verify-failed, skipped.
+    pub result: String,
+    pub commit: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentSummary {
+    /// idle, queued, running, stalled, exited, failed, timed-out, interrupted, or dead (the
+    /// recorded process is gone although it was last seen running).
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Orphan {
+    pub path: PathBuf,
+    pub branch: Option<String>,
+    pub present: bool,
+}
+
+/// Everything the per-droid work needs, gathered once.
+struct Shared<'a> {
+    integration_tip: Option<Oid>,
+    branches: HashMap<String, Oid>,
+    ready: HashMap<String, Oid>,
+    worktrees: &'a [WorktreeInfo],
+    state: crate::state::State,
+}
+
+/// Compute the status of `droids` (all droids when empty).
+pub fn status(ws: &Workspace, droids: &[&Droid]) -> Result<StatusReport> {
+    let all: Vec<&Droid> = if droids.is_empty() {
+        ws.forge.droids().iter().collect()
+    } else {
+        droids.to_vec()
+    };
+    let integration_tip = ws.repo.branch_tip(&ws.integration)?;
+    let prefix = format!("refs/heads/{}", ws.forge.branch_prefix());
+    let branches: HashMap<String, Oid> = ws
+        .repo
+        .refs_with_prefix(&prefix)?
+        .into_iter()
+        .map(|(name, id)| (name["refs/heads/".len()..].to_owned(), id))
+        .collect();
+    let ready: HashMap<String, Oid> = ws
+        .repo
+        .refs_with_prefix(READY_PREFIX)?
+        .into_iter()
+        .map(|(name, id)| (name[READY_PREFIX.len()..].to_owned(), id))
+        .collect();
+    let worktrees = ws.repo.worktrees()?;
+    let state = ws.state.store().read()?;
+    let shared = Shared {
+        integration_tip,
+        branches,
+        ready,
+        worktrees: &worktrees,
+        state,
+    };
+    let inputs: Vec<Input> = all
+        .iter()
+        .map(|d| Input {
+            droid: (*d).clone(),
+            branch: ws.branch_of(&d.name),
+            path: ws.worktree_path(&d.name),
+        })
+        .collect();
+    let rows = compute_rows(&ws.repo, &inputs, &shared);
+    let orphans = orphans(ws, &worktrees);
+    Ok(StatusReport {
+        version: STATUS_VERSION,
+        integration: ws.integration.clone(),
+        integration_tip: integration_tip.map(|t| t.to_string()),
+        droids: rows,
+        orphans,
+    })
+}
+
+/// Registered worktrees inside the worktree directory whose name is no droid of the manifest.
+pub fn orphans(ws: &Workspace, worktrees: &[WorktreeInfo]) -> Vec<Orphan> {
+    let dir = ws.root.join(&ws.forge.manifest.forge.worktree_dir);
+    let dir = dir.canonicalize().unwrap_or(dir);
+    worktrees
+        .iter()
+        .filter(|w| {
+            let parent = w
+                .path
+                .parent()
+                .map(|p| p.canonicalize().unwrap_or(p.to_owned()));
+            let name = w.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            parent.as_deref() == Some(dir.as_path()) && ws.forge.droid(name).is_none()
+        })
+        .map(|w| Orphan {
+            path: w.path.clone(),
+            branch: w.branch.clone(),
+            present: w.present,
+        })
+        .collect()
+}
+
+struct Input {
+    droid: Droid,
+    branch: String,
+    path: PathBuf,
+}
+
+fn compute_rows(repo: &Repo, inputs: &[Input], shared: &Shared<'_>) -> Vec<DroidStatus> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .min(inputs.len());
+    if threads <= 1 {
+        return inputs.iter().map(|i| row(repo, i, shared)).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let slots: Mutex<Vec<Option<DroidStatus>>> = Mutex::new(vec![None; inputs.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            // `Repository` is Send but not Sync: one handle per thread.
+            let repo = repo.clone();
+            let (next, slots) = (&next, &slots);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(input) = inputs.get(i) else { break };
+                    let r = row(&repo, input, shared);
+                    slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+                }
+            });
+        }
+    });
+    slots
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+fn row(repo: &Repo, input: &Input, shared: &Shared<'_>) -> DroidStatus {
+    let name = &input.droid.name;
+    let mut errors = Vec::new();
+    let head = shared.branches.get(&input.branch).copied();
+    let (ahead, behind) = match (head, shared.integration_tip) {
+        (Some(h), Some(t)) => match repo.ahead_behind(h, t) {
+            Ok((a, b)) => (Some(a), Some(b)),
+            Err(e) => {
+                errors.push(format!("ahead/behind: {}", e.message));
+                (None, None)
+            }
+        },
+        _ => (None, None),
+    };
+
+    let registered = shared
+        .worktrees
+        .iter()
+        .find(|w| same_path(&w.path, &input.path));
+    let worktree_state = match registered {
+        Some(w) if w.branch.as_deref() != Some(input.branch.as_str()) => WorktreeState::Foreign,
+        Some(w) if w.present => WorktreeState::Present,
+        Some(_) => WorktreeState::Missing,
+        None if input.path.exists() => WorktreeState::Foreign,
+        None => WorktreeState::None,
+    };
+    let dirty = if worktree_state == WorktreeState::Present {
+        match Repo::worktree_dirt(&input.path) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                errors.push(format!("dirty files: {}", e.message));
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    let todo = input.droid.todo.as_ref().map(|path| {
+        let (commit, from) = match head {
+            Some(h) => (Some(h), "branch"),
+            None => (shared.integration_tip, "integration"),
+        };
+        let text = commit.and_then(|c| match repo.read_file_at(c, path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                errors.push(format!("TODO file: {}", e.message));
+                None
+            }
+        });
+        let found = text.is_some();
+        let p = parse_todo(&String::from_utf8_lossy(&text.unwrap_or_default()));
+        TodoStatus {
+            path: path.clone(),
+            from,
+            found,
+            done: p.done,
+            in_progress: p.in_progress,
+            open: p.open,
+            percent: p.percent(),
+        }
+    });
+
+    let ready = shared.ready.get(name).map(|r| ReadyStatus {
+        commit: r.to_string(),
+        at_head: Some(*r) == head,
+    });
+    let stored = shared.state.droids.get(name);
+    let merged = stored.and_then(|s| {
+        s.last_merge.as_ref().map(|result| MergedStatus {
+            result: result.clone(),
+            commit: s.merged_commit.clone(),
+        })
+    });
+    DroidStatus {
+        droid: name.clone(),
+        phases: input.droid.phases.clone(),
+        branch: input.branch.clone(),
+        branch_exists: head.is_some(),
+        head: head.map(|h| h.to_string()),
+        ahead,
+        behind,
+        worktree: input.path.clone(),
+        worktree_state,
+        dirty,
+        todo,
+        ready,
+        merged,
+        agent: agent_summary(stored),
+        last_event: stored.and_then(|s| s.last_event.clone()),
+        last_event_at: stored.and_then(|s| s.last_event_at),
+        errors,
+    }
+}
+
+/// The agent state from the store; a running agent whose pid is gone is `dead`.
+pub fn agent_summary(stored: Option<&DroidState>) -> AgentSummary {
+    let Some(agent) = stored.and_then(|s| s.agent.as_ref()) else {
+        return AgentSummary {
+            state: "idle".to_owned(),
+            pid: None,
+            exit_code: None,
+        };
+    };
+    let live = matches!(agent.status, AgentStatus::Running | AgentStatus::Stalled);
+    let state = match agent.pid {
+        Some(pid) if live && !pid_alive(pid) => "dead".to_owned(),
+        _ => agent.status.as_str().to_owned(),
+    };
+    AgentSummary {
+        state,
+        pid: agent.pid,
+        exit_code: agent.exit_code,
+    }
+}
+
+/// The report as a text table.
+pub fn render_table(report: &StatusReport, root: &Path) -> String {
+    let header = [
+        "DROID",
+        "PHASE",
+        "BRANCH",
+        "AHEAD",
+        "BEHIND",
+        "DIRTY",
+        "TODO",
+        "AGENT",
+        "READY",
+        "MERGED",
+        "WORKTREE",
+        "LAST EVENT",
+    ];
+    let dash = || "-".to_owned();
+    let rows: Vec<Vec<String>> = report
+        .droids
+        .iter()
+        .map(|d| {
+            let phases = d
+                .phases
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            let branch = if d.branch_exists {
+                d.branch.clone()
+            } else {
+                format!("{} (none)", d.branch)
+            };
+            let dirty = match d.dirty {
+                Some(c) if c.is_clean() => "clean".to_owned(),
+                Some(c) => format!("{}M {}?", c.changed, c.untracked),
+                None => dash(),
+            };
+            let todo = match &d.todo {
+                Some(t) if !t.found => "no file".to_owned(),
+                Some(t) => match t.percent {
+                    Some(p) => format!("{p}% ({}/{})", t.done, t.done + t.in_progress + t.open),
+                    None => "no items".to_owned(),
+                },
+                None => dash(),
+            };
+            let agent = match (&d.agent.pid, d.agent.state.as_str()) {
+                (Some(pid), "running" | "stalled" | "dead") => {
+                    format!("{} (pid {pid})", d.agent.state)
+                }
+                (_, "exited" | "failed") if d.agent.exit_code.is_some() => format!(
+                    "{} ({})",
+                    d.agent.state,
+                    d.agent.exit_code.unwrap_or_default()
+                ),
+                _ => d.agent.state.clone(),
+            };
+            let ready = match &d.ready {
+                Some(r) if r.at_head => "yes".to_owned(),
+                Some(r) => format!("yes ({}, not head)", &r.commit[..r.commit.len().min(8)]),
+                None => dash(),
+            };
+            let merged = d
+                .merged
+                .as_ref()
+                .map(|m| m.result.clone())
+                .unwrap_or_else(dash);
+            let worktree = match d.worktree_state {
+                WorktreeState::Present => d
+                    .worktree
+                    .strip_prefix(root)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|_| "present".to_owned()),
+                other => other.as_str().to_owned(),
+            };
+            let last = d
+                .last_event
+                .as_deref()
+                .map(|e| truncate(e, 40))
+                .unwrap_or_else(dash);
+            vec![
+                d.droid.clone(),
+                if phases.is_empty() { dash() } else { phases },
+                branch,
+                d.ahead.map(|a| a.to_string()).unwrap_or_else(dash),
+                d.behind.map(|b| b.to_string()).unwrap_or_else(dash),
+                dirty,
+                todo,
+                agent,
+                ready,
+                merged,
+                worktree,
+                last,
+            ]
+        })
+        .collect();
+    let mut out = crate::ui::table(&header, &rows);
+    for o in &report.orphans {
+        out.push_str(&format!(
+            "orphan worktree {} ({}) belongs to no droid in the manifest\n",
+            o.path.strip_prefix(root).unwrap_or(&o.path).display(),
+            o.branch.as_deref().unwrap_or("detached"),
+        ));
+    }
+    out
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    let s = s.lines().next().unwrap_or("");
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::AgentState;
+
+    #[test]
+    fn truncates_on_char_boundaries() {
+        assert_eq!(truncate("ünïcödé", 4), "ünï…");
+        assert_eq!(truncate("short", 10), "short");
+        assert_eq!(truncate("two\nlines", 10), "two");
+    }
+
+    #[test]
+    fn dead_agent_is_detected() {
+        let mut s = DroidState::default();
+        assert_eq!(agent_summary(Some(&s)).state, "idle");
+        s.agent = Some(AgentState {
+            status: AgentStatus::Running,
+            pid: Some(std::process::id()),
+            exit_code: None,
+            started_at: None,
+            ended_at: None,
+            command: None,
+        });
+        assert_eq!(agent_summary(Some(&s)).state, "running");
+        // Far above any pid_max Linux allows.
+        s.agent.as_mut().unwrap().pid = Some(u32::MAX - 1);
+        assert_eq!(agent_summary(Some(&s)).state, "dead");
+    }
+}

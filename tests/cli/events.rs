@@ -1,0 +1,96 @@
+//! `events`: text and JSON output, filters, `--follow`.
+
+use std::io::BufRead;
+use std::time::Duration;
+
+use crate::common::*;
+use crate::run::Fake;
+
+#[test]
+fn events_text_json_filter_and_last() {
+    let repo = two_droid_repo();
+    let fake = Fake::new();
+    fake.set("default", "WRITE='x.txt=x'\n");
+    repo.df_ok(&["run", "--cmd", &fake.cmd()]);
+
+    let text = repo.df_ok(&["events", "--droid", "infra-droid"]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(!lines.is_empty());
+    for line in &lines {
+        // HH:MM:SS kind droid message
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(parts[0].len(), 8, "{line}");
+        assert_eq!(parts[0].matches(':').count(), 2, "{line}");
+        assert_eq!(parts[2], "infra-droid", "{line}");
+    }
+    assert!(
+        lines[0].split_whitespace().nth(1) == Some("spawned"),
+        "{text}"
+    );
+
+    let last = repo.df_ok(&["events", "-n", "1", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&last).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 1);
+    assert_eq!(json[0]["kind"], "ready");
+
+    let all = repo.df_ok(&["events", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&all).unwrap();
+    let at: Vec<i64> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["at_ms"].as_i64().unwrap())
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] <= w[1]), "{at:?}");
+
+    let out = repo.df(&["events", "--droid", "core-droit"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("core-droid"), "{}", stderr(&out));
+}
+
+#[test]
+fn events_on_a_fresh_forge_print_nothing() {
+    let repo = two_droid_repo();
+    assert_eq!(repo.df_ok(&["events"]), "");
+    assert_eq!(repo.df_ok(&["events", "--json"]).trim(), "[]");
+}
+
+#[test]
+fn follow_prints_events_as_they_are_appended() {
+    let repo = two_droid_repo();
+    let mut cmd = std::process::Command::new(droidforge_bin());
+    hermetic(&mut cmd);
+    let mut follower = cmd
+        .current_dir(&repo.root)
+        .args(["events", "--follow", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = follower.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let fake = Fake::new();
+    fake.set("default", "WRITE='x.txt=x'\n");
+    repo.df_ok(&["run", "core-droid", "--cmd", &fake.cmd()]);
+    let mut kinds = Vec::new();
+    while !kinds.iter().any(|k| k == "ready") {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the follower printed the run's events");
+        let e: serde_json::Value = serde_json::from_str(&line).unwrap();
+        kinds.push(e["kind"].as_str().unwrap().to_owned());
+    }
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert_eq!(
+        kinds,
+        ["spawned", "started", "committed", "exited", "ready"]
+    );
+}

@@ -1,0 +1,87 @@
+//! `init`: scaffolding in fresh repositories, idempotence, `--force`, `--from-seed`, `--ci`.
+
+use crate::common::*;
+
+#[test]
+fn init_in_repo_without_commits_on_non_main_branch() {
+    let repo = TestRepo::new();
+    repo.git(&["checkout", "-q", "-b", "trunk"]);
+    repo.df_ok(&["init", "--from-seed"]);
+    let manifest = repo.read(MANIFEST);
+    assert!(manifest.contains("integration = \"trunk\""), "{manifest}");
+    for f in [
+        "PROGRESS.md",
+        "INTERFACES.md",
+        "FILE_OWNERSHIP.md",
+        "TODO_CORE.md",
+        "TODO_ISOLATION.md",
+        "TODO_INFRA.md",
+        "TODO_TEST.md",
+    ] {
+        assert!(repo.path(f).is_file(), "{f} missing");
+    }
+    for droid in ["core-droid", "isolation-droid", "infra-droid", "test-droid"] {
+        assert!(
+            manifest.contains(&format!("name = \"{droid}\"")),
+            "{droid} missing"
+        );
+    }
+    let exclude = std::fs::read_to_string(repo.path(".git/info/exclude")).unwrap();
+    assert!(
+        exclude.lines().any(|l| l == "/.droidforge/worktrees/"),
+        "{exclude}"
+    );
+    // The scaffold is a valid forge: plan accepts it.
+    repo.df_ok(&["plan", "--check"]);
+}
+
+#[test]
+fn init_is_idempotent_and_never_overwrites_without_force() {
+    let repo = TestRepo::new();
+    repo.df_ok(&["init", "--droids", "3"]);
+    repo.write(&[("INTERFACES.md", "mine\n")]);
+    let out = repo.df(&["init"]);
+    assert!(out.status.success());
+    assert_eq!(repo.read("INTERFACES.md"), "mine\n");
+    assert!(stderr(&out).contains("Kept"), "{}", stderr(&out));
+    let exclude = std::fs::read_to_string(repo.path(".git/info/exclude")).unwrap();
+    assert_eq!(
+        exclude.matches("/.droidforge/worktrees/").count(),
+        1,
+        "{exclude}"
+    );
+
+    repo.df_ok(&["init", "--force"]);
+    assert_ne!(repo.read("INTERFACES.md"), "mine\n");
+}
+
+#[test]
+fn init_with_droid_count_creates_one_todo_per_droid() {
+    let repo = TestRepo::new();
+    repo.df_ok(&["init", "--droids", "3"]);
+    for i in 1..=3 {
+        assert!(repo.path(&format!("TODO_DROID{i}.md")).is_file());
+    }
+    let plan = repo.df_ok(&["plan", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    assert_eq!(v["droids"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn init_ci_github_writes_workflow_running_check() {
+    let repo = TestRepo::new();
+    repo.df_ok(&["init", "--ci", "github"]);
+    let wf = repo.read(".github/workflows/droidforge.yml");
+    assert!(wf.contains("droidforge check --format github"), "{wf}");
+    assert!(wf.contains("fetch-depth: 0"), "{wf}");
+}
+
+#[test]
+fn init_outside_a_repository_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = df_in(dir.path(), &["init"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("is not inside a git repository"), "{err}");
+    assert!(err.contains("hint: "), "{err}");
+}
