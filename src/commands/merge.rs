@@ -150,6 +150,17 @@ fn render(ctx: &Ctx, report: &MergeReport) {
                 report.integration
             ),
         );
+    } else if report.landed && merged == 0 {
+        ctx.ui.status(
+            "Recorded",
+            &format!(
+                "no droid merged; the results are in PROGRESS.md on `{}` ({} → {}), merge `{}`",
+                report.integration,
+                short(&report.old_tip),
+                short(&report.new_tip),
+                report.merge_id
+            ),
+        );
     } else if report.landed {
         ctx.ui.status(
             "Landed",
