@@ -590,3 +590,90 @@ fn progress_prints_and_writes_with_cas() {
     repo.df_ok(&["progress", "--write"]);
     assert_eq!(repo.rev("main"), tip);
 }
+
+#[test]
+fn fetch_droid_branches_and_push_with_a_lease() {
+    // A "server" with the forge; one clone does the droid's work, another merges.
+    let server = two_droid_repo();
+    let remote = server.path("../remote.git");
+    git_in(
+        &server.root,
+        &["clone", "-q", "--bare", ".", remote.to_str().unwrap()],
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let worker = tmp.path().join("worker");
+    let merger = tmp.path().join("merger");
+    for dir in [&worker, &merger] {
+        git_in(
+            tmp.path(),
+            &[
+                "clone",
+                "-q",
+                remote.to_str().unwrap(),
+                dir.to_str().unwrap(),
+            ],
+        );
+    }
+    git_in(&worker, &["checkout", "-q", "-b", "droidforge/core-droid"]);
+    commit_in(&worker, "core remote", &[("src/core/remote.rs", "r\n")]);
+    git_in(&worker, &["push", "-q", "origin", "droidforge/core-droid"]);
+
+    let out = df_in(
+        &merger,
+        &[
+            "merge",
+            "core-droid",
+            "--fetch",
+            "origin",
+            "--include-unready",
+            "--push",
+            "origin",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let local = git_in(&merger, &["rev-parse", "main"]);
+    let pushed = git_in(&merger, &["ls-remote", "origin", "refs/heads/main"]);
+    assert!(pushed.starts_with(local.trim()), "{pushed} vs {local}");
+    assert!(
+        git_in(&merger, &["log", "--format=%s", "origin/main"]).contains("core remote") || {
+            git_in(&merger, &["fetch", "-q", "origin"]);
+            git_in(&merger, &["log", "--format=%s", "origin/main"]).contains("core remote")
+        }
+    );
+
+    // The lease protects a remote that moved meanwhile: the push fails, loudly.
+    commit_in(&worker, "more", &[("src/core/more.rs", "m\n")]);
+    git_in(&worker, &["fetch", "-q", "origin"]);
+    git_in(
+        &worker,
+        &["push", "-q", "origin", "HEAD:refs/heads/main", "--force"],
+    );
+    commit_in(&merger, "local only", &[("README", "x\n")]);
+    git_in(&merger, &["checkout", "-q", "droidforge/core-droid"]);
+    commit_in(&merger, "core again", &[("src/core/again.rs", "a\n")]);
+    git_in(&merger, &["checkout", "-q", "main"]);
+    repo_done(&merger);
+    let out = df_in(&merger, &["merge", "core-droid", "--push", "origin"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("landed locally"), "{}", stderr(&out));
+}
+
+fn repo_done(dir: &std::path::Path) {
+    let out = df_in(dir, &["done", "core-droid"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn merge_works_from_inside_a_droid_worktree() {
+    let repo = two_droid_repo();
+    droid_commit(&repo, "core-droid", "core 1", &[("src/core/a.rs", "a\n")]);
+    let wt = repo.path(".droidforge/worktrees/core-droid");
+    let out = df_in(&wt, &["done"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = df_in(&wt, &["merge", "core-droid"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(repo.git(&["log", "--format=%s", "main"]).contains("core 1"));
+    // Its own (clean) worktree was fast-forwarded: the branch is the merged commit.
+    assert_eq!(repo.rev("droidforge/core-droid"), repo.rev("main~1"));
+    assert!(git_in(&wt, &["status", "--porcelain"]).trim().is_empty());
+}
