@@ -202,7 +202,11 @@ pub struct Verified {
 
 /// Run `sh -c cmd` in a scratch detached worktree of `commit` under `scratch_dir`, then remove
 /// the worktree.
+///
+/// When the candidate exists only in `repo`'s memory (a dry run), its tree is exported into a
+/// plain directory instead of a git worktree.
 pub fn verify(repo: &Repo, scratch_dir: &Path, commit: Oid, cmd: &str) -> Result<Verified> {
+    let in_memory = !repo.on_disk_has(commit);
     if let Some(parent) = scratch_dir.parent() {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create `{}`", parent.display()))?;
@@ -211,14 +215,23 @@ pub fn verify(repo: &Repo, scratch_dir: &Path, commit: Oid, cmd: &str) -> Result
         let _ = repo.remove_worktree(scratch_dir, true);
         let _ = std::fs::remove_dir_all(scratch_dir);
     }
-    repo.add_detached_worktree(scratch_dir, commit)?;
+    if in_memory {
+        if let Err(e) = repo.export_tree(commit, scratch_dir) {
+            let _ = std::fs::remove_dir_all(scratch_dir);
+            return Err(e);
+        }
+    } else {
+        repo.add_detached_worktree(scratch_dir, commit)?;
+    }
     let output = std::process::Command::new("sh")
         .arg("-c")
         .arg(cmd)
         .current_dir(scratch_dir)
         .stdin(std::process::Stdio::null())
         .output();
-    let _ = repo.remove_worktree(scratch_dir, true);
+    if !in_memory {
+        let _ = repo.remove_worktree(scratch_dir, true);
+    }
     if scratch_dir.exists() {
         let _ = std::fs::remove_dir_all(scratch_dir);
     }

@@ -292,7 +292,7 @@ impl Repo {
         Ok(self.tree_of(commit)?.id)
     }
 
-    fn tree_of(&self, commit: Oid) -> Result<gix::Tree<'_>> {
+    pub(crate) fn tree_of(&self, commit: Oid) -> Result<gix::Tree<'_>> {
         let commit = self
             .git
             .find_commit(commit)

@@ -499,6 +499,14 @@ fn verify_runs_in_a_scratch_worktree_and_rejects_on_failure() {
     done(&repo, "infra-droid");
     // Passes for core (its file exists in the candidate), fails for infra (which also
     // depends on core via `after`, so it sees a.rs — make the check about b.rs instead).
+    let check = "test -f src/core/a.rs && ! test -f src/infra/b.rs";
+    // First as a dry run: the candidates exist only in memory, yet are verified.
+    let objects = count_objects(&repo);
+    let (out, report) = merge_json(&repo, &["--phase", "1", "--dry-run", "--verify", check]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert_eq!(status_of(&report, "core-droid"), "merged");
+    assert_eq!(status_of(&report, "infra-droid"), "verify-failed");
+    assert_eq!(count_objects(&repo), objects);
     let (out, report) = merge_json(
         &repo,
         &[
