@@ -685,3 +685,34 @@ fn merge_works_from_inside_a_droid_worktree() {
     assert_eq!(repo.rev("droidforge/core-droid"), repo.rev("main~1"));
     assert!(git_in(&wt, &["status", "--porcelain"]).trim().is_empty());
 }
+
+#[test]
+fn a_dirty_integration_checkout_is_left_alone_and_a_dirty_droid_is_told_how_to_sync() {
+    let repo = two_droid_repo();
+    let ready = droid_commit(&repo, "core-droid", "core 1", &[("src/core/a.rs", "a\n")]);
+    done(&repo, "core-droid");
+    repo.commit("main moves", &[("README", "r\n")]);
+    let t0 = repo.rev("main");
+    repo.write(&[("INTERFACES.md", "local edit\n")]);
+    write_files(
+        &repo.path(".droidforge/worktrees/core-droid"),
+        &[("src/core/lib.rs", "droid still working\n")],
+    );
+    let (out, report) = merge_json(&repo, &["core-droid"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("uncommitted changes") && notes.contains("read-tree -m -u"),
+        "{notes}"
+    );
+    assert!(notes.contains("rebase --onto"), "{notes}");
+    // Files untouched: the local edit is there, the merged file is not checked out.
+    assert_eq!(repo.read("INTERFACES.md"), "local edit\n");
+    assert!(!repo.path("src/core/a.rs").exists());
+    // The droid branch keeps its original commit; the suggested command brings the checkout up.
+    assert_eq!(repo.rev("droidforge/core-droid"), ready);
+    let new = report["new_tip"].as_str().unwrap();
+    repo.git(&["read-tree", "-m", "-u", &t0, new]);
+    assert_eq!(repo.read("src/core/a.rs"), "a\n");
+    assert_eq!(repo.read("INTERFACES.md"), "local edit\n");
+}
