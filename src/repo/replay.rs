@@ -85,7 +85,7 @@ impl Repo {
                     .git
                     .merge_trees(base_tree, tip_tree, their_tree, labels, options.clone())
                     .with_context(|| format!("cannot merge commit {id}"))?;
-                if out.has_unresolved_conflicts(TreatAsUnresolved::git()) {
+                if has_conflicts(&out.conflicts) {
                     return Ok(ReplayOutcome::Conflict {
                         at: id,
                         conflicts: describe_conflicts(&out.conflicts),
@@ -169,7 +169,7 @@ impl Repo {
                 options,
             )
             .context("cannot merge")?;
-        if out.has_unresolved_conflicts(TreatAsUnresolved::git()) {
+        if has_conflicts(&out.conflicts) {
             return Ok(ReplayOutcome::Conflict {
                 at: theirs,
                 conflicts: describe_conflicts(&out.conflicts),
@@ -200,11 +200,25 @@ impl Repo {
     }
 }
 
+/// git's merge-ort reports a path added inside a directory that the other side renamed as a
+/// conflict ("file location"); gix resolves it silently. Keep it a conflict, like git.
+fn is_conflict(c: &gix::merge::tree::Conflict) -> bool {
+    c.is_unresolved(TreatAsUnresolved::git())
+        || matches!(
+            c.resolution,
+            Ok(gix::merge::tree::Resolution::SourceLocationAffectedByRename { .. })
+        )
+}
+
+fn has_conflicts(conflicts: &[gix::merge::tree::Conflict]) -> bool {
+    conflicts.iter().any(is_conflict)
+}
+
 fn describe_conflicts(conflicts: &[gix::merge::tree::Conflict]) -> Vec<ConflictEntry> {
     use gix::merge::tree::{Resolution, ResolutionFailure};
     let mut out: Vec<ConflictEntry> = Vec::new();
     for c in conflicts {
-        if !c.is_unresolved(TreatAsUnresolved::git()) {
+        if !is_conflict(c) {
             continue;
         }
         let (ours, theirs) = c.changes_in_resolution();
@@ -246,16 +260,31 @@ fn describe_conflicts(conflicts: &[gix::merge::tree::Conflict]) -> Vec<ConflictE
                 "rename vs edit".to_owned()
             }
             Ok(Resolution::SourceLocationAffectedByRename { .. }) => {
-                "rename of directory".to_owned()
+                "file location (directory renamed)".to_owned()
             }
         };
-        // Like `git merge-tree`, name the rename sources too (they hold the base stage).
-        for path in [
-            ours.source_location().to_string(),
-            ours.location().to_string(),
-            theirs.source_location().to_string(),
-            theirs.location().to_string(),
-        ] {
+        // Like `git merge-tree`, name the rename sources too (they hold the base stage), but
+        // not whole directories (a directory rename shows up as a change of a tree entry).
+        let mut files: Vec<_> = [ours, theirs]
+            .into_iter()
+            .filter(|change| !change.entry_mode().is_tree())
+            .collect();
+        if files.is_empty() {
+            files = vec![ours, theirs];
+        }
+        // git names the place the file would have moved to.
+        if let Ok(Resolution::SourceLocationAffectedByRename { final_location }) = &c.resolution {
+            out.push(ConflictEntry {
+                path: final_location.to_string(),
+                kind: kind.clone(),
+            });
+        }
+        for path in files.into_iter().flat_map(|change| {
+            [
+                change.source_location().to_string(),
+                change.location().to_string(),
+            ]
+        }) {
             if !out.iter().any(|e| e.path == path) {
                 out.push(ConflictEntry {
                     path,

@@ -142,6 +142,26 @@ const CASES: &[Case] = &[
         kind: Some("*"),
     },
     Case {
+        name: "add into a directory renamed on main",
+        base: &[
+            Op::Write("dir/a.txt", LINES),
+            Op::Write("dir/b.txt", LINES_TOP),
+        ],
+        main: &[Op::Rename("dir", "moved")],
+        droid: &[Op::Write("dir/new.txt", "new\n")],
+        kind: Some("file location (directory renamed)"),
+    },
+    Case {
+        name: "edit inside a directory renamed on main",
+        base: &[
+            Op::Write("dir/a.txt", LINES),
+            Op::Write("dir/b.txt", LINES_TOP),
+        ],
+        main: &[Op::Rename("dir", "moved")],
+        droid: &[Op::Write("dir/a.txt", LINES_BOTTOM)],
+        kind: None,
+    },
+    Case {
         name: "disjoint edits in one directory",
         base: &[Op::Write("dir/a.txt", LINES), Op::Write("dir/b.txt", LINES)],
         main: &[Op::Write("dir/a.txt", LINES_TOP), Op::Delete("dir/b.txt")],
