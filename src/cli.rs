@@ -110,6 +110,7 @@ pub enum PlanFormat {
 /// Validate the manifest and show phases, droids, merge order, waves and ownership overlaps.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
+    /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
     /// Only validate; print nothing on success.
@@ -134,6 +135,7 @@ pub struct SpawnArgs {
     /// Start the agents right away (like `droidforge run`).
     #[arg(long)]
     pub run: bool,
+    /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -170,6 +172,7 @@ pub struct RunArgs {
     /// When stopping agents: time between SIGTERM and SIGKILL (default 5s).
     #[arg(long, value_name = "DURATION")]
     pub grace: Option<String>,
+    /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -177,7 +180,9 @@ pub struct RunArgs {
 /// One row per droid: branch, ahead/behind, dirty files, TODO %, agent, ready, merged.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// The droid (default: inferred from the current worktree).
     pub droid: Option<String>,
+    /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
     /// Refresh every N seconds (default 2).
@@ -188,10 +193,12 @@ pub struct StatusArgs {
 /// Mark a droid's commit ready to merge (the droid is inferred inside its worktree).
 #[derive(Debug, Args)]
 pub struct DoneArgs {
+    /// The droid (default: inferred from the current worktree).
     pub droid: Option<String>,
     /// Mark this revision instead of the branch head.
     #[arg(long, value_name = "REV")]
     pub rev: Option<String>,
+    /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -215,6 +222,7 @@ pub struct MergeArgs {
     /// Run this command in a scratch worktree of each candidate; non-zero rejects the droid.
     #[arg(long, value_name = "CMD")]
     pub verify: Option<String>,
+    /// Rebase each droid's commits (linear history) or write one merge commit per droid.
     #[arg(long, value_enum, default_value_t = Strategy::Rebase)]
     pub strategy: Strategy,
     /// Merge droids' branch heads even without a ready mark.
@@ -235,6 +243,7 @@ pub struct MergeArgs {
     /// Push the integration branch (with a lease) afterwards.
     #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
     pub push: Option<String>,
+    /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -268,6 +277,7 @@ pub struct CheckArgs {
     /// Run this command on the candidate in a scratch worktree.
     #[arg(long, value_name = "CMD")]
     pub verify: Option<String>,
+    /// Output format; `github` prints workflow annotations and writes $GITHUB_STEP_SUMMARY.
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
 }
@@ -283,10 +293,13 @@ pub struct ProgressArgs {
 /// Take an advisory lease on paths (read = shared, write = exclusive).
 #[derive(Debug, Args)]
 pub struct LockArgs {
+    /// Path globs (relative to the repository root).
     #[arg(required = true, value_name = "GLOB")]
     pub globs: Vec<String>,
+    /// A shared lease: other readers may hold it too.
     #[arg(long, conflicts_with = "write")]
     pub read: bool,
+    /// An exclusive lease (the default).
     #[arg(long)]
     pub write: bool,
     /// Block until granted (`--wait=5m`: at most that long). A wait that would deadlock
@@ -305,6 +318,7 @@ pub struct LockArgs {
     /// Release the lock automatically after this long (default 1h).
     #[arg(long, value_name = "DURATION")]
     pub ttl: Option<String>,
+    /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -312,8 +326,10 @@ pub struct LockArgs {
 /// Release advisory leases (named by glob or lease id).
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
+    /// Path globs (relative to the repository root).
     #[arg(value_name = "GLOB")]
     pub globs: Vec<String>,
+    /// The droid (default: inferred from the current worktree).
     #[arg(long, value_name = "NAME")]
     pub droid: Option<String>,
     /// Break locks held by another (dead or stuck) holder.
@@ -322,6 +338,7 @@ pub struct UnlockArgs {
     /// Release every lock the droid holds.
     #[arg(long)]
     pub all: bool,
+    /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -329,6 +346,7 @@ pub struct UnlockArgs {
 /// List advisory leases.
 #[derive(Debug, Args)]
 pub struct LocksArgs {
+    /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -339,8 +357,10 @@ pub struct EventsArgs {
     /// Keep printing new events.
     #[arg(long, short)]
     pub follow: bool,
+    /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// The droid (default: inferred from the current worktree).
     #[arg(long, value_name = "NAME")]
     pub droid: Option<String>,
     /// Only the last N events.
@@ -351,8 +371,10 @@ pub struct EventsArgs {
 /// Remove a droid's worktree (and its branch with --delete-branch).
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
+    /// Droid names.
     #[arg(required = true, value_name = "DROID")]
     pub droids: Vec<String>,
+    /// Also delete the droid's branch (refused if it has unmerged commits, unless --force).
     #[arg(long)]
     pub delete_branch: bool,
     /// Discard uncommitted changes and unmerged commits.
@@ -373,6 +395,7 @@ pub struct PruneArgs {
 pub struct UndoArgs {
     /// The merge to undo (default: the last one).
     pub merge_id: Option<String>,
+    /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -380,8 +403,10 @@ pub struct UndoArgs {
 /// Find stale state and fix what is safe.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
+    /// Fix what is safe to fix.
     #[arg(long)]
     pub fix: bool,
+    /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -401,6 +426,7 @@ pub struct DemoArgs {
 /// Print shell completions.
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
+    /// The shell to generate completions for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }
