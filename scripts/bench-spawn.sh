@@ -112,15 +112,20 @@ fi
 reset_all
 "$DF" spawn d01 >/dev/null 2>&1
 git worktree add --quiet -b gitbench/g01 "$WORK/gitwt/g01" "$BRANCH"
-for _ in $(seq 1 "$RUNS"); do
-  reset_all
-  time_cmd df1 "$DF" spawn d01
-  reset_all
-  time_cmd git1 git worktree add --quiet -b gitbench/g01 "$WORK/gitwt/g01" "$BRANCH"
-  reset_all
-  time_cmd dfN "$DF" spawn --all
-  reset_all
-  time_cmd gitN git_many
+# Alternate which tool goes first in each run so that background noise (page cache, disk
+# writeback from the previous cleanup) does not always hit the same side.
+for run in $(seq 1 "$RUNS"); do
+  if [ $((run % 2)) = 1 ]; then
+    reset_all; time_cmd df1 "$DF" spawn d01
+    reset_all; time_cmd git1 git worktree add --quiet -b gitbench/g01 "$WORK/gitwt/g01" "$BRANCH"
+    reset_all; time_cmd dfN "$DF" spawn --all
+    reset_all; time_cmd gitN git_many
+  else
+    reset_all; time_cmd git1 git worktree add --quiet -b gitbench/g01 "$WORK/gitwt/g01" "$BRANCH"
+    reset_all; time_cmd df1 "$DF" spawn d01
+    reset_all; time_cmd gitN git_many
+    reset_all; time_cmd dfN "$DF" spawn --all
+  fi
 done
 # Sanity: the last droidforge spawn really created N_MANY worktrees.
 reset_all
@@ -131,6 +136,7 @@ reset_all
 df1=$(median_ms df1) git1=$(median_ms git1) dfN=$(median_ms dfN) gitN=$(median_ms gitN)
 echo
 echo "repo: $LABEL, $TRACKED tracked files, $(nproc 2>/dev/null || echo '?') cores, median of $RUNS runs"
+for f in df1 git1 dfN gitN; do echo "  all runs $f (ms): $(awk '{printf "%.0f ", $1 / 1000}' "$WORK/$f")"; done
 printf '%-40s %10s\n' "command" "ms"
 printf '%-40s %10s\n' "droidforge spawn (1 droid)" "$df1"
 printf '%-40s %10s\n' "git worktree add -b (1)" "$git1"
