@@ -21,15 +21,18 @@ impl Repo {
     pub fn worktree_dirty_paths(path: &Path, limit: usize) -> Result<DirtyPaths> {
         let repo = gix::open(path)
             .with_context(|| format!("cannot open the worktree `{}`", path.display()))?;
-        let iter = repo
+        let mut iter = repo
             .status(gix::progress::Discard)
             .context("cannot compute status")?
             .untracked_files(gix::status::UntrackedFiles::Files)
+            // Callers already check many worktrees in parallel; nested thread pools per
+            // worktree only add thread churn.
+            .index_worktree_options_mut(|o| o.thread_limit = Some(1))
             .into_iter(None)
             .with_context(|| format!("cannot compute the status of `{}`", path.display()))?;
         let mut changed = std::collections::BTreeSet::new();
         let mut untracked = std::collections::BTreeSet::new();
-        for item in iter {
+        for item in iter.by_ref() {
             let item =
                 item.with_context(|| format!("cannot compute the status of `{}`", path.display()))?;
             match item {
@@ -47,6 +50,12 @@ impl Repo {
                     changed.insert(change.location().to_string());
                 }
             }
+        }
+        // Like `git status`, refresh the index's stat data when it went stale (e.g. files
+        // checked out in the same second as the index was written, which would otherwise be
+        // re-hashed on every call). Best effort: a concurrent git in that worktree wins.
+        if let Some(outcome) = iter.outcome_mut() {
+            let _ = outcome.write_changes();
         }
         Ok(DirtyPaths {
             counts: DirtyCounts {
