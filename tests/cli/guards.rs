@@ -84,3 +84,13 @@ fn no_todo_macros_in_reachable_code() {
         "todo!/unimplemented! in src: {offenders:?}"
     );
 }
+
+#[test]
+fn no_command_is_a_stub() {
+    let offenders: Vec<String> = sources()
+        .into_iter()
+        .filter(|(_, text)| text.contains("is not implemented yet"))
+        .map(|(rel, _)| rel)
+        .collect();
+    assert!(offenders.is_empty(), "stub commands left: {offenders:?}");
+}
