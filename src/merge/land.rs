@@ -200,6 +200,18 @@ fn shell_path(p: &Path) -> String {
     }
 }
 
+/// Merged droids with their ready commit and the integration tip right after they landed.
+fn merged_droids(report: &MergeReport) -> impl Iterator<Item = (&super::DroidReport, Oid, Oid)> {
+    report.droids.iter().filter_map(|d| {
+        if d.status != DroidStatus::Merged {
+            return None;
+        }
+        let ready = d.ready.as_deref().and_then(parse_oid)?;
+        let tip = d.tip.as_deref().and_then(parse_oid)?;
+        Some((d, ready, tip))
+    })
+}
+
 /// Everything after the integration branch moved. Idempotent. Returns notes for the user.
 fn finish(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<String>> {
     let report = &journal.report;
@@ -208,16 +220,7 @@ fn finish(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<String>> {
     let mut notes = Vec::new();
 
     // Droids: ready marks and branches.
-    for d in &report.droids {
-        if d.status != DroidStatus::Merged {
-            continue;
-        }
-        let (Some(ready), Some(tip)) = (
-            d.ready.as_deref().and_then(parse_oid),
-            d.tip.as_deref().and_then(parse_oid),
-        ) else {
-            continue;
-        };
+    for (d, ready, tip) in merged_droids(report) {
         let ready_ref = ws.ready_ref(&d.droid);
         if ws.repo.ref_target(&ready_ref)? == Some(ready)
             && let Err(e) = ws.repo.delete_ref(&ready_ref, Expect::MustMatch(ready))
@@ -566,16 +569,7 @@ pub fn abort_merge(ws: &Workspace) -> Result<AbortReport> {
 /// branches that still sit on the rebased commits moved back (when clean).
 fn restore_droids(ws: &Workspace, report: &MergeReport) -> Result<Vec<String>> {
     let mut notes = Vec::new();
-    for d in &report.droids {
-        if d.status != DroidStatus::Merged {
-            continue;
-        }
-        let (Some(ready), Some(tip)) = (
-            d.ready.as_deref().and_then(parse_oid),
-            d.tip.as_deref().and_then(parse_oid),
-        ) else {
-            continue;
-        };
+    for (d, ready, tip) in merged_droids(report) {
         let ready_ref = ws.ready_ref(&d.droid);
         if ws.repo.ref_target(&ready_ref)?.is_none() {
             ws.repo.set_ref(
