@@ -216,15 +216,9 @@ fn base_spec(repo: &Repo, opts: &CheckOptions, env: &CheckEnv) -> Result<String>
     }
     let name = match &env.base_ref {
         Some(b) => b.clone(),
-        None => {
-            // Only to *find* the base branch; the manifest itself is read from the base commit.
-            let root = repo.main_workdir()?;
-            std::fs::read_to_string(root.join(crate::manifest::MANIFEST_PATH))
-                .ok()
-                .and_then(|t| toml::from_str::<crate::manifest::Manifest>(&t).ok())
-                .and_then(|m| m.forge.integration)
-                .unwrap_or_else(|| "main".to_owned())
-        }
+        // Only to *find* the base branch; the manifest itself is read from the base commit.
+        None => crate::workspace::integration_named_on_disk(&repo.main_workdir()?)
+            .unwrap_or_else(|| "main".to_owned()),
     };
     // Prefer the remote-tracking branch in CI checkouts, where the local branch may not exist.
     for candidate in [name.clone(), format!("origin/{name}")] {

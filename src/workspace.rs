@@ -50,8 +50,15 @@ impl Workspace {
         strict: bool,
     ) -> Result<Workspace> {
         let root = repo.main_workdir()?;
-        let main_repo = Repo::open(&root)?;
-        let fallback_branch = main_repo.head_branch();
+        // The branch checked out in the main worktree: the integration branch when the
+        // manifest names none. Opened only when needed, and not twice for the main worktree.
+        let main_branch = || -> Result<Option<String>> {
+            if repo.is_linked_worktree() {
+                Ok(Repo::open(&root)?.head_branch())
+            } else {
+                Ok(repo.head_branch())
+            }
+        };
         let (forge, integration) = match source {
             ManifestSource::WorkingTree => {
                 let path = root.join(MANIFEST_PATH);
@@ -64,62 +71,55 @@ impl Workspace {
                     }
                 })?;
                 let forge = Forge::parse(&text, MANIFEST_PATH, strict)?;
-                let integration = forge
-                    .integration()
-                    .map(str::to_owned)
-                    .or(fallback_branch)
-                    .ok_or_else(no_integration_branch)?;
+                let integration = match forge.integration() {
+                    Some(name) => name.to_owned(),
+                    None => main_branch()?.ok_or_else(no_integration_branch)?,
+                };
                 (forge, integration)
             }
             ManifestSource::At(commit) => {
-                let disk = std::fs::read_to_string(root.join(MANIFEST_PATH)).ok();
-                let named = disk
-                    .as_deref()
-                    .and_then(|t| toml::from_str::<crate::manifest::Manifest>(t).ok())
-                    .and_then(|m| m.forge.integration);
-                let label = format!("{}:{MANIFEST_PATH}", commit.to_hex_with_len(7));
-                let bytes = repo.read_file_at(commit, MANIFEST_PATH)?.ok_or_else(|| {
-                    Error::usage(format!(
-                        "the base commit {} has no `{MANIFEST_PATH}`",
-                        commit.to_hex_with_len(7)
-                    ))
-                    .hint("check against a base that has the forge manifest committed (`--base`)")
-                })?;
-                let text = String::from_utf8(bytes)
-                    .map_err(|_| Error::usage(format!("`{label}` is not valid UTF-8")))?;
-                let forge = Forge::parse(&text, &label, strict)?;
-                let integration = forge
-                    .integration()
-                    .map(str::to_owned)
-                    .or(named)
-                    .or(fallback_branch)
-                    .ok_or_else(no_integration_branch)?;
+                let short = commit.to_hex_with_len(7).to_string();
+                let forge = forge_at(
+                    &repo,
+                    commit,
+                    &format!("{short}:{MANIFEST_PATH}"),
+                    strict,
+                    || {
+                        Error::usage(format!("the base commit {short} has no `{MANIFEST_PATH}`"))
+                        .hint("check against a base that has the forge manifest committed (`--base`)")
+                    },
+                )?;
+                let integration = match forge.integration() {
+                    Some(name) => name.to_owned(),
+                    None => match integration_named_on_disk(&root) {
+                        Some(name) => name,
+                        None => main_branch()?.ok_or_else(no_integration_branch)?,
+                    },
+                };
                 (forge, integration)
             }
             ManifestSource::Integration => {
                 // The integration branch's name itself must not come from an untrusted file:
                 // take it from the main worktree's manifest only to find the branch, then
                 // re-read everything from that branch's commit.
-                let disk = std::fs::read_to_string(root.join(MANIFEST_PATH)).ok();
-                let named = disk
-                    .as_deref()
-                    .and_then(|t| toml::from_str::<crate::manifest::Manifest>(t).ok())
-                    .and_then(|m| m.forge.integration);
-                let integration = named
-                    .or(fallback_branch)
-                    .ok_or_else(no_integration_branch)?;
+                let integration = match integration_named_on_disk(&root) {
+                    Some(name) => name,
+                    None => main_branch()?.ok_or_else(no_integration_branch)?,
+                };
                 let tip = repo.branch_tip(&integration)?.ok_or_else(|| {
                     Error::usage(format!("the integration branch `{integration}` has no commits"))
                         .hint("commit the forge files first: `git add .droidforge PROGRESS.md INTERFACES.md FILE_OWNERSHIP.md && git commit`")
                 })?;
-                let label = format!("{integration}:{MANIFEST_PATH}");
-                let bytes = repo.read_file_at(tip, MANIFEST_PATH)?.ok_or_else(|| {
-                    Error::usage(format!("the integration branch `{integration}` has no `{MANIFEST_PATH}`"))
+                let forge = forge_at(
+                    &repo,
+                    tip,
+                    &format!("{integration}:{MANIFEST_PATH}"),
+                    strict,
+                    || {
+                        Error::usage(format!("the integration branch `{integration}` has no `{MANIFEST_PATH}`"))
                         .hint("commit the manifest on the integration branch: `git add .droidforge/forge.toml && git commit`")
-                })?;
-                let text = String::from_utf8(bytes)
-                    .map_err(|_| Error::usage(format!("`{label}` is not valid UTF-8")))?;
-                let forge = Forge::parse(&text, &label, strict)?;
+                    },
+                )?;
                 (forge, integration)
             }
         };
@@ -214,6 +214,32 @@ impl Workspace {
             });
         }
     }
+}
+
+/// The integration branch named by the main worktree's manifest file, if it parses. Only for
+/// *finding* a branch: trusted manifests are read from commits.
+pub fn integration_named_on_disk(root: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join(MANIFEST_PATH)).ok()?;
+    toml::from_str::<crate::manifest::Manifest>(&text)
+        .ok()?
+        .forge
+        .integration
+}
+
+/// Parse and validate the manifest committed at `commit`; `missing` is the error when there is none.
+fn forge_at(
+    repo: &Repo,
+    commit: Oid,
+    label: &str,
+    strict: bool,
+    missing: impl FnOnce() -> Error,
+) -> Result<Forge> {
+    let bytes = repo
+        .read_file_at(commit, MANIFEST_PATH)?
+        .ok_or_else(missing)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::usage(format!("`{label}` is not valid UTF-8")))?;
+    Forge::parse(&text, label, strict)
 }
 
 fn no_integration_branch() -> Error {
