@@ -6,6 +6,7 @@
 //! - [`check`]: the CI job: a dry-run merge of one head or a phase against a trusted base.
 //! - [`cli`]: the clap definitions; doc comments are the help text.
 //! - [`commands`]: one module per command; each renders a report built by library code.
+//! - [`duration`]: the one parser for duration flags.
 //! - [`demo`]: the end-to-end demo and the scripted agent it runs.
 //! - [`doctor`]: stale-state findings with explanations, and the safe fixes.
 //! - [`manifest`]: `.droidforge/forge.toml` schema, validation, order and waves.
@@ -33,6 +34,7 @@ pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod doctor;
+pub mod duration;
 pub mod error;
 pub mod file_ownership;
 pub mod manifest;

@@ -17,43 +17,10 @@ use crate::error::{Error, Result};
 
 /// Parse a duration such as `30s`, `5m`, `1h`, `1500ms`, `1m30s`; a bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<Duration> {
-    let bad = || {
+    crate::duration::parse(text).ok_or_else(|| {
         Error::usage(format!("`{text}` is not a duration"))
             .hint("write a number with a unit: `1500ms`, `30s`, `5m`, `1h` (or `1m30s`)")
-    };
-    let t = text.trim();
-    if t.is_empty() {
-        return Err(bad());
-    }
-    if let Ok(secs) = t.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = t;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        if digits == 0 {
-            return Err(bad());
-        }
-        let value: f64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let millis = match unit {
-            "ms" => value,
-            "s" | "sec" | "secs" => value * 1_000.0,
-            "m" | "min" | "mins" => value * 60_000.0,
-            "h" | "hr" | "hrs" => value * 3_600_000.0,
-            _ => return Err(bad()),
-        };
-        total += Duration::from_millis(millis.round() as u64);
-    }
-    Ok(total)
+    })
 }
 
 /// Render a duration for people: `850ms`, `12.3s`, `4m05s`, `1h02m`.

@@ -10,7 +10,7 @@ use crate::cli::*;
 use crate::error::{Error, Result};
 use crate::state::locks::{
     Attempt, AttemptReport, DEFAULT_TTL, LockMode, LockRequest, LockStore, Released, WaitPolicy,
-    format_cycle, parse_duration,
+    format_cycle,
 };
 use crate::state::{Event, EventKind, now};
 use crate::workspace::{ManifestSource, Workspace};
@@ -28,7 +28,7 @@ pub fn holder_pid() -> u32 {
 }
 
 fn duration_arg(flag: &str, text: &str) -> Result<Duration> {
-    parse_duration(text).ok_or_else(|| {
+    crate::duration::parse(text).ok_or_else(|| {
         Error::usage(format!("`{text}` is not a duration for `{flag}`"))
             .hint("write e.g. `30s`, `5m`, `2h`")
     })
