@@ -289,7 +289,7 @@ fn check_human(ws: &Workspace, base: Oid, head: Oid, verify: Option<&str>) -> Re
             if class.protected && !dr.violations.iter().any(|v| v.path == change.path) {
                 dr.violations.push(merge::Violation {
                     path: change.path,
-                    kind: merge::gate::kind_name(change.kind).to_owned(),
+                    kind: change.kind.as_str().to_owned(),
                     commit: change.commit,
                     owner: "protected".to_owned(),
                 });

@@ -5,21 +5,9 @@ use std::path::Path;
 
 use crate::error::{Context, Result};
 use crate::ownership::Rules;
-use crate::repo::{ChangeKind, CommitInfo, Oid, PathChange, ReplayOutcome, Repo};
+use crate::repo::{CommitInfo, Oid, PathChange, ReplayOutcome, Repo};
 
 use super::report::{Conflict, Violation};
-
-/// The JSON name of a change kind.
-pub fn kind_name(kind: ChangeKind) -> &'static str {
-    match kind {
-        ChangeKind::Added => "added",
-        ChangeKind::Modified => "modified",
-        ChangeKind::Deleted => "deleted",
-        ChangeKind::RenamedFrom => "renamed-from",
-        ChangeKind::RenamedTo => "renamed-to",
-        ChangeKind::ModeChanged => "mode-changed",
-    }
-}
 
 /// Paths a commit is responsible for. For an ordinary commit: its diff to its parent. For a
 /// merge commit: only paths whose result differs from *every* parent (conflict resolutions and
@@ -98,7 +86,7 @@ pub fn check_ownership_of(
             if allowed {
                 continue;
             }
-            let kind = kind_name(change.kind);
+            let kind = change.kind.as_str();
             if out.iter().any(|v| v.path == change.path && v.kind == kind) {
                 continue;
             }

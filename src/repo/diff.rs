@@ -20,14 +20,15 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
+    /// The name used in reports and JSON (the same as its serde name).
     pub fn as_str(self) -> &'static str {
         match self {
             ChangeKind::Added => "added",
             ChangeKind::Modified => "modified",
             ChangeKind::Deleted => "deleted",
-            ChangeKind::RenamedFrom => "renamed from",
-            ChangeKind::RenamedTo => "renamed to",
-            ChangeKind::ModeChanged => "mode changed",
+            ChangeKind::RenamedFrom => "renamed-from",
+            ChangeKind::RenamedTo => "renamed-to",
+            ChangeKind::ModeChanged => "mode-changed",
         }
     }
 }
