@@ -6,6 +6,7 @@ use crate::check::{CheckEnv, CheckOptions, CheckReport, run_check};
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::error::{Context, Result};
 use crate::merge::{DroidReport, DroidStatus};
+use crate::repo::short_hex as short;
 
 pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<i32> {
     let opts = CheckOptions {
@@ -37,10 +38,6 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<i32> {
         }
     }
     Ok(report.exit_code)
-}
-
-fn short(id: &str) -> &str {
-    &id[..id.len().min(7)]
 }
 
 fn subject(r: &CheckReport) -> String {

@@ -1,5 +1,6 @@
 //! `droidforge done`: mark a droid's commit ready to merge (`refs/droidforge/ready/<droid>`).
 
+use crate::repo::short_hex as short;
 use serde::Serialize;
 
 use super::Ctx;
@@ -87,8 +88,4 @@ pub fn run(ctx: &Ctx, args: &DoneArgs) -> Result<i32> {
             .hint(&format!("merge it with `droidforge merge {droid}`"));
     }
     Ok(0)
-}
-
-fn short(hex: &str) -> String {
-    hex.chars().take(7).collect()
 }

@@ -6,6 +6,7 @@ use crate::cli::*;
 use crate::error::{Error, Result};
 use crate::merge::{DroidStatus, MergeOptions, MergeReport};
 use crate::repo::Repo;
+use crate::repo::short_hex as short;
 use crate::workspace::{ManifestSource, Workspace};
 
 pub fn run(ctx: &Ctx, args: &MergeArgs) -> Result<i32> {
@@ -230,8 +231,4 @@ fn push(ctx: &Ctx, ws: &Workspace, remote: &str, report: &MergeReport) -> Result
         ))
     })?;
     Ok(())
-}
-
-fn short(hex: &str) -> String {
-    hex.chars().take(7).collect()
 }

@@ -9,6 +9,7 @@
 //!    `merge --continue` can redo it;
 //! 5. the journal is removed.
 
+use crate::repo::short_hex as short;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -163,7 +164,8 @@ pub fn land(ws: &Workspace, report: &mut MergeReport, progress: &dyn Fn(&str)) -
                 "the integration branch `{}` moved during the merge (expected {}, found {}); nothing was changed",
                 report.integration,
                 short(&report.old_tip),
-                now.map(|o| short(&o.to_string())).unwrap_or_else(|| "no branch".to_owned())
+                now.map(|o| o.to_hex_with_len(7).to_string())
+                    .unwrap_or_else(|| "no branch".to_owned())
             ))
             .hint("run the merge again to merge onto the new tip"));
         }
@@ -183,10 +185,6 @@ fn test_pause() {
     while !path.exists() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-}
-
-fn short(hex: &str) -> String {
-    hex.chars().take(7).collect()
 }
 
 fn shell_path(p: &Path) -> String {

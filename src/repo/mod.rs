@@ -28,6 +28,11 @@ pub type Oid = gix::ObjectId;
 /// A name, email and time, as written into commits.
 pub type Signature = gix::actor::Signature;
 
+/// The abbreviated form of a hex object id used in messages (7 characters, like git).
+pub fn short_hex(hex: &str) -> &str {
+    hex.get(..7).unwrap_or(hex)
+}
+
 /// Parse a full hex object id.
 pub fn parse_oid(hex: &str) -> Option<Oid> {
     Oid::from_hex(hex.trim().as_bytes()).ok()
