@@ -146,6 +146,34 @@ pub struct AgentReport {
     pub message: String,
 }
 
+impl AgentReport {
+    /// A report for `job` before anything is known about how its process went.
+    fn for_job(
+        job: &AgentJob,
+        outcome: Outcome,
+        started_at_ms: Option<i64>,
+        message: String,
+    ) -> Self {
+        AgentReport {
+            droid: job.droid.clone(),
+            outcome,
+            exit_code: None,
+            signal: None,
+            pid: None,
+            started_at_ms,
+            ended_at_ms: None,
+            elapsed_ms: 0,
+            command: job.command.clone(),
+            log: job.log.clone(),
+            new_commits: 0,
+            committed_leftovers: false,
+            ready_commit: None,
+            stalled: false,
+            message,
+        }
+    }
+}
+
 /// What the live view shows for one droid.
 #[derive(Debug, Clone)]
 pub struct ViewRow {
@@ -472,23 +500,7 @@ fn not_started(shared: &Shared, idx: usize, job: &AgentJob) -> AgentReport {
         serde_json::Value::Null,
     );
     shared.change(idx, &message, |r| r.outcome = Some(Outcome::Interrupted));
-    AgentReport {
-        droid: job.droid.clone(),
-        outcome: Outcome::Interrupted,
-        exit_code: None,
-        signal: None,
-        pid: None,
-        started_at_ms: None,
-        ended_at_ms: None,
-        elapsed_ms: 0,
-        command: job.command.clone(),
-        log: job.log.clone(),
-        new_commits: 0,
-        committed_leftovers: false,
-        ready_commit: None,
-        stalled: false,
-        message,
-    }
+    AgentReport::for_job(job, Outcome::Interrupted, None, message)
 }
 
 /// Why we stopped an agent.
@@ -511,23 +523,7 @@ async fn run_one(
     let opts = &shared.opts;
     let started_ms = now_ms();
     let start = Instant::now();
-    let mut report = AgentReport {
-        droid: job.droid.clone(),
-        outcome: Outcome::Error,
-        exit_code: None,
-        signal: None,
-        pid: None,
-        started_at_ms: Some(started_ms),
-        ended_at_ms: None,
-        elapsed_ms: 0,
-        command: job.command.clone(),
-        log: job.log.clone(),
-        new_commits: 0,
-        committed_leftovers: false,
-        ready_commit: None,
-        stalled: false,
-        message: String::new(),
-    };
+    let mut report = AgentReport::for_job(job, Outcome::Error, Some(started_ms), String::new());
 
     let root = shared.repo_root.clone();
     let branch = job.branch.clone();
