@@ -46,30 +46,25 @@ pub fn commit_changes_of(
     Ok(common.unwrap_or_default())
 }
 
-/// Every path that `commits` change and `droid` may not change. Each (path, kind) is reported
-/// once, with the first commit that made it.
-pub fn check_ownership(
-    repo: &Repo,
-    rules: &Rules,
-    droid: &str,
-    commits: &[Oid],
-) -> Result<Vec<Violation>> {
-    let infos = commits
-        .iter()
-        .map(|&c| repo.commit_info(c))
-        .collect::<Result<Vec<_>>>()?;
-    check_ownership_of(repo, rules, droid, &infos)
+/// What the ownership gate found in a droid's commits.
+pub struct OwnershipCheck {
+    /// Paths the droid may not change.
+    pub violations: Vec<Violation>,
+    /// Shared paths it changed (for the advisory lock warning), each once.
+    pub shared_paths: Vec<String>,
 }
 
-/// [`check_ownership`] on already decoded commits (oldest first).
+/// Every path that `commits` (decoded, oldest first) change and `droid` may not change, each
+/// (path, kind) once with the first commit that made it; plus the shared paths it changed.
 pub fn check_ownership_of(
     repo: &Repo,
     rules: &Rules,
     droid: &str,
     commits: &[CommitInfo],
-) -> Result<Vec<Violation>> {
+) -> Result<OwnershipCheck> {
     let idx = rules.droid_index(droid);
     let mut out: Vec<Violation> = Vec::new();
+    let mut shared_paths: Vec<String> = Vec::new();
     let mut scratch = Vec::new();
     for (i, info) in commits.iter().enumerate() {
         // In a linear range the parent is the previous commit: its tree is known.
@@ -79,6 +74,9 @@ pub fn check_ownership_of(
         };
         for change in commit_changes_of(repo, info, parent_tree)? {
             let class = rules.classify_into(&change.path, &mut scratch);
+            if class.shared && !shared_paths.contains(&change.path) {
+                shared_paths.push(change.path.clone());
+            }
             let allowed = match idx {
                 Some(i) => class.allows(i),
                 None => !class.protected && class.shared,
@@ -98,7 +96,10 @@ pub fn check_ownership_of(
             });
         }
     }
-    Ok(out)
+    Ok(OwnershipCheck {
+        violations: out,
+        shared_paths,
+    })
 }
 
 /// The result of replaying one droid.

@@ -212,7 +212,8 @@ pub fn run_merge(
         progress(&format!("{name}: checking {} commit(s)", commits.len()));
 
         // Ownership (the manifest is the integration branch's).
-        let violations = gate::check_ownership_of(&repo, &ws.forge.rules, name, &commits)?;
+        let ownership = gate::check_ownership_of(&repo, &ws.forge.rules, name, &commits)?;
+        let violations = ownership.violations;
         if !violations.is_empty() {
             dr.status = DroidStatus::Violation;
             dr.reason = Some(format!(
@@ -231,7 +232,7 @@ pub fn run_merge(
 
         // Shared paths changed while another droid holds a write lease on them: advisory, so
         // a warning in the report rather than a rejection.
-        warn_about_locked_paths(ws, &repo, name, &commits, &mut report.notes)?;
+        warn_about_locked_paths(ws, name, &ownership.shared_paths, &mut report.notes);
 
         // Replay.
         let message = format!(
@@ -331,37 +332,19 @@ pub fn run_merge(
 
 fn warn_about_locked_paths(
     ws: &Workspace,
-    repo: &crate::repo::Repo,
     droid: &str,
-    commits: &[crate::repo::CommitInfo],
+    shared_paths: &[String],
     notes: &mut Vec<String>,
-) -> Result<()> {
-    let has_write_leases = crate::state::locks::LockStore::new(&ws.state)
-        .read()
-        .map(|t| {
-            t.leases
-                .iter()
-                .any(|l| l.mode == crate::state::locks::LockMode::Write && l.droid != droid)
-        })
-        .unwrap_or(false);
-    if !has_write_leases {
-        return Ok(());
+) {
+    if shared_paths.is_empty() {
+        return;
     }
-    let mut paths: Vec<String> = Vec::new();
-    for c in commits {
-        for change in gate::commit_changes_of(repo, c, None)? {
-            if ws.forge.rules.classify(&change.path).shared && !paths.contains(&change.path) {
-                paths.push(change.path);
-            }
-        }
-    }
-    for locked in crate::state::locks::write_locks_held_by_others(ws, droid, &paths) {
+    for locked in crate::state::locks::write_locks_held_by_others(ws, droid, shared_paths) {
         notes.push(format!(
             "`{droid}` changed `{}` while `{}` holds a write lock on `{}` (lease {}); coordinate before relying on it",
             locked.path, locked.holder, locked.glob, locked.lease
         ));
     }
-    Ok(())
 }
 
 fn pending_journal_error(j: &MergeJournal) -> Error {
