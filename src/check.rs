@@ -185,16 +185,7 @@ fn finish(
     droids: Vec<DroidReport>,
     notes: Vec<String>,
 ) -> CheckReport {
-    let any = |s: DroidStatus| droids.iter().any(|d| d.status == s);
-    let (result, exit_code) = if any(DroidStatus::Violation) {
-        ("violation", 4)
-    } else if any(DroidStatus::Conflict) {
-        ("conflict", 3)
-    } else if any(DroidStatus::VerifyFailed) {
-        ("verify-failed", 5)
-    } else {
-        ("pass", 0)
-    };
+    let (result, exit_code) = merge::report::worst_outcome(&droids);
     CheckReport {
         version: CHECK_VERSION,
         mode,

@@ -4,6 +4,7 @@
 //! Architecture tour (one line per module):
 //! - [`agent`]: agent presets and the concurrent runner (logs, stalls, signals).
 //! - [`check`]: the CI job: a dry-run merge of one head or a phase against a trusted base.
+//! - [`clock`]: UTC calendar dates for ids, logs and reports.
 //! - [`cli`]: the clap definitions; doc comments are the help text.
 //! - [`commands`]: one module per command; each renders a report built by library code.
 //! - [`duration`]: the one parser for duration flags.
@@ -31,6 +32,7 @@ pub mod agent;
 pub mod brief;
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod demo;
 pub mod doctor;

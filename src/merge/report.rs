@@ -166,16 +166,7 @@ impl MergeReport {
     /// The process exit code for this report: 4 any violation (wins), 3 any conflict,
     /// 5 any verification failure, else 0.
     pub fn exit_code(&self) -> i32 {
-        let any = |s: DroidStatus| self.droids.iter().any(|d| d.status == s);
-        if any(DroidStatus::Violation) {
-            4
-        } else if any(DroidStatus::Conflict) {
-            3
-        } else if any(DroidStatus::VerifyFailed) {
-            5
-        } else {
-            0
-        }
+        worst_outcome(&self.droids).1
     }
 
     pub fn count(&self, status: DroidStatus) -> usize {
@@ -187,40 +178,31 @@ impl MergeReport {
     }
 }
 
+/// The worst outcome among droids, as (result name, exit code): a violation (4) wins over a
+/// conflict (3), which wins over a failed verification (5); otherwise (`pass`, 0).
+pub fn worst_outcome(droids: &[DroidReport]) -> (&'static str, i32) {
+    let any = |s: DroidStatus| droids.iter().any(|d| d.status == s);
+    if any(DroidStatus::Violation) {
+        ("violation", 4)
+    } else if any(DroidStatus::Conflict) {
+        ("conflict", 3)
+    } else if any(DroidStatus::VerifyFailed) {
+        ("verify-failed", 5)
+    } else {
+        ("pass", 0)
+    }
+}
+
 /// `YYYY-MM-DD HH:MM` (UTC) for epoch seconds.
 pub fn format_utc(secs: i64) -> String {
-    let (y, m, d, hh, mm, _) = civil(secs);
+    let (y, m, d, hh, mm, _) = crate::clock::utc_civil(secs);
     format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02} UTC")
 }
 
 /// `YYYYMMDD-HHMMSS` (UTC) for epoch seconds, used in merge ids.
 pub fn compact_utc(secs: i64) -> String {
-    let (y, m, d, hh, mm, ss) = civil(secs);
+    let (y, m, d, hh, mm, ss) = crate::clock::utc_civil(secs);
     format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}")
-}
-
-fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = if m <= 2 { y + 1 } else { y };
-    (
-        y,
-        m,
-        d,
-        (rem / 3600) as u32,
-        ((rem % 3600) / 60) as u32,
-        (rem % 60) as u32,
-    )
 }
 
 #[cfg(test)]
