@@ -273,6 +273,20 @@ fn check_human(ws: &Workspace, base: Oid, head: Oid, verify: Option<&str>) -> Re
             summary: repo.commit_info(c)?.summary,
         });
     }
+    let infos = commits
+        .iter()
+        .map(|&c| repo.commit_info(c))
+        .collect::<Result<Vec<_>>>()?;
+    dr.violations = merge::gate::check_entries_of(&repo, &infos)?;
+    if !dr.violations.is_empty() {
+        dr.status = DroidStatus::Violation;
+        dr.reason = Some(format!(
+            "{} tree entr{} git would reject",
+            dr.violations.len(),
+            if dr.violations.len() == 1 { "y" } else { "ies" }
+        ));
+        return Ok(dr);
+    }
     let mut scratch = Vec::new();
     for &c in &commits {
         for change in merge::gate::commit_changes(&repo, c)? {

@@ -33,6 +33,29 @@ pub fn run(ctx: &Ctx, args: &DoneArgs) -> Result<i32> {
                 .hint(format!("create it with `droidforge spawn {droid}`"))
         })?,
     };
+    // A commit with no history in common with the integration branch cannot be replayed onto
+    // it; refuse it now rather than at merge time.
+    let tip = ws.integration_tip()?;
+    if ws.repo.merge_base(commit, tip)?.is_none() {
+        let what = match &args.rev {
+            Some(rev) => format!("`{rev}`"),
+            None => format!("branch `{branch}`"),
+        };
+        let err = format!(
+            "{what} ({}) shares no history with `{}`; it cannot be merged",
+            short(&commit.to_string()),
+            ws.integration
+        );
+        let hint = format!(
+            "commit the work on a branch started from `{}` (e.g. `droidforge spawn {droid}`) and mark that ready",
+            ws.integration
+        );
+        return Err(match &args.rev {
+            Some(_) => Error::usage(err),
+            None => Error::failure(err),
+        }
+        .hint(hint));
+    }
     let ready_ref = ws.ready_ref(&droid);
     let previous = ws.repo.ref_target(&ready_ref)?;
     let expect = match previous {
@@ -46,7 +69,6 @@ pub fn run(ctx: &Ctx, args: &DoneArgs) -> Result<i32> {
         &format!("droidforge: `{droid}` ready"),
     )?;
     let info = ws.repo.commit_info(commit)?;
-    let tip = ws.integration_tip()?;
     let (ahead, _) = ws.repo.ahead_behind(commit, tip)?;
     ws.event_with(
         Event::new(

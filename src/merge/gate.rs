@@ -102,6 +102,37 @@ pub fn check_ownership_of(
     })
 }
 
+/// Tree entries git would refuse (`.git`, `..`, names with `/`, duplicates, bad modes, a
+/// symlinked `.gitmodules`, …) that `commits` (decoded, oldest first) introduce, as violations
+/// of kind `invalid-entry` whose `owner` field carries the reason. Each commit's trees are
+/// read only where they differ from its parents'; each bad path is reported once.
+pub fn check_entries_of(repo: &Repo, commits: &[CommitInfo]) -> Result<Vec<Violation>> {
+    let mut clean = std::collections::HashSet::new();
+    let mut out: Vec<Violation> = Vec::new();
+    for info in commits {
+        let parent_trees = info
+            .parents
+            .iter()
+            .map(|&p| repo.tree_id(p))
+            .collect::<Result<Vec<_>>>()?;
+        for bad in repo.invalid_entries(info.tree, &parent_trees, &mut clean)? {
+            if out.iter().any(|v| v.path == bad.path) {
+                continue;
+            }
+            out.push(Violation {
+                path: bad.path,
+                kind: INVALID_ENTRY.to_owned(),
+                commit: info.id.to_string(),
+                owner: bad.reason,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The violation kind of a tree entry git would refuse.
+pub const INVALID_ENTRY: &str = "invalid-entry";
+
 /// The result of replaying one droid.
 pub enum Applied {
     Clean {

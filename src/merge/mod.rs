@@ -175,6 +175,23 @@ pub fn run_merge(
             report.droids.push(dr);
             continue;
         };
+        // A damaged or hostile ready mark (a blob, a tree, a missing object) rejects this
+        // droid only.
+        if let Some(problem) = repo.not_a_commit(candidate)? {
+            let what = match entry.source {
+                Some(plan::CandidateSource::BranchHead) => format!("branch `{}`", entry.branch),
+                Some(plan::CandidateSource::Override) => "the commit to check".to_owned(),
+                _ => format!("the ready mark `{}`", ws.ready_ref(name)),
+            };
+            dr.status = DroidStatus::Conflict;
+            dr.reason = Some(format!(
+                "{what} {problem}; mark the droid ready again with `droidforge done {name}`"
+            ));
+            progress(&format!("{name}: not a commit"));
+            not_landed.insert(name.to_owned(), "was rejected (not a commit)".to_owned());
+            report.droids.push(dr);
+            continue;
+        }
         // One history walk answers "already merged?", "related at all?" and "which commits".
         let commits = repo
             .commits_between(Some(t0), candidate)?
@@ -210,6 +227,25 @@ pub fn run_merge(
             });
         }
         progress(&format!("{name}: checking {} commit(s)", commits.len()));
+
+        // Entries git would refuse land nowhere, whoever owns the directory.
+        let invalid = gate::check_entries_of(&repo, &commits)?;
+        if !invalid.is_empty() {
+            dr.status = DroidStatus::Violation;
+            dr.reason = Some(format!(
+                "{} tree entr{} git would reject",
+                invalid.len(),
+                if invalid.len() == 1 { "y" } else { "ies" }
+            ));
+            dr.violations = invalid;
+            progress(&format!("{name}: invalid tree entries"));
+            not_landed.insert(
+                name.to_owned(),
+                "was rejected (invalid tree entries)".to_owned(),
+            );
+            report.droids.push(dr);
+            continue;
+        }
 
         // Ownership (the manifest is the integration branch's).
         let ownership = gate::check_ownership_of(&repo, &ws.forge.rules, name, &commits)?;

@@ -6,6 +6,7 @@ mod diff;
 mod dirty;
 mod exclude;
 mod fastpick;
+pub mod fsck_names;
 mod history;
 mod replay;
 mod scratch;
@@ -13,6 +14,7 @@ mod worktree;
 
 pub use diff::{ChangeKind, PathChange};
 pub use dirty::DirtyPaths;
+pub use fsck_names::InvalidEntry;
 pub use replay::{ConflictEntry, ReplayOutcome, Replayed};
 pub use worktree::{DirtyCounts, WorktreeInfo};
 
@@ -163,14 +165,24 @@ impl Repo {
         Ok(commit.id)
     }
 
-    /// Where a full ref name (`refs/heads/x`) points, peeled to an object id.
+    /// Where a full ref name (`refs/heads/x`) points, peeled to an object id. A ref naming a
+    /// missing object yields that id (callers judge it with [`Repo::not_a_commit`]) instead of
+    /// failing, so one damaged ref cannot stop work on every other one.
     pub fn ref_target(&self, full_name: &str) -> Result<Option<Oid>> {
         match self.git.try_find_reference(full_name) {
-            Ok(Some(mut r)) => Ok(Some(
-                r.peel_to_id()
-                    .with_context(|| format!("cannot resolve `{full_name}`"))?
-                    .detach(),
-            )),
+            Ok(Some(mut r)) => {
+                let direct = r.target().try_id().map(|id| id.to_owned());
+                match r.peel_to_id() {
+                    Ok(id) => Ok(Some(id.detach())),
+                    Err(e) => {
+                        match direct {
+                            Some(id) if !self.git.has_object(id) => Ok(Some(id)),
+                            _ => Err(Error::failure(format!("cannot resolve `{full_name}`"))
+                                .with_source(e)),
+                        }
+                    }
+                }
+            }
             Ok(None) => Ok(None),
             Err(e) => Err(Error::failure(format!("cannot read ref `{full_name}`")).with_source(e)),
         }
@@ -346,6 +358,20 @@ impl Repo {
         })
     }
 
+    /// Why `id` cannot be merged as a commit (`None` when it is one): it names a blob, a tree,
+    /// a tag or nothing at all.
+    pub fn not_a_commit(&self, id: Oid) -> Result<Option<String>> {
+        match self.git.try_find_header(id) {
+            Ok(Some(h)) if h.kind() == gix::object::Kind::Commit => Ok(None),
+            Ok(Some(h)) => Ok(Some(format!("points at a {}, not a commit", h.kind()))),
+            Ok(None) => Ok(Some(format!(
+                "points at {}, which is not in the repository",
+                short_hex(&id.to_string())
+            ))),
+            Err(e) => Err(Error::failure(format!("cannot read object {id}")).with_source(e)),
+        }
+    }
+
     /// Does `id` exist as a commit in the object database?
     pub fn has_commit(&self, id: Oid) -> bool {
         self.git.find_commit(id).is_ok()
@@ -453,6 +479,7 @@ impl Repo {
             }
         }
         let tree = editor.write().context("cannot write tree")?.detach();
+        self.ensure_valid_tree(tree, &[base_tree])?;
         let sig = self.committer();
         let commit = gix::objs::Commit {
             tree,

@@ -93,6 +93,8 @@ impl Repo {
                 }
                 self.write_merged_tree(out.tree)?
             };
+            // Whatever path produced it, nothing git would refuse goes into a commit.
+            self.ensure_valid_tree(new_tree, &[tip_tree, base_tree])?;
             let rewritten = gix::objs::Commit {
                 tree: new_tree,
                 parents: std::iter::once(tip).collect(),
@@ -176,6 +178,7 @@ impl Repo {
             });
         }
         let tree = self.write_merged_tree(out.tree)?;
+        self.ensure_valid_tree(tree, &[self.tree_id(ours)?, base_tree])?;
         let commit = gix::objs::Commit {
             tree,
             parents: [ours, theirs].into_iter().collect(),

@@ -9,6 +9,7 @@ mod doctor;
 mod events;
 mod glob_intersect;
 mod guards;
+mod hostile_branches;
 mod init;
 mod locks;
 mod locks_stress;

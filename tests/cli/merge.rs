@@ -23,6 +23,38 @@ fn done_marks_the_branch_head_or_a_revision() {
 }
 
 #[test]
+fn done_rev_refuses_unrelated_commit() {
+    let repo = two_droid_repo();
+    let before = all_refs(&repo);
+    // An orphan commit: no history in common with `main`.
+    let tree = repo.rev("main^{tree}");
+    let orphan = repo.git(&["commit-tree", &tree, "-m", "orphan"]);
+    let out = repo.df(&["done", "core-droid", "--rev", orphan.trim()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("shares no history with `main`"), "{err}");
+    assert_eq!(all_refs(&repo), before, "no ready mark may be written");
+
+    // The same for a droid branch that was started as an orphan.
+    repo.git(&[
+        "update-ref",
+        "refs/heads/droidforge/core-droid",
+        orphan.trim(),
+    ]);
+    let out = repo.df(&["done", "core-droid"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("branch `droidforge/core-droid`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        repo.git(&["for-each-ref", "refs/droidforge/ready"])
+            .is_empty()
+    );
+}
+
+#[test]
 fn merge_lands_ready_work_records_progress_and_resets_the_droid() {
     let repo = two_droid_repo();
     let t0 = repo.rev("main");

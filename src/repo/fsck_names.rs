@@ -1,0 +1,500 @@
+//! Tree entries git itself refuses: the name, mode and ordering rules of git's `fsck` (tree
+//! checks in fsck.c) and of `verify_path` (path.c), which guards checkout.
+//!
+//! gix writes and replays trees without these checks, so a droid that crafts a tree with
+//! `git mktree` or `git hash-object` (entries named `.git`, `..`, `a/b`, duplicates) would land
+//! it on the integration branch, which then fails `git fsck`, cannot be checked out, and is
+//! refused by any host with `transfer.fsckObjects`. The merger validates every tree a droid
+//! introduces with [`Repo::invalid_entries`], and droidforge's own tree writes are re-checked
+//! with [`Repo::ensure_valid_tree`].
+//!
+//! The `.git` rules apply on every platform (like git with `core.protectHFS` and
+//! `core.protectNTFS` both on): a repository is cloned onto macOS and Windows too.
+
+use std::collections::{HashMap, HashSet};
+
+use super::{Oid, Repo};
+use crate::error::{Error, Result};
+
+/// One invalid entry: where it is and why git refuses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidEntry {
+    /// Slash-joined path of the entry (its raw name may itself contain `/`).
+    pub path: String,
+    /// Human-readable reason, ending with git's fsck message id in parentheses.
+    pub reason: String,
+}
+
+const MODE_TREE: u32 = 0o040000;
+const MODE_BLOB: u32 = 0o100644;
+const MODE_EXEC: u32 = 0o100755;
+const MODE_LINK: u32 = 0o120000;
+const MODE_GITLINK: u32 = 0o160000;
+
+/// A parsed raw tree entry.
+struct RawEntry<'a> {
+    mode: u32,
+    zero_padded: bool,
+    name: &'a [u8],
+    id: Oid,
+}
+
+/// Parse git's raw tree format (`<octal mode> SP <name> NUL <20-byte id>`)*. `None` when the
+/// bytes are not a tree (git: `badTree`). Parsed by hand because gix's decoder rejects or
+/// normalizes some of the very things we must see (odd modes).
+fn parse_tree(data: &[u8]) -> Option<Vec<RawEntry<'_>>> {
+    const HASH_LEN: usize = 20;
+    let mut out = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let sp = rest.iter().position(|&b| b == b' ')?;
+        let mode_bytes = &rest[..sp];
+        if mode_bytes.is_empty() || mode_bytes.len() > 7 {
+            return None;
+        }
+        let mut mode = 0u32;
+        for &b in mode_bytes {
+            if !(b'0'..=b'7').contains(&b) {
+                return None;
+            }
+            mode = mode * 8 + u32::from(b - b'0');
+        }
+        rest = &rest[sp + 1..];
+        let nul = rest.iter().position(|&b| b == 0)?;
+        let name = &rest[..nul];
+        rest = &rest[nul + 1..];
+        if rest.len() < HASH_LEN {
+            return None;
+        }
+        let id = Oid::try_from(&rest[..HASH_LEN]).ok()?;
+        rest = &rest[HASH_LEN..];
+        out.push(RawEntry {
+            mode,
+            zero_padded: mode_bytes[0] == b'0',
+            name,
+            id,
+        });
+    }
+    Some(out)
+}
+
+/// Why git refuses an entry with this `name` and `mode`, if it does. Independent of where the
+/// tree sits: git checks every tree object on its own.
+pub fn entry_problem(name: &[u8], mode: u32) -> Option<String> {
+    let shown = String::from_utf8_lossy(name);
+    if name.is_empty() {
+        return Some("empty entry name (emptyName)".to_owned());
+    }
+    if name.contains(&b'/') {
+        return Some(format!(
+            "entry name `{shown}` contains `/`; git would read it as a path (fullPathname)"
+        ));
+    }
+    if name == b"." {
+        return Some("entry named `.` (hasDot)".to_owned());
+    }
+    if name == b".." {
+        return Some("entry named `..` escapes its directory (hasDotdot)".to_owned());
+    }
+    // Windows also splits at backslashes, so every `\`-separated part counts (path.c's
+    // verify_path with core.protectNTFS, on by default everywhere).
+    let parts = || name.split(|&b| b == b'\\');
+    if name.contains(&b'\\') && parts().any(|p| p == b"." || p == b"..") {
+        return Some(format!(
+            "entry name `{shown}` has a `..` or `.` part between backslashes, a path on Windows (hasDotdot)"
+        ));
+    }
+    if is_hfs_dotgit(name) || parts().any(is_ntfs_dotgit) {
+        return Some(format!(
+            "entry `{shown}` is `.git` on some file system (case-insensitive, HFS+ or NTFS); git refuses to check it out (hasDotgit)"
+        ));
+    }
+    if is_hfs_dotgitmodules(name) || is_ntfs_dotgitmodules(name) {
+        if mode == MODE_LINK {
+            return Some(format!(
+                "`{shown}` is `.gitmodules` as a symbolic link (gitmodulesSymlink)"
+            ));
+        }
+        if mode == MODE_TREE || mode == MODE_GITLINK {
+            return Some(format!(
+                "`{shown}` is `.gitmodules` but not a file (gitmodulesBlob)"
+            ));
+        }
+    }
+    None
+}
+
+/// Why git refuses this mode, if it does (`badFilemode`).
+fn mode_problem(mode: u32, zero_padded: bool) -> Option<String> {
+    if zero_padded {
+        return Some(format!(
+            "zero-padded file mode 0{mode:o} (zeroPaddedFilemode)"
+        ));
+    }
+    match mode {
+        MODE_TREE | MODE_BLOB | MODE_EXEC | MODE_LINK | MODE_GITLINK => None,
+        _ => Some(format!("invalid file mode {mode:o} (badFilemode)")),
+    }
+}
+
+/// git's tree order: names compared bytewise, a directory as if it ended in `/`. Returns
+/// `Err(true)` for a duplicate name, `Err(false)` for a wrong order.
+fn verify_ordered(m1: u32, n1: &[u8], m2: u32, n2: &[u8]) -> std::result::Result<(), bool> {
+    let len = n1.len().min(n2.len());
+    match n1[..len].cmp(&n2[..len]) {
+        std::cmp::Ordering::Less => return Ok(()),
+        std::cmp::Ordering::Greater => return Err(false),
+        std::cmp::Ordering::Equal => {}
+    }
+    let next = |n: &[u8], m: u32| match n.get(len) {
+        Some(&c) => c,
+        None if m == MODE_TREE => b'/',
+        None => 0,
+    };
+    if n1.len() == len && n2.len() == len {
+        return Err(true);
+    }
+    if next(n1, m1) < next(n2, m2) {
+        Ok(())
+    } else {
+        Err(false)
+    }
+}
+
+/// The characters of `name` as HFS+ sees them: invalid UTF-8 ends the name (as in git's
+/// `next_hfs_char`) and the code points HFS+ ignores are skipped.
+fn hfs_chars(name: &[u8]) -> impl Iterator<Item = char> + '_ {
+    let valid = match std::str::from_utf8(name) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&name[..e.valid_up_to()]).unwrap_or_default(),
+    };
+    valid.chars().filter(|c| {
+        !matches!(
+            *c as u32,
+            0x200c..=0x200f | 0x202a..=0x202e | 0x206a..=0x206f | 0xfeff
+        )
+    })
+}
+
+/// path.c `is_hfs_dot_generic`: `.` + `needle` (ASCII case-insensitive) with HFS+-ignored
+/// code points anywhere, then the end or a `/`.
+fn is_hfs_dot(name: &[u8], needle: &str) -> bool {
+    let mut chars = hfs_chars(name);
+    if chars.next() != Some('.') {
+        return false;
+    }
+    for n in needle.chars() {
+        match chars.next() {
+            Some(c) if c.is_ascii() && c.to_ascii_lowercase() == n => {}
+            _ => return false,
+        }
+    }
+    matches!(chars.next(), None | Some('/'))
+}
+
+fn is_hfs_dotgit(name: &[u8]) -> bool {
+    is_hfs_dot(name, "git")
+}
+
+fn is_hfs_dotgitmodules(name: &[u8]) -> bool {
+    is_hfs_dot(name, "gitmodules")
+}
+
+/// path.c `is_ntfs_dotgit`: `.git` or its 8.3 short name `git~1` (any case), followed only by
+/// spaces and periods (NTFS drops them) up to the end, a separator or a `:` (an alternate data
+/// stream such as `.git::$INDEX_ALLOCATION`).
+fn is_ntfs_dotgit(name: &[u8]) -> bool {
+    let lower: Vec<u8> = name.iter().map(u8::to_ascii_lowercase).collect();
+    let rest = if let Some(r) = lower.strip_prefix(b".git") {
+        r
+    } else if let Some(r) = lower.strip_prefix(b"git~1") {
+        r
+    } else {
+        return false;
+    };
+    for &c in rest {
+        if c == b'/' || c == b'\\' || c == b':' {
+            return true;
+        }
+        if c != b'.' && c != b' ' {
+            return false;
+        }
+    }
+    true
+}
+
+/// path.c `is_ntfs_dot_generic`: `.<dotgit_name>`, its short name `<first 6>~1`..`~4`, or a
+/// fall-back short name `<prefix>~N` (`shortname_prefix`), each followed only by spaces and
+/// periods up to the end or a `:`.
+fn is_ntfs_dot_generic(name: &[u8], dotgit_name: &[u8], shortname_prefix: &[u8]) -> bool {
+    let only_spaces_and_periods = |from: usize| {
+        for &c in name.get(from..).unwrap_or_default() {
+            if c == b':' {
+                return true;
+            }
+            if c != b' ' && c != b'.' {
+                return false;
+            }
+        }
+        true
+    };
+    let len = dotgit_name.len();
+    if name.first() == Some(&b'.')
+        && name.len() > len
+        && name[1..=len].eq_ignore_ascii_case(dotgit_name)
+    {
+        return only_spaces_and_periods(len + 1);
+    }
+    if name.len() >= 8
+        && name[..6].eq_ignore_ascii_case(&dotgit_name[..6])
+        && name[6] == b'~'
+        && (b'1'..=b'4').contains(&name[7])
+    {
+        return only_spaces_and_periods(8);
+    }
+    let mut saw_tilde = false;
+    let mut i = 0;
+    while i < 8 {
+        let Some(&c) = name.get(i) else {
+            return false;
+        };
+        if saw_tilde {
+            if !c.is_ascii_digit() {
+                return false;
+            }
+        } else if c == b'~' {
+            i += 1;
+            match name.get(i) {
+                Some(d) if (b'1'..=b'9').contains(d) => {}
+                _ => return false,
+            }
+            saw_tilde = true;
+        } else if i >= 6 || c & 0x80 != 0 || c.to_ascii_lowercase() != shortname_prefix[i] {
+            return false;
+        }
+        i += 1;
+    }
+    only_spaces_and_periods(8)
+}
+
+fn is_ntfs_dotgitmodules(name: &[u8]) -> bool {
+    is_ntfs_dot_generic(name, b"gitmodules", b"gi7eba")
+}
+
+fn join(prefix: &str, name: &[u8]) -> String {
+    let name = String::from_utf8_lossy(name);
+    if prefix.is_empty() {
+        name.into_owned()
+    } else {
+        format!("{prefix}/{name}")
+    }
+}
+
+impl Repo {
+    /// Entries git would refuse in `tree` and every subtree of it that is not also in one of
+    /// `old` (the same subtree at the same path): only what is new relative to `old` is read.
+    /// `clean` caches trees found valid (validity does not depend on a tree's location), so a
+    /// caller checking many commits reads each tree once.
+    pub fn invalid_entries(
+        &self,
+        tree: Oid,
+        old: &[Oid],
+        clean: &mut HashSet<Oid>,
+    ) -> Result<Vec<InvalidEntry>> {
+        let mut out = Vec::new();
+        self.check_tree(tree, old.to_vec(), "", clean, &mut out)?;
+        Ok(out)
+    }
+
+    /// Refuse to use a tree droidforge itself wrote if it holds an entry git would reject
+    /// (every droid tree is validated before it is replayed, so this is a last line of defence
+    /// that keeps such a tree off the integration branch).
+    pub fn ensure_valid_tree(&self, tree: Oid, old: &[Oid]) -> Result<()> {
+        let bad = self.invalid_entries(tree, old, &mut HashSet::new())?;
+        match bad.first() {
+            None => Ok(()),
+            Some(e) => Err(Error::failure(format!(
+                "refusing to write a tree git would reject: `{}`: {}",
+                e.path, e.reason
+            ))),
+        }
+    }
+
+    fn raw_tree(&self, id: Oid) -> Result<Option<(gix::object::Kind, Vec<u8>)>> {
+        match self.git.try_find_object(id) {
+            Ok(Some(obj)) => Ok(Some((obj.kind, obj.detach().data))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(Error::failure(format!("cannot read object {id}")).with_source(e)),
+        }
+    }
+
+    fn check_tree(
+        &self,
+        tree: Oid,
+        old: Vec<Oid>,
+        prefix: &str,
+        clean: &mut HashSet<Oid>,
+        out: &mut Vec<InvalidEntry>,
+    ) -> Result<()> {
+        if clean.contains(&tree) || old.contains(&tree) {
+            return Ok(());
+        }
+        let here = if prefix.is_empty() { "(root)" } else { prefix };
+        let Some((kind, data)) = self.raw_tree(tree)? else {
+            out.push(InvalidEntry {
+                path: here.to_owned(),
+                reason: format!("tree {tree} is missing (missingTree)"),
+            });
+            return Ok(());
+        };
+        if kind != gix::object::Kind::Tree {
+            out.push(InvalidEntry {
+                path: here.to_owned(),
+                reason: format!("a directory entry points at a {kind}, not a tree (badType)"),
+            });
+            return Ok(());
+        }
+        let Some(entries) = parse_tree(&data) else {
+            out.push(InvalidEntry {
+                path: here.to_owned(),
+                reason: "tree object cannot be parsed (badTree)".to_owned(),
+            });
+            return Ok(());
+        };
+        // The same path's subtrees in the old trees, to skip what did not change.
+        let mut old_subtrees: HashMap<Vec<u8>, Vec<Oid>> = HashMap::new();
+        for &o in &old {
+            if let Some((gix::object::Kind::Tree, odata)) = self.raw_tree(o)?
+                && let Some(oentries) = parse_tree(&odata)
+            {
+                for e in oentries.into_iter().filter(|e| e.mode == MODE_TREE) {
+                    old_subtrees.entry(e.name.to_vec()).or_default().push(e.id);
+                }
+            }
+        }
+        let before = out.len();
+        let mut previous: Option<(u32, &[u8])> = None;
+        for e in &entries {
+            let path = join(prefix, e.name);
+            let mut problem = entry_problem(e.name, e.mode)
+                .or_else(|| mode_problem(e.mode, e.zero_padded))
+                .or_else(|| {
+                    e.id.is_null()
+                        .then(|| "entry points at the null object id (nullSha1)".to_owned())
+                });
+            if problem.is_none()
+                && let Some((pm, pn)) = previous
+            {
+                problem = match verify_ordered(pm, pn, e.mode, e.name) {
+                    Ok(()) => None,
+                    Err(true) => Some(format!(
+                        "duplicate entry `{}` in one directory (duplicateEntries)",
+                        String::from_utf8_lossy(e.name)
+                    )),
+                    Err(false) => Some("tree entries are not sorted (treeNotSorted)".to_owned()),
+                };
+            }
+            previous = Some((e.mode, e.name));
+            if let Some(reason) = problem {
+                out.push(InvalidEntry { path, reason });
+                continue;
+            }
+            if e.mode == MODE_TREE {
+                let olds = old_subtrees.remove(e.name).unwrap_or_default();
+                self.check_tree(e.id, olds, &path, clean, out)?;
+            }
+        }
+        if out.len() == before {
+            clean.insert(tree);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bad(name: &str) -> bool {
+        entry_problem(name.as_bytes(), MODE_BLOB).is_some()
+    }
+
+    #[test]
+    fn dotgit_variants_are_refused_on_every_platform() {
+        for name in [
+            ".git",
+            ".GIT",
+            ".Git",
+            ".git ",
+            ".git.",
+            ".git. . ",
+            "git~1",
+            "GIT~1",
+            ".git::$INDEX_ALLOCATION",
+            "git~1:stream",
+            ".g\u{200c}it",
+            "\u{feff}.git",
+            "foo\\.git",
+            ".git\\foo",
+        ] {
+            assert!(bad(name), "{name:?} should be refused");
+        }
+        for name in [
+            ".gitignore",
+            ".github",
+            "git",
+            ".gitx",
+            "git~2",
+            "a.git",
+            "..a",
+        ] {
+            assert!(!bad(name), "{name:?} should be allowed");
+        }
+    }
+
+    #[test]
+    fn structural_names_are_refused() {
+        for name in ["", ".", "..", "a/b", "../x", "a\\..\\b"] {
+            assert!(bad(name), "{name:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn gitmodules_must_be_a_regular_file() {
+        for name in [
+            ".gitmodules",
+            ".GITMODULES",
+            "gitmod~1",
+            ".gitmodules ",
+            "gi7eba~1",
+        ] {
+            assert!(
+                entry_problem(name.as_bytes(), MODE_LINK).is_some(),
+                "{name:?}"
+            );
+            assert!(
+                entry_problem(name.as_bytes(), MODE_TREE).is_some(),
+                "{name:?}"
+            );
+            assert!(
+                entry_problem(name.as_bytes(), MODE_BLOB).is_none(),
+                "{name:?}"
+            );
+        }
+        assert!(entry_problem(b".gitmodulesx", MODE_LINK).is_none());
+    }
+
+    #[test]
+    fn modes_and_order() {
+        assert!(mode_problem(0o100664, false).is_some());
+        assert!(mode_problem(0o40000, true).is_some());
+        assert!(mode_problem(0o100644, false).is_none());
+        assert_eq!(verify_ordered(MODE_BLOB, b"a", MODE_BLOB, b"a"), Err(true));
+        assert_eq!(verify_ordered(MODE_BLOB, b"a.c", MODE_TREE, b"a"), Ok(()));
+        assert_eq!(
+            verify_ordered(MODE_TREE, b"a", MODE_BLOB, b"a.c"),
+            Err(false)
+        );
+        assert_eq!(verify_ordered(MODE_BLOB, b"a", MODE_TREE, b"a"), Err(true));
+    }
+}

@@ -1,0 +1,417 @@
+//! The hostile-branch table: crafted droid branches (trees git itself refuses, non-commit ready
+//! marks, a symlinked TODO, …) and the exact rejection each must get. Every row runs on a
+//! fresh real repository where droid `alpha` is hostile and droid `beta` is honest: `alpha`
+//! must be rejected with the expected status, exit code, path and reason, `beta` must still
+//! land, and the oracle is git: `git fsck` on the result and a clone with
+//! `transfer.fsckObjects` both succeed.
+//!
+//! To add a row: write a `craft` function that turns `alpha` hostile (its branch, its ready
+//! mark, its files) and add a line to `hostile_rows!` (test name: craft, merge args => expect).
+
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::common::*;
+use crate::merge_support::*;
+
+/// What the rejection looks like.
+struct Expect {
+    /// Process exit code of `merge --phase 1` (and of `check --phase 1`).
+    exit: i32,
+    /// `alpha`'s status in the JSON report.
+    status: &'static str,
+    /// A violation/conflict path that must be reported (`None`: the droid has no path).
+    path: Option<&'static str>,
+    /// Text that must appear in the violation's detail or in the droid's reason.
+    reason: &'static str,
+}
+
+struct Row {
+    /// Makes droid `alpha` hostile (the repository already has `beta` ready).
+    craft: fn(&TestRepo),
+    /// Extra `merge` arguments (e.g. `--strategy merge`).
+    merge_args: &'static [&'static str],
+    expect: Expect,
+}
+
+fn forge() -> String {
+    forge_toml(&[("alpha", &["alpha/**"], &[]), ("beta", &["beta/**"], &[])])
+}
+
+fn setup() -> TestRepo {
+    let repo = repo_with(
+        &forge(),
+        &[("alpha/a.txt", "alpha\n"), ("beta/b.txt", "beta\n")],
+    );
+    droid_commit(&repo, "beta", "beta works", &[("beta/b.txt", "beta v2\n")]);
+    done(&repo, "beta");
+    repo
+}
+
+/// Run git with `input` on stdin; return trimmed stdout.
+fn git_stdin(repo: &TestRepo, args: &[&str], input: &[u8]) -> String {
+    let mut cmd = std::process::Command::new("git");
+    hermetic(&mut cmd);
+    let mut child = cmd
+        .current_dir(&repo.root)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A raw tree entry: (octal mode, name bytes, hex id).
+type Entry = (String, Vec<u8>, String);
+
+/// Entries of a tree, via `git ls-tree -z`.
+fn ls_tree(repo: &TestRepo, treeish: &str) -> Vec<Entry> {
+    let out = repo.git(&["ls-tree", "-z", treeish]);
+    out.split('\0')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (meta, name) = l.split_once('\t').unwrap();
+            let mut f = meta.split(' ');
+            let mode = f.next().unwrap().to_owned();
+            let _kind = f.next();
+            (mode, name.as_bytes().to_vec(), f.next().unwrap().to_owned())
+        })
+        .collect()
+}
+
+/// Write a tree object byte for byte (git order, duplicates kept), bypassing git's own checks
+/// (`--literally`), as a hostile droid would.
+fn raw_tree(repo: &TestRepo, mut entries: Vec<Entry>) -> String {
+    let key = |e: &Entry| {
+        let mut k = e.1.clone();
+        if e.0 == "40000" {
+            k.push(b'/');
+        }
+        k
+    };
+    entries.sort_by_key(key);
+    let mut bytes = Vec::new();
+    for (mode, name, id) in &entries {
+        bytes.extend_from_slice(mode.as_bytes());
+        bytes.push(b' ');
+        bytes.extend_from_slice(name);
+        bytes.push(0);
+        for i in (0..id.len()).step_by(2) {
+            bytes.push(u8::from_str_radix(&id[i..i + 2], 16).unwrap());
+        }
+    }
+    git_stdin(
+        repo,
+        &["hash-object", "-t", "tree", "-w", "--stdin", "--literally"],
+        &bytes,
+    )
+}
+
+fn blob(repo: &TestRepo, content: &str) -> String {
+    git_stdin(repo, &["hash-object", "-w", "--stdin"], content.as_bytes())
+}
+
+/// Commit on `droidforge/alpha` (on top of main) whose tree is main's plus `in_alpha` entries
+/// inside `alpha/` and `at_root` entries at the root; mark it ready.
+fn alpha_commits(repo: &TestRepo, in_alpha: Vec<Entry>, at_root: Vec<Entry>) {
+    let mut alpha = ls_tree(repo, "main:alpha");
+    alpha.extend(in_alpha);
+    let alpha_tree = raw_tree(repo, alpha);
+    let mut root: Vec<Entry> = ls_tree(repo, "main")
+        .into_iter()
+        .filter(|e| e.1 != b"alpha")
+        .collect();
+    root.push(("40000".into(), b"alpha".to_vec(), alpha_tree));
+    root.extend(at_root);
+    let root_tree = raw_tree(repo, root);
+    let commit = repo.git(&[
+        "commit-tree",
+        &root_tree,
+        "-p",
+        "main",
+        "-m",
+        "alpha: hostile tree",
+    ]);
+    repo.git(&["update-ref", "refs/heads/droidforge/alpha", commit.trim()]);
+    done(repo, "alpha");
+}
+
+fn file(repo: &TestRepo, name: &[u8]) -> Entry {
+    ("100644".into(), name.to_vec(), blob(repo, "x\n"))
+}
+
+fn entry_in_alpha(repo: &TestRepo, name: &[u8]) {
+    let e = file(repo, name);
+    alpha_commits(repo, vec![e], vec![]);
+}
+
+fn dotgit(repo: &TestRepo) {
+    entry_in_alpha(repo, b".git");
+}
+fn dotdot(repo: &TestRepo) {
+    entry_in_alpha(repo, b"..");
+}
+fn dot(repo: &TestRepo) {
+    entry_in_alpha(repo, b".");
+}
+fn ntfs_short_name(repo: &TestRepo) {
+    entry_in_alpha(repo, b"git~1");
+}
+fn trailing_space(repo: &TestRepo) {
+    entry_in_alpha(repo, b".git ");
+}
+fn hfs_ignorable(repo: &TestRepo) {
+    entry_in_alpha(repo, ".g\u{200c}it".as_bytes());
+}
+fn ntfs_stream(repo: &TestRepo) {
+    entry_in_alpha(repo, b".git::$INDEX_ALLOCATION");
+}
+fn slash_name(repo: &TestRepo) {
+    entry_in_alpha(repo, b"../../evil");
+}
+fn empty_name(repo: &TestRepo) {
+    entry_in_alpha(repo, b"");
+}
+fn duplicate(repo: &TestRepo) {
+    entry_in_alpha(repo, b"a.txt");
+}
+fn bad_mode(repo: &TestRepo) {
+    let (_, name, id) = file(repo, b"m.txt");
+    alpha_commits(repo, vec![("100664".into(), name, id)], vec![]);
+}
+fn gitmodules_symlink(repo: &TestRepo) {
+    let target = blob(repo, "/etc/passwd");
+    alpha_commits(
+        repo,
+        vec![("120000".into(), b".gitmodules".to_vec(), target)],
+        vec![],
+    );
+}
+fn gitmodules_ntfs_symlink(repo: &TestRepo) {
+    let target = blob(repo, "/etc/passwd");
+    alpha_commits(
+        repo,
+        vec![("120000".into(), b"GITMOD~1".to_vec(), target)],
+        vec![],
+    );
+}
+fn root_upper_dotgit(repo: &TestRepo) {
+    let inner = raw_tree(repo, vec![file(repo, b"config")]);
+    alpha_commits(
+        repo,
+        vec![],
+        vec![("40000".into(), b".GIT".to_vec(), inner)],
+    );
+}
+fn root_gitmodules_symlink(repo: &TestRepo) {
+    let target = blob(repo, "../outside");
+    alpha_commits(
+        repo,
+        vec![],
+        vec![("120000".into(), b".gitmodules".to_vec(), target)],
+    );
+}
+/// A bad entry in an earlier commit that a later commit removes still lands with a rebase.
+fn removed_later(repo: &TestRepo) {
+    entry_in_alpha(repo, b".git");
+    let bad = repo.rev("droidforge/alpha");
+    let fixed_tree = repo.rev("main^{tree}");
+    let commit = repo.git(&["commit-tree", &fixed_tree, "-p", &bad, "-m", "alpha: tidy"]);
+    repo.git(&["update-ref", "refs/heads/droidforge/alpha", commit.trim()]);
+    done(repo, "alpha");
+}
+
+fn ready_to(repo: &TestRepo, target: &str) {
+    // `done` would refuse; a hostile droid writes the ref itself.
+    repo.git(&["update-ref", "refs/droidforge/ready/alpha", target]);
+}
+fn ready_ref_to_blob(repo: &TestRepo) {
+    let b = blob(repo, "not a commit\n");
+    ready_to(repo, &b);
+}
+fn ready_ref_to_tree(repo: &TestRepo) {
+    let t = repo.rev("main^{tree}");
+    ready_to(repo, &t);
+}
+fn ready_ref_to_missing_object(repo: &TestRepo) {
+    let dir = repo.path(".git/refs/droidforge/ready");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("alpha"),
+        "0123456789abcdef0123456789abcdef01234567\n",
+    )
+    .unwrap();
+}
+
+fn invalid(path: &'static str, reason: &'static str) -> Expect {
+    Expect {
+        exit: 4,
+        status: "violation",
+        path: Some(path),
+        reason,
+    }
+}
+
+fn bad_ready() -> Expect {
+    Expect {
+        exit: 3,
+        status: "conflict",
+        path: None,
+        reason: "droidforge done alpha",
+    }
+}
+
+/// One `#[test]` per row, named after the defect it guards against.
+macro_rules! hostile_rows {
+    ($($name:ident: $craft:expr, $args:expr => $expect:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            let row = Row {
+                craft: $craft,
+                merge_args: $args,
+                expect: $expect,
+            };
+            if let Err(e) = run_row(&row) {
+                panic!("{}: {e}", stringify!($name));
+            }
+        }
+    )*};
+}
+
+hostile_rows! {
+    dotgit_entry_in_owned_dir_is_rejected: dotgit, &[] => invalid("alpha/.git", "hasDotgit");
+    dotdot_entry_in_owned_dir_is_rejected: dotdot, &[] => invalid("alpha/..", "hasDotdot");
+    dot_entry_in_owned_dir_is_rejected: dot, &[] => invalid("alpha/.", "hasDot");
+    ntfs_short_dotgit_is_rejected: ntfs_short_name, &[] => invalid("alpha/git~1", "hasDotgit");
+    dotgit_with_trailing_space_is_rejected: trailing_space, &[] => invalid("alpha/.git ", "hasDotgit");
+    hfs_ignorable_dotgit_is_rejected: hfs_ignorable, &[] => invalid("alpha/.g\u{200c}it", "hasDotgit");
+    ntfs_stream_dotgit_is_rejected: ntfs_stream, &[] => invalid("alpha/.git::$INDEX_ALLOCATION", "hasDotgit");
+    slash_in_entry_name_is_rejected: slash_name, &[] => invalid("alpha/../../evil", "fullPathname");
+    empty_entry_name_is_rejected: empty_name, &[] => invalid("alpha/", "emptyName");
+    duplicate_entries_are_rejected: duplicate, &[] => invalid("alpha/a.txt", "duplicateEntries");
+    bad_file_mode_is_rejected: bad_mode, &[] => invalid("alpha/m.txt", "badFilemode");
+    gitmodules_symlink_is_rejected: gitmodules_symlink, &[] => invalid("alpha/.gitmodules", "gitmodulesSymlink");
+    ntfs_gitmodules_symlink_is_rejected: gitmodules_ntfs_symlink, &[] => invalid("alpha/GITMOD~1", "gitmodulesSymlink");
+    root_upper_dotgit_rejects_only_that_droid: root_upper_dotgit, &[] => invalid(".GIT", "hasDotgit");
+    root_gitmodules_symlink_rejects_only_that_droid: root_gitmodules_symlink, &[] => invalid(".gitmodules", "gitmodulesSymlink");
+    invalid_entry_removed_by_a_later_commit_is_rejected: removed_later, &[] => invalid("alpha/.git", "hasDotgit");
+    dotgit_entry_is_rejected_with_the_merge_strategy: dotgit, &["--strategy", "merge"] => invalid("alpha/.git", "hasDotgit");
+    ready_ref_to_blob_rejects_only_that_droid: ready_ref_to_blob, &[] => bad_ready();
+    ready_ref_to_tree_rejects_only_that_droid: ready_ref_to_tree, &[] => bad_ready();
+    ready_ref_to_missing_object_rejects_only_that_droid: ready_ref_to_missing_object, &[] => bad_ready();
+}
+
+fn details(dr: &serde_json::Value) -> String {
+    let mut s = dr["reason"].as_str().unwrap_or_default().to_owned();
+    for key in ["violations", "conflicts"] {
+        for v in dr[key].as_array().into_iter().flatten() {
+            s.push_str(&format!(" | {v}"));
+        }
+    }
+    s
+}
+
+fn paths(dr: &serde_json::Value) -> Vec<String> {
+    ["violations", "conflicts"]
+        .iter()
+        .flat_map(|k| dr[*k].as_array().cloned().unwrap_or_default())
+        .map(|v| v["path"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Run one row; a description of the first mismatch on failure.
+fn run_row(row: &Row) -> Result<(), String> {
+    let repo = setup();
+    (row.craft)(&repo);
+    let e = &row.expect;
+
+    let check = repo.df(&["check", "--phase", "1", "--format", "json"]);
+    let check_json: serde_json::Value = serde_json::from_slice(&check.stdout)
+        .map_err(|err| format!("check printed no JSON ({err}): {}", stderr(&check)))?;
+
+    let mut args = vec!["--phase", "1"];
+    args.extend_from_slice(row.merge_args);
+    let (out, report) = merge_json(&repo, &args);
+    for (what, code, json) in [
+        ("merge", out.status.code(), &report),
+        ("check", check.status.code(), &check_json),
+    ] {
+        if code != Some(e.exit) {
+            return Err(format!(
+                "{what} exit {code:?}, expected {}: {json:#}",
+                e.exit
+            ));
+        }
+        let alpha = droid_entry(json, "alpha");
+        if alpha["status"] != e.status {
+            return Err(format!(
+                "{what}: alpha is {}, expected {}",
+                alpha["status"], e.status
+            ));
+        }
+        if let Some(p) = e.path
+            && !paths(alpha).iter().any(|x| x == p)
+        {
+            return Err(format!(
+                "{what}: path `{p}` not reported: {}",
+                details(alpha)
+            ));
+        }
+        if !details(alpha).contains(e.reason) {
+            return Err(format!(
+                "{what}: reason `{}` missing: {}",
+                e.reason,
+                details(alpha)
+            ));
+        }
+        if droid_entry(json, "beta")["status"] != "merged" {
+            return Err(format!("{what}: beta did not land: {json:#}"));
+        }
+    }
+    // The oracle: what landed is a repository git accepts everywhere: a clone that checks
+    // every object it receives, checks out, and passes a strict fsck. (The hostile objects
+    // stay in this repository on the droid's branch, so fsck runs on the clone.)
+    let dest = repo.root.parent().unwrap().join("clone");
+    let mut clone = std::process::Command::new("git");
+    hermetic(&mut clone);
+    let out = clone
+        .args([
+            "-c",
+            "transfer.fsckObjects=true",
+            "clone",
+            "-q",
+            "--no-local",
+        ])
+        .args(["--single-branch", "-b", "main"])
+        .arg(&repo.root)
+        .arg(&dest)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Err(format!(
+            "fsck clone: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let out = std::process::Command::new("git")
+        .current_dir(&dest)
+        .args(["fsck", "--full", "--strict", "--no-progress"])
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Err(format!(
+            "git fsck: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
+}
