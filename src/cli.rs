@@ -36,6 +36,7 @@ pub enum Command {
     Merge(MergeArgs),
     Check(CheckArgs),
     Progress(ProgressArgs),
+    Guard(GuardArgs),
     Lock(LockArgs),
     Unlock(UnlockArgs),
     Locks(LocksArgs),
@@ -288,6 +289,32 @@ pub struct ProgressArgs {
     /// Commit the result to the integration branch (otherwise print it).
     #[arg(long)]
     pub write: bool,
+}
+
+/// May this droid change these paths? Exit 0 when every path is the droid's or shared, 4
+/// (ownership violation) when one is not, naming its owner and what to do instead. Agent
+/// hooks and the pre-commit hook run it on every edit and commit.
+#[derive(Debug, Args)]
+pub struct GuardArgs {
+    /// Paths, absolute or relative to the current directory.
+    #[arg(value_name = "PATH", required_unless_present_any = ["staged", "install", "uninstall"])]
+    pub paths: Vec<PathBuf>,
+    /// The droid (default: inferred from the worktree).
+    #[arg(long, value_name = "NAME")]
+    pub droid: Option<String>,
+    /// Check the paths staged for commit against HEAD (what the pre-commit hook runs); outside
+    /// a droid worktree there is nothing to guard.
+    #[arg(long, conflicts_with_all = ["paths", "install", "uninstall"])]
+    pub staged: bool,
+    /// (Re)install the pre-commit hook in every spawned droid worktree.
+    #[arg(long, conflicts_with_all = ["paths", "uninstall"])]
+    pub install: bool,
+    /// Remove the pre-commit hook from every droid worktree; the user's own hooks stay as they were.
+    #[arg(long, conflicts_with = "paths")]
+    pub uninstall: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Take an advisory lease on paths (read = shared, write = exclusive).

@@ -13,6 +13,7 @@
 //! - [`manifest`]: `.droidforge/forge.toml` schema, validation, order and waves.
 //! - [`merge`]: the merger: plan, ownership/replay/verify gates, landing, journal, undo.
 //! - [`ownership`]: glob rules that say who may change a path; glob intersection.
+//! - [`guard`]: may this droid change these paths now? (edit and commit time, fast).
 //! - [`file_ownership`]: FILE_OWNERSHIP.md rendering.
 //! - [`plan`]: the plan report (phases, order, waves, overlaps) and its renderings.
 //! - [`progress_file`]: TODO checkbox parsing, PROGRESS.md and FILE_OWNERSHIP.md rendering.
@@ -39,6 +40,7 @@ pub mod doctor;
 pub mod duration;
 pub mod error;
 pub mod file_ownership;
+pub mod guard;
 pub mod manifest;
 pub mod merge;
 pub mod ownership;

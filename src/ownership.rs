@@ -114,10 +114,43 @@ impl Rules {
         shared: impl IntoIterator<Item = &'a str>,
         droids: impl IntoIterator<Item = (&'a str, &'a [String])>,
     ) -> Result<Rules, PatternError> {
+        Self::build(protected, shared, droids, None)
+    }
+
+    /// Like [`new`](Self::new), but only the globs that can match one of `paths` are compiled
+    /// (those whose literal leading directories are a prefix of the path). Classifying any of
+    /// `paths` gives the same answer as with all rules, at a fraction of the cost: compiling
+    /// globs, not matching them, dominates a check of a few paths against a big manifest.
+    pub fn new_for_paths<'a>(
+        protected: impl IntoIterator<Item = &'a str>,
+        shared: impl IntoIterator<Item = &'a str>,
+        droids: impl IntoIterator<Item = (&'a str, &'a [String])>,
+        paths: &[String],
+    ) -> Result<Rules, PatternError> {
+        Self::build(protected, shared, droids, Some(paths))
+    }
+
+    fn build<'a>(
+        protected: impl IntoIterator<Item = &'a str>,
+        shared: impl IntoIterator<Item = &'a str>,
+        droids: impl IntoIterator<Item = (&'a str, &'a [String])>,
+        only_for: Option<&[String]>,
+    ) -> Result<Rules, PatternError> {
         let mut globs: Vec<(globset::Glob, Grant)> = Vec::new();
+        let can_match = |glob: &str| {
+            only_for.is_none_or(|paths| {
+                let lit = literal_components(glob);
+                paths.iter().any(|p| {
+                    let mut comps = p.split('/');
+                    lit.iter().all(|l| comps.next() == Some(l))
+                })
+            })
+        };
         let mut add = |pattern: &str, grant: Grant| -> Result<(), PatternError> {
             for glob in compile_pattern(pattern)? {
-                globs.push((glob, grant));
+                if can_match(glob.glob()) {
+                    globs.push((glob, grant));
+                }
             }
             Ok(())
         };
@@ -366,6 +399,35 @@ mod tests {
             [("core", core.as_slice()), ("infra", infra.as_slice())],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn rules_compiled_for_some_paths_classify_those_paths_like_all_rules() {
+        let full = rules();
+        let paths: Vec<String> = [
+            "src/core/a.rs",
+            "src/infra/x.rs",
+            "docs/y/z.md",
+            "INTERFACES.md",
+            ".droidforge/forge.toml",
+            "src",
+            "other",
+        ]
+        .iter()
+        .map(|p| (*p).to_owned())
+        .collect();
+        let core = vec!["src/core/**".to_owned(), "src/lib.rs".to_owned()];
+        let infra = vec!["src/infra/*.rs".to_owned(), "docs".to_owned()];
+        for p in &paths {
+            let some = Rules::new_for_paths(
+                [".droidforge/**", "PROGRESS.md"],
+                ["INTERFACES.md"],
+                [("core", core.as_slice()), ("infra", infra.as_slice())],
+                std::slice::from_ref(p),
+            )
+            .unwrap();
+            assert_eq!(some.classify(p), full.classify(p), "{p}");
+        }
     }
 
     #[test]

@@ -134,6 +134,100 @@ impl Workspace {
         })
     }
 
+    /// The trusted workspace (manifest from the integration branch, as for `merge`), loaded
+    /// for a hot path that runs on every edit: the validated manifest is cached in the state
+    /// directory keyed by its blob id, so validation (overlap analysis included) runs once per
+    /// manifest version, and no ownership glob is compiled: `forge.rules` covers no path;
+    /// compile what you need with [`crate::manifest::rules_for_paths`].
+    pub fn load_cached(cwd: &Path) -> Result<Workspace> {
+        let repo = Repo::discover(cwd)?;
+        let root = repo.main_workdir()?;
+        let state = StateDir::new(&repo.common_dir());
+        let cache_path = state.root.join(MANIFEST_CACHE);
+        let cached: Option<ManifestCache> = std::fs::read(&cache_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        // The integration branch's *name* comes from the main worktree's file (see
+        // `ManifestSource::Integration`); reading it parses the whole file, so remember it
+        // per (size, mtime) of that file.
+        let disk_key = disk_key(&root.join(MANIFEST_PATH));
+        let named = match cached
+            .as_ref()
+            .filter(|c| disk_key.is_some() && c.disk == disk_key)
+        {
+            Some(c) => c.integration_on_disk.clone(),
+            None => integration_named_on_disk(&root),
+        };
+        let integration = match &named {
+            Some(name) => name.clone(),
+            None => if repo.is_linked_worktree() {
+                Repo::open(&root)?.head_branch()
+            } else {
+                repo.head_branch()
+            }
+            .ok_or_else(no_integration_branch)?,
+        };
+        let tip = repo.branch_tip(&integration)?.ok_or_else(|| {
+            Error::usage(format!(
+                "the integration branch `{integration}` has no commits"
+            ))
+        })?;
+        let label = format!("{integration}:{MANIFEST_PATH}");
+        let blob = repo.file_id_at(tip, MANIFEST_PATH)?.ok_or_else(|| {
+            Error::usage(format!("the integration branch `{integration}` has no `{MANIFEST_PATH}`"))
+                .hint("commit the manifest on the integration branch: `git add .droidforge/forge.toml && git commit`")
+        })?;
+        let blob_hex = blob.to_string();
+        let (manifest, fresh) = match cached.filter(|c| c.blob == blob_hex) {
+            Some(c) => (c.manifest, c.disk != disk_key),
+            None => {
+                let text = String::from_utf8(repo.read_blob(blob)?)
+                    .map_err(|_| Error::usage(format!("`{label}` is not valid UTF-8")))?;
+                (Forge::parse(&text, &label, false)?.manifest, true)
+            }
+        };
+        if fresh {
+            let entry = ManifestCache {
+                blob: blob_hex,
+                disk: disk_key,
+                integration_on_disk: named,
+                manifest,
+            };
+            // A cache that cannot be written only costs time.
+            if let Ok(bytes) = serde_json::to_vec(&entry) {
+                let _ = state.ensure();
+                let _ = crate::state::write_atomic(&cache_path, &bytes);
+            }
+            return Self::from_cached(repo, root, cwd, state, integration, label, entry.manifest);
+        }
+        Self::from_cached(repo, root, cwd, state, integration, label, manifest)
+    }
+
+    fn from_cached(
+        repo: Repo,
+        root: PathBuf,
+        cwd: &Path,
+        state: StateDir,
+        integration: String,
+        source: String,
+        manifest: crate::manifest::Manifest,
+    ) -> Result<Workspace> {
+        let rules = crate::manifest::rules_for_paths(&manifest, &[])?;
+        Ok(Workspace {
+            repo,
+            root,
+            forge: Forge {
+                manifest,
+                rules,
+                warnings: Vec::new(),
+                source,
+            },
+            state,
+            integration,
+            cwd: cwd.to_owned(),
+        })
+    }
+
     /// The integration branch tip; an error when the branch has no commits.
     pub fn integration_tip(&self) -> Result<Oid> {
         self.repo.branch_tip(&self.integration)?.ok_or_else(|| {
@@ -214,6 +308,31 @@ impl Workspace {
             });
         }
     }
+}
+
+/// The file in the state directory that caches the validated integration manifest.
+const MANIFEST_CACHE: &str = "manifest-cache.json";
+
+/// What [`Workspace::load_cached`] keeps between runs.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ManifestCache {
+    /// The manifest blob on the integration branch that `manifest` was validated from.
+    blob: String,
+    /// Size and mtime (ns) of the main worktree's manifest file when it was read.
+    disk: Option<(u64, u128)>,
+    integration_on_disk: Option<String>,
+    manifest: crate::manifest::Manifest,
+}
+
+fn disk_key(path: &Path) -> Option<(u64, u128)> {
+    let meta = std::fs::metadata(path).ok()?;
+    let mtime = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    Some((meta.len(), mtime))
 }
 
 /// The integration branch named by the main worktree's manifest file, if it parses. Only for

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod doctor;
 pub mod done;
 pub mod events;
+pub mod guard;
 pub mod init;
 pub mod internal_stress;
 pub mod lock;
@@ -58,6 +59,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Merge(args) => merge::run(&ctx, &args),
         Command::Check(args) => check::run(&ctx, &args),
         Command::Progress(args) => progress::run(&ctx, &args),
+        Command::Guard(args) => guard::run(&ctx, &args),
         Command::Lock(args) => lock::lock(&ctx, &args),
         Command::Unlock(args) => lock::unlock(&ctx, &args),
         Command::Locks(args) => lock::locks(&ctx, &args),

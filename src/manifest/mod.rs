@@ -260,6 +260,19 @@ fn protected_patterns(m: &Manifest) -> Vec<String> {
 }
 
 fn build_rules(m: &Manifest) -> std::result::Result<Rules, Problem> {
+    build_rules_for(m, None)
+}
+
+/// The ownership rules of a manifest that was validated before, compiled only as far as needed
+/// to classify `paths` (see [`Rules::new_for_paths`]): the guard's fast path.
+pub fn rules_for_paths(m: &Manifest, paths: &[String]) -> Result<Rules> {
+    build_rules_for(m, Some(paths)).map_err(|p| invalid(MANIFEST_PATH, &[p]))
+}
+
+fn build_rules_for(
+    m: &Manifest,
+    only_for: Option<&[String]>,
+) -> std::result::Result<Rules, Problem> {
     let protected = protected_patterns(m);
     // A droid's TODO file is implicitly its own.
     let owns: Vec<Vec<String>> = m
@@ -267,14 +280,17 @@ fn build_rules(m: &Manifest) -> std::result::Result<Rules, Problem> {
         .iter()
         .map(|d| d.owns.iter().chain(d.todo.iter()).cloned().collect())
         .collect();
-    Rules::new(
-        protected.iter().map(String::as_str),
-        m.paths.shared.iter().map(String::as_str),
-        m.droids
-            .iter()
-            .zip(&owns)
-            .map(|(d, o)| (d.name.as_str(), o.as_slice())),
-    )
+    let droids = m
+        .droids
+        .iter()
+        .zip(&owns)
+        .map(|(d, o)| (d.name.as_str(), o.as_slice()));
+    let protected = protected.iter().map(String::as_str);
+    let shared = m.paths.shared.iter().map(String::as_str);
+    match only_for {
+        None => Rules::new(protected, shared, droids),
+        Some(paths) => Rules::new_for_paths(protected, shared, droids, paths),
+    }
     .map_err(|e| Problem::error(None, e.to_string(), "fix the pattern".to_owned()))
 }
 

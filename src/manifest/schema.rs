@@ -38,6 +38,14 @@ pub struct ForgeSection {
     /// Default `--verify` command for `merge` and `check`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<String>,
+    /// When `droidforge guard` allows a droid's edit of a shared path, take (or refresh) the
+    /// droid's write lease on it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub auto_lock: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Default for ForgeSection {
@@ -48,6 +56,7 @@ impl Default for ForgeSection {
             worktree_dir: default_worktree_dir(),
             agent: None,
             verify: None,
+            auto_lock: false,
         }
     }
 }

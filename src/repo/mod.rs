@@ -10,6 +10,7 @@ pub mod fsck_names;
 mod history;
 mod replay;
 mod scratch;
+mod staged;
 mod worktree;
 
 pub use diff::{ChangeKind, PathChange};
@@ -302,6 +303,28 @@ impl Repo {
             .object()
             .with_context(|| format!("cannot read `{path}`"))?;
         Ok(Some(obj.detach().data))
+    }
+
+    /// The blob id of a file in a commit's tree; `None` when the path is not a file there.
+    /// Cheaper than [`read_file_at`](Self::read_file_at) when the id is all a cache needs.
+    pub fn file_id_at(&self, commit: Oid, path: &str) -> Result<Option<Oid>> {
+        let tree = self.tree_of(commit)?;
+        let Some(entry) = tree
+            .lookup_entry_by_path(path)
+            .with_context(|| format!("cannot look up `{path}`"))?
+        else {
+            return Ok(None);
+        };
+        Ok(entry.mode().is_blob().then(|| entry.object_id()))
+    }
+
+    /// The bytes of a blob.
+    pub fn read_blob(&self, id: Oid) -> Result<Vec<u8>> {
+        let obj = self
+            .git
+            .find_object(id)
+            .with_context(|| format!("object {id} is missing"))?;
+        Ok(obj.detach().data)
     }
 
     /// The root tree id of a commit.

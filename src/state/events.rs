@@ -30,6 +30,8 @@ pub enum EventKind {
     LockWait,
     Deadlock,
     Interrupted,
+    /// `droidforge guard` refused an edit or a commit (data: path, owner, source).
+    GuardRefused,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -686,7 +686,16 @@ pub fn write_locks_held_by_others(
     droid: &str,
     paths: &[String],
 ) -> Vec<LockedPath> {
-    let Ok(table) = LockStore::new(&ws.state).read() else {
+    write_locks_held_by_others_in(&ws.state, droid, paths)
+}
+
+/// [`write_locks_held_by_others`] for a state directory.
+pub fn write_locks_held_by_others_in(
+    state: &StateDir,
+    droid: &str,
+    paths: &[String],
+) -> Vec<LockedPath> {
+    let Ok(table) = LockStore::new(state).read() else {
         return Vec::new();
     };
     let at = now();

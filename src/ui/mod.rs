@@ -61,6 +61,13 @@ impl Ui {
         self.err_line(&format!("{verb:>12} {text}"));
     }
 
+    /// A message that must reach the user even with `--quiet` (a refusal an agent has to read).
+    pub fn message(&self, text: &str) {
+        for line in text.lines() {
+            self.err_line(line);
+        }
+    }
+
     pub fn warn(&self, text: &str) {
         self.err_line(&format!("warning: {text}"));
     }

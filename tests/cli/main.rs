@@ -8,6 +8,7 @@ mod demo;
 mod doctor;
 mod events;
 mod glob_intersect;
+mod guard;
 mod guards;
 mod hostile_branches;
 mod init;
