@@ -199,6 +199,9 @@ pub struct DoneArgs {
     /// Mark this revision instead of the branch head.
     #[arg(long, value_name = "REV")]
     pub rev: Option<String>,
+    /// Refuse (exit 1) when the droid's worktree has uncommitted changes, instead of warning.
+    #[arg(long)]
+    pub strict: bool,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,

@@ -81,7 +81,7 @@ pub struct PhaseTable {
 }
 
 /// One row of the merge log.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogRow {
     pub merge_id: String,
     pub date: String,

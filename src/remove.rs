@@ -286,7 +286,7 @@ fn plural(n: usize, what: &str) -> String {
     }
 }
 
-fn describe_counts(changed: usize, untracked: usize) -> String {
+pub(crate) fn describe_counts(changed: usize, untracked: usize) -> String {
     let mut parts = Vec::new();
     if changed > 0 {
         parts.push(format!(
@@ -304,7 +304,7 @@ fn describe_counts(changed: usize, untracked: usize) -> String {
     parts.join(" and ")
 }
 
-fn sample(d: &DirtyPaths) -> String {
+pub(crate) fn sample(d: &DirtyPaths) -> String {
     let total = d.counts.changed + d.counts.untracked;
     let mut shown: Vec<String> = d
         .changed

@@ -108,7 +108,8 @@ pub struct ReadyStatus {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MergedStatus {
-    /// Result of the last merge attempt: merged, conflict, violation, verify-failed, skipped.
+    /// Result of the last merge attempt: merged, conflict, violation, verify-failed, skipped;
+    /// or nothing-to-merge (`done` marked a commit already on the integration branch).
     pub result: String,
     pub commit: Option<String>,
 }
@@ -318,11 +319,16 @@ fn row(repo: &Repo, input: &Input, shared: &Shared<'_>) -> DroidStatus {
         at_head: Some(*r) == head,
     });
     let stored = shared.state.droids.get(name);
-    let merged = stored.and_then(|s| {
-        s.last_merge.as_ref().map(|result| MergedStatus {
+    let merged = stored.and_then(|s| match &s.finished_empty {
+        // `done` with nothing ahead of the integration branch.
+        Some(commit) => Some(MergedStatus {
+            result: "nothing-to-merge".to_owned(),
+            commit: Some(commit.clone()),
+        }),
+        None => s.last_merge.as_ref().map(|result| MergedStatus {
             result: result.clone(),
             commit: s.merged_commit.clone(),
-        })
+        }),
     });
     DroidStatus {
         droid: name.clone(),

@@ -20,6 +20,11 @@ struct DoneReport {
     /// Commits not yet on the integration branch.
     ahead: usize,
     integration: String,
+    /// Recorded as "finished, nothing to merge" (the commit is already on the integration
+    /// branch).
+    nothing_to_merge: bool,
+    /// Uncommitted or untracked files in the droid's worktree (not part of the mark).
+    uncommitted: Option<usize>,
 }
 
 pub fn run(ctx: &Ctx, args: &DoneArgs) -> Result<i32> {
@@ -56,6 +61,24 @@ pub fn run(ctx: &Ctx, args: &DoneArgs) -> Result<i32> {
         }
         .hint(hint));
     }
+    // Uncommitted work is not part of the ready mark; say so (or refuse with `--strict`).
+    let uncommitted = uncommitted_in(&ws, &droid);
+    if let Some(dirt) = &uncommitted {
+        let what = format!(
+            "the worktree of `{droid}` has {} that the ready mark does not include: {}",
+            crate::remove::describe_counts(dirt.counts.changed, dirt.counts.untracked),
+            crate::remove::sample(dirt)
+        );
+        if args.strict {
+            return Err(Error::failure(what).hint(format!(
+                "commit them on `{branch}` (or discard them), then run `droidforge done {droid}` again"
+            )));
+        }
+        ctx.ui.warn(&format!(
+            "{what}; commit them and run `droidforge done {droid}` again to include them"
+        ));
+    }
+    let (ahead, _) = ws.repo.ahead_behind(commit, tip)?;
     let ready_ref = ws.ready_ref(&droid);
     let previous = ws.repo.ref_target(&ready_ref)?;
     let expect = match previous {
@@ -69,7 +92,13 @@ pub fn run(ctx: &Ctx, args: &DoneArgs) -> Result<i32> {
         &format!("droidforge: `{droid}` ready"),
     )?;
     let info = ws.repo.commit_info(commit)?;
-    let (ahead, _) = ws.repo.ahead_behind(commit, tip)?;
+    // Nothing ahead: the droid is finished with nothing to merge. Record that, so its
+    // dependents and later phases may merge (a droid without this record or a merge waits).
+    let finished_empty = (ahead == 0).then(|| commit.to_string());
+    ws.state.ensure()?;
+    ws.state
+        .store()
+        .update_droid(&droid, |d| d.finished_empty = finished_empty.clone())?;
     ws.event_with(
         Event::new(
             EventKind::Ready,
@@ -86,28 +115,46 @@ pub fn run(ctx: &Ctx, args: &DoneArgs) -> Result<i32> {
         previous: previous.map(|p| p.to_string()),
         ahead,
         integration: ws.integration.clone(),
+        nothing_to_merge: ahead == 0,
+        uncommitted: uncommitted.map(|d| d.counts.changed + d.counts.untracked),
     };
     if args.json {
         ctx.ui.json(&report);
         return Ok(0);
     }
-    ctx.ui.status(
-        "Ready",
-        &format!(
-            "`{droid}` at {} {} ({ahead} commit(s) ahead of `{}`)",
-            short(&report.commit),
-            report.summary,
-            ws.integration
-        ),
-    );
     if ahead == 0 {
-        ctx.ui.warn(&format!(
-            "the commit is already on `{}`; there is nothing to merge",
-            ws.integration
-        ));
+        ctx.ui.status(
+            "Finished",
+            &format!(
+                "`{droid}` at {} {}: recorded as \"finished, nothing to merge\" (the commit is already on `{}`); droids that come after it may merge now",
+                short(&report.commit),
+                report.summary,
+                ws.integration
+            ),
+        );
     } else {
+        ctx.ui.status(
+            "Ready",
+            &format!(
+                "`{droid}` at {} {} ({ahead} {} ahead of `{}`)",
+                short(&report.commit),
+                report.summary,
+                if ahead == 1 { "commit" } else { "commits" },
+                ws.integration
+            ),
+        );
         ctx.ui
             .hint(&format!("merge it with `droidforge merge {droid}`"));
     }
     Ok(0)
+}
+
+/// The droid's worktree's uncommitted and untracked files, if it has a worktree and any.
+fn uncommitted_in(ws: &Workspace, droid: &str) -> Option<crate::repo::DirtyPaths> {
+    let path = ws.worktree_path(droid);
+    if !path.exists() {
+        return None;
+    }
+    let dirt = crate::repo::Repo::worktree_dirty_paths(&path, 5).ok()?;
+    (!dirt.counts.is_clean()).then_some(dirt)
 }

@@ -103,16 +103,22 @@ fn finish(ctx: &Ctx, args: &MergeArgs, ws: &Workspace, report: MergeReport) -> R
 fn render(ctx: &Ctx, report: &MergeReport) {
     let mut rows = Vec::new();
     for d in &report.droids {
-        let detail = match d.status {
-            DroidStatus::Merged => format!(
-                "{} commit(s) → {}",
-                d.commits.len(),
-                d.tip.as_deref().map(short).unwrap_or_default()
-            ),
+        let commits = match d.commits.len() {
+            1 => "1 commit".to_owned(),
+            n => format!("{n} commits"),
+        };
+        let detail = match (d.status, &d.tip) {
+            (DroidStatus::Merged, Some(tip)) => format!("{commits} → {}", short(tip)),
+            (DroidStatus::Merged, None) => commits,
             _ => d.reason.clone().unwrap_or_default(),
         };
+        // A dry run speaks in the conditional: nothing happened.
+        let result = match (d.status, report.dry_run) {
+            (DroidStatus::Merged, true) => "would merge",
+            (s, _) => s.as_str(),
+        };
         rows.push(vec![
-            format!("{} {}", d.status.symbol(), d.status.as_str()),
+            format!("{} {result}", d.status.symbol()),
             d.droid.clone(),
             detail,
         ]);
@@ -151,17 +157,6 @@ fn render(ctx: &Ctx, report: &MergeReport) {
                 report.integration
             ),
         );
-    } else if report.landed && merged == 0 {
-        ctx.ui.status(
-            "Recorded",
-            &format!(
-                "no droid merged; the results are in PROGRESS.md on `{}` ({} → {}), merge `{}`",
-                report.integration,
-                short(&report.old_tip),
-                short(&report.new_tip),
-                report.merge_id
-            ),
-        );
     } else if report.landed {
         ctx.ui.status(
             "Landed",
@@ -177,6 +172,14 @@ fn render(ctx: &Ctx, report: &MergeReport) {
             "undo it with `droidforge undo {}`",
             report.merge_id
         ));
+    } else if report.droids.iter().any(|d| d.status.is_rejection()) {
+        ctx.ui.status(
+            "Nothing",
+            &format!(
+                "landed; `{}` is unchanged. The results are in the event journal (`droidforge events`); `droidforge progress --write` adds them to PROGRESS.md",
+                report.integration
+            ),
+        );
     } else {
         ctx.ui.status(
             "Nothing",

@@ -16,7 +16,17 @@ pub fn run(ctx: &Ctx, args: &ProgressArgs) -> Result<i32> {
         return Ok(0);
     }
     let current = ws.repo.read_file_at(tip, PROGRESS_PATH)?;
+    // The merge-log rows waiting in the state (attempts that landed nothing) are in `text`;
+    // once it is on the integration branch they are recorded.
+    let forget = || -> Result<()> {
+        let store = ws.state.store();
+        if !store.read().unwrap_or_default().unrecorded_log.is_empty() {
+            store.update(|s| crate::merge::land::forget_recorded_log(s, &text))?;
+        }
+        Ok(())
+    };
     if current.as_deref() == Some(text.as_bytes()) {
+        forget()?;
         ctx.ui.status(
             "Unchanged",
             &format!("{PROGRESS_PATH} on `{}`", ws.integration),
@@ -26,7 +36,10 @@ pub fn run(ctx: &Ctx, args: &ProgressArgs) -> Result<i32> {
     let commit = ws.repo.commit_files(
         Some(tip),
         &[(PROGRESS_PATH, Some(text.as_bytes()))],
-        "droidforge: update PROGRESS.md",
+        &format!(
+            "droidforge: update PROGRESS.md\n\n{}\n",
+            crate::merge::record::RECORD_TRAILER
+        ),
     )?;
     // Is the integration branch checked out cleanly in the main worktree? Check before moving.
     let main = Repo::open(&ws.root)?;
@@ -42,6 +55,7 @@ pub fn run(ctx: &Ctx, args: &ProgressArgs) -> Result<i32> {
             "droidforge: update PROGRESS.md",
         )
         .map_err(|e| e.hint("the integration branch moved meanwhile; run the command again"))?;
+    forget()?;
     if refresh && let Err(e) = Repo::refresh_checkout(&ws.root, tip, commit) {
         ctx.ui.warn(&format!(
             "could not update the checkout at `{}`: {}",

@@ -28,10 +28,14 @@ pub fn run(ctx: &Ctx, args: &UndoArgs) -> Result<i32> {
                 report.landed_since.len() - 20
             ));
         }
-        return Err(Error::failure(msg).hint(format!(
-            "revert the merged commits with `git revert`, or move `{}` back by hand with `git branch -f` if you mean to drop the later commits too",
-            report.integration
-        )));
+        let mut hint = "revert the merged commits with `git revert`".to_owned();
+        if let Some(cmd) = &report.move_back_command {
+            hint.push_str(&format!(
+                ", or, to drop the later commits too, move `{}` back with `{cmd}`",
+                report.integration
+            ));
+        }
+        return Err(Error::failure(msg).hint(hint));
     }
     ctx.ui.status(
         "Undone",

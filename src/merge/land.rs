@@ -268,17 +268,15 @@ fn finish(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<String>> {
         .filter(|d| d.status == DroidStatus::Merged)
         .map(|d| d.droid.clone())
         .collect();
-    ws.state.store().update(|s| {
-        for d in &report.droids {
-            if matches!(d.status, DroidStatus::Unready | DroidStatus::UpToDate) {
-                continue;
-            }
-            let entry = s.droids.entry(d.droid.clone()).or_default();
-            entry.last_merge = Some(d.status.as_str().to_owned());
-            if d.status == DroidStatus::Merged {
-                entry.merged_commit = d.tip.clone();
-            }
-        }
+    // The record commit's PROGRESS.md now holds the log rows of earlier attempts that landed
+    // nothing; forget them.
+    let recorded_log = ws
+        .repo
+        .read_file_at(new, crate::progress_file::PROGRESS_PATH)?
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    record_outcomes(ws, report, |s| {
+        forget_recorded_log(s, &recorded_log);
         if !s.merges.iter().any(|m| m.id == report.merge_id) {
             s.merges.push(MergeRecord {
                 id: report.merge_id.clone(),
@@ -290,6 +288,50 @@ fn finish(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<String>> {
                 undone: false,
             });
         }
+    })?;
+    ws.event_with(
+        Event::new(
+            EventKind::Landed,
+            None,
+            format!(
+                "merge {} moved `{}` {} → {} ({} droid(s) merged)",
+                report.merge_id,
+                report.integration,
+                short(&report.old_tip),
+                short(&report.new_tip),
+                merged.len()
+            ),
+        )
+        .with_data(serde_json::json!({
+            "merge_id": report.merge_id,
+            "old_tip": report.old_tip,
+            "new_tip": report.new_tip,
+            "backup_ref": journal.backup_ref,
+        })),
+    );
+    remove_journal(&ws.state)?;
+    Ok(notes)
+}
+
+/// Per-droid results of a run in the state (last merge result, merged commit) and the event
+/// journal; `more` adds to the same state update.
+fn record_outcomes(
+    ws: &Workspace,
+    report: &MergeReport,
+    more: impl FnOnce(&mut crate::state::State),
+) -> Result<()> {
+    ws.state.store().update(|s| {
+        for d in &report.droids {
+            if matches!(d.status, DroidStatus::Unready | DroidStatus::UpToDate) {
+                continue;
+            }
+            let entry = s.droids.entry(d.droid.clone()).or_default();
+            entry.last_merge = Some(d.status.as_str().to_owned());
+            if d.status == DroidStatus::Merged {
+                entry.merged_commit = d.tip.clone();
+            }
+        }
+        more(s);
     })?;
     for d in &report.droids {
         let kind = match d.status {
@@ -317,28 +359,25 @@ fn finish(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<String>> {
             })),
         );
     }
-    ws.event_with(
-        Event::new(
-            EventKind::Landed,
-            None,
-            format!(
-                "merge {} moved `{}` {} → {} ({} droid(s) merged)",
-                report.merge_id,
-                report.integration,
-                short(&report.old_tip),
-                short(&report.new_tip),
-                merged.len()
-            ),
-        )
-        .with_data(serde_json::json!({
-            "merge_id": report.merge_id,
-            "old_tip": report.old_tip,
-            "new_tip": report.new_tip,
-            "backup_ref": journal.backup_ref,
-        })),
-    );
-    remove_journal(&ws.state)?;
-    Ok(notes)
+    Ok(())
+}
+
+/// A run that landed nothing (every attempted droid rejected or skipped) makes no commit: its
+/// results go to the state and the event journal, and its merge-log rows wait in the state
+/// until the next PROGRESS.md write renders them.
+pub fn record_unlanded(ws: &Workspace, report: &MergeReport) -> Result<()> {
+    ws.state.ensure()?;
+    let rows = super::record::log_rows(report);
+    record_outcomes(ws, report, |s| s.unrecorded_log.extend(rows))
+}
+
+/// Drop the waiting merge-log rows that `progress_text` (a written PROGRESS.md) now holds.
+pub fn forget_recorded_log(state: &mut crate::state::State, progress_text: &str) {
+    let written = crate::progress_file::parse_merge_log(progress_text);
+    state.unrecorded_log.retain(|row| {
+        let id = format!("| {} |", crate::progress_file::cell(&row.merge_id));
+        !written.iter().any(|w| w.starts_with(&id))
+    });
 }
 
 /// Move a droid's branch from `from` to `to` if it still points at `from` and its checkout (if
@@ -597,6 +636,10 @@ pub struct UndoReport {
     pub restored_tip: Option<String>,
     /// Commits that landed on top of the merge (when it could not be undone).
     pub landed_since: Vec<LandedCommit>,
+    /// When it could not be undone: the command that moves the integration branch back to
+    /// its tip from before the merge (dropping the later commits too), for a user who means it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub move_back_command: Option<String>,
     pub notes: Vec<String>,
 }
 
@@ -604,6 +647,16 @@ pub struct UndoReport {
 pub struct LandedCommit {
     pub id: String,
     pub summary: String,
+}
+
+/// A git command that moves `branch` to `to`: `git branch -f` refuses a branch checked out in
+/// a worktree, so there it is `git -C <checkout> reset --keep` (which also refuses to
+/// overwrite local changes).
+fn move_back_command(ws: &Workspace, branch: &str, to: &str) -> Result<String> {
+    Ok(match checkout_of(ws, branch)? {
+        Some(dir) => format!("git -C {} reset --keep {to}", shell_path(&dir)),
+        None => format!("git branch -f {branch} {to}"),
+    })
 }
 
 /// `undo [MERGE-ID]`: restore the integration branch from the backup ref when nothing landed on
@@ -651,23 +704,53 @@ pub fn undo(ws: &Workspace, merge_id: Option<&str>) -> Result<UndoReport> {
         )));
     }
     let backup_ref = format!("{BACKUP_PREFIX}{}", record.id);
-    let backup = ws.repo.ref_target(&backup_ref)?.ok_or_else(|| {
-        Error::failure(format!("the backup ref `{backup_ref}` is missing")).hint(format!(
-            "the old tip was {}; restore it by hand with `git branch -f`",
-            record.old_tip
-        ))
-    })?;
+    let Some(backup) = ws.repo.ref_target(&backup_ref)? else {
+        return Err(
+            Error::failure(format!("the backup ref `{backup_ref}` is missing")).hint(format!(
+                "the old tip was {}; restore it by hand with `{}`",
+                record.old_tip,
+                move_back_command(ws, &record.integration, &record.old_tip)?
+            )),
+        );
+    };
     let new = oid(&record.new_tip)?;
-    let current = ws.repo.branch_tip(&record.integration)?;
+    let mut current = ws.repo.branch_tip(&record.integration)?;
+    // The tip undo moves from: the merge's new tip, or a record commit on top of it.
+    let mut expected = new;
+    // droidforge's own record commits on top of the merge (`progress --write`) hold no one's
+    // work: undo drops them with the merge.
+    if let Some(cur) = current
+        && cur != new
+        && ws.repo.is_ancestor(new, cur)?
+    {
+        let since = ws.repo.commits_between(Some(new), cur)?;
+        let mut all_records = true;
+        for c in &since {
+            if !super::record::is_record_commit(&ws.repo, *c)? {
+                all_records = false;
+                break;
+            }
+        }
+        if all_records {
+            current = Some(new);
+            expected = cur;
+        }
+    }
     let mut out = UndoReport {
         merge_id: record.id.clone(),
         integration: record.integration.clone(),
         undone: false,
         restored_tip: None,
         landed_since: Vec::new(),
+        move_back_command: None,
         notes: Vec::new(),
     };
     if current != Some(new) {
+        out.move_back_command = Some(move_back_command(
+            ws,
+            &record.integration,
+            &backup.to_string(),
+        )?);
         if let Some(cur) = current {
             let base = if ws.repo.is_ancestor(new, cur)? {
                 Some(new)
@@ -689,20 +772,20 @@ pub fn undo(ws: &Workspace, merge_id: Option<&str>) -> Result<UndoReport> {
     ws.repo.set_ref(
         &format!("refs/heads/{}", record.integration),
         backup,
-        Expect::MustMatch(new),
+        Expect::MustMatch(expected),
         &format!("droidforge: undo merge {}", record.id),
     )?;
     out.undone = true;
     out.restored_tip = Some(backup.to_string());
     match (checkout, clean) {
         (Some(dir), Some(true)) => {
-            if let Err(e) = Repo::refresh_checkout(&dir, new, backup) {
+            if let Err(e) = Repo::refresh_checkout(&dir, expected, backup) {
                 out.notes.push(format!(
                     "could not update the checkout at `{}` ({}); run `git -C {} read-tree -m -u {} {}`",
                     dir.display(),
                     e.message,
                     shell_path(&dir),
-                    new,
+                    expected,
                     backup
                 ));
             } else {
@@ -713,7 +796,7 @@ pub fn undo(ws: &Workspace, merge_id: Option<&str>) -> Result<UndoReport> {
             "the checkout at `{}` has uncommitted changes and was left as is; run `git -C {} read-tree -m -u {} {}`",
             dir.display(),
             shell_path(&dir),
-            new,
+            expected,
             backup
         )),
         _ => {}

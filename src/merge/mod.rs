@@ -166,6 +166,12 @@ pub fn run_merge(
             continue;
         }
 
+        if entry.merged {
+            dr.status = DroidStatus::UpToDate;
+            dr.reason = Some(plan::MERGED_NOTHING_NEW.to_owned());
+            report.droids.push(dr);
+            continue;
+        }
         let Some(candidate) = entry.candidate else {
             dr.status = DroidStatus::Unready;
             dr.reason = entry.unready_reason.clone();
@@ -200,11 +206,15 @@ pub fn run_merge(
             .collect::<Result<Vec<_>>>()?;
         if commits.is_empty() {
             dr.status = DroidStatus::UpToDate;
-            dr.reason = Some(format!(
-                "{} is already on `{}`",
-                gate::short(candidate),
-                ws.integration
-            ));
+            dr.reason = Some(if entry.source == Some(plan::CandidateSource::ReadyMark) {
+                plan::nothing_new_reason(ws, name, candidate).to_owned()
+            } else {
+                format!(
+                    "{} is already on `{}`",
+                    gate::short(candidate),
+                    ws.integration
+                )
+            });
             report.droids.push(dr);
             continue;
         }
@@ -343,11 +353,12 @@ pub fn run_merge(
         report.droids.push(dr);
     }
 
-    let attempted = report
-        .droids
-        .iter()
-        .any(|d| d.status == DroidStatus::Merged || d.status.is_rejection());
-    if attempted && !opts.no_record {
+    // Only a run that lands something commits (its work plus the PROGRESS.md record). A run
+    // that lands nothing leaves the integration branch alone: its rejections go to the state
+    // and the event journal, and the next PROGRESS.md write shows them in the merge log.
+    let landed_any = report.count(DroidStatus::Merged) > 0;
+    let attempted = report.droids.iter().any(|d| d.status.is_rejection());
+    if landed_any && !opts.no_record {
         let text = record::render(ws, &repo, t0, Some(&report))?;
         let message = record::commit_message(&report);
         let record_commit = repo.commit_files(
@@ -359,7 +370,23 @@ pub fn run_merge(
         tip = record_commit;
     }
     report.new_tip = tip.to_string();
-    if opts.dry_run || tip == t0 {
+    if opts.dry_run {
+        // The commits a dry run builds carry this moment's committer date; the real merge
+        // will make others. Show no hash that the merge would not produce: nothing moved.
+        report.new_tip = report.old_tip.clone();
+        report.record_commit = None;
+        for d in &mut report.droids {
+            d.tip = None;
+            for c in &mut d.commits {
+                c.rewritten = None;
+            }
+        }
+        return Ok(report);
+    }
+    if tip == t0 {
+        if attempted && !opts.no_record {
+            land::record_unlanded(ws, &report)?;
+        }
         return Ok(report);
     }
     land::land(ws, &mut report, progress)?;

@@ -28,6 +28,8 @@ pub struct PlanEntry {
     pub source: Option<CandidateSource>,
     /// Why the droid has no candidate.
     pub unready_reason: Option<String>,
+    /// No candidate because its work is already merged and nothing new is on its branch.
+    pub merged: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +65,7 @@ pub fn plan(ws: &Workspace, opts: &MergeOptions, t0: Oid) -> Result<MergePlan> {
             candidate: None,
             source: None,
             unready_reason: None,
+            merged: false,
         };
         if let Some((_, oid)) = opts.heads.iter().find(|(n, _)| *n == droid.name) {
             entry.candidate = Some(*oid);
@@ -72,7 +75,16 @@ pub fn plan(ws: &Workspace, opts: &MergeOptions, t0: Oid) -> Result<MergePlan> {
             entry.source = Some(CandidateSource::ReadyMark);
         } else {
             let head = ws.repo.branch_tip(&branch)?;
+            // A droid merged earlier, whose branch (if it still has one) holds nothing new, is
+            // merged, not unready: there is nothing to mark ready.
+            let nothing_new = match head {
+                Some(h) => ws.repo.is_ancestor(h, t0)?,
+                None => true,
+            };
             match (head, opts.include_unready) {
+                _ if nothing_new && merged_before(ws, &droid.name) => {
+                    entry.merged = true;
+                }
                 (Some(head), true) => {
                     entry.candidate = Some(head);
                     entry.source = Some(CandidateSource::BranchHead);
@@ -96,24 +108,46 @@ pub fn plan(ws: &Workspace, opts: &MergeOptions, t0: Oid) -> Result<MergePlan> {
     Ok(MergePlan { entries })
 }
 
-/// Is the droid's work merged (nothing pending)? A pending ready mark means no; a recorded
-/// merge or a branch already contained in the integration tip means yes.
+/// Is the droid's work merged (nothing pending)? Yes when its ready work is on the integration
+/// branch: a ready mark contained in `t0` (this includes `done` with nothing ahead: "finished,
+/// nothing to merge"), or, once a merge cleared the mark, a recorded merge. A droid without a
+/// ready mark and without a recorded merge is not merged, however few commits it has: it has
+/// not said it is finished, so its dependents wait.
 pub fn is_merged(ws: &Workspace, droid: &str, t0: Oid) -> Result<bool> {
-    if ws.repo.ref_target(&ws.ready_ref(droid))?.is_some() {
-        return Ok(false);
+    if let Some(ready) = ws.repo.ref_target(&ws.ready_ref(droid))? {
+        return ws.repo.is_ancestor(ready, t0);
     }
-    let state = ws.state.store().read().ok();
+    Ok(merged_before(ws, droid))
+}
+
+/// Does the state record this droid's work as merged (a landed merge, or `done` with nothing
+/// to merge)?
+fn merged_before(ws: &Workspace, droid: &str) -> bool {
+    let state = ws.state.store().read().unwrap_or_default();
+    state
+        .droids
+        .get(droid)
+        .is_some_and(|d| d.last_merge.as_deref() == Some("merged") || d.finished_empty.is_some())
+}
+
+/// What `merge` and `check` say about a droid whose work is already merged.
+pub const MERGED_NOTHING_NEW: &str = "merged (nothing new)";
+/// What they say about a droid that `done` recorded as finished with nothing to merge.
+pub const FINISHED_NOTHING_TO_MERGE: &str = "finished, nothing to merge";
+
+/// The reason shown for a ready mark that is already on the integration branch.
+pub fn nothing_new_reason(ws: &Workspace, droid: &str, ready: Oid) -> &'static str {
+    let state = ws.state.store().read().unwrap_or_default();
+    let hex = ready.to_string();
     if state
-        .as_ref()
-        .and_then(|s| s.droids.get(droid))
-        .and_then(|d| d.last_merge.as_deref())
-        == Some("merged")
+        .droids
+        .get(droid)
+        .and_then(|d| d.finished_empty.as_deref())
+        == Some(hex.as_str())
     {
-        return Ok(true);
-    }
-    match ws.repo.branch_tip(&ws.branch_of(droid))? {
-        Some(tip) => ws.repo.is_ancestor(tip, t0),
-        None => Ok(false),
+        FINISHED_NOTHING_TO_MERGE
+    } else {
+        MERGED_NOTHING_NEW
     }
 }
 

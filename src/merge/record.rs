@@ -110,7 +110,11 @@ pub fn render(
                     Some(t) => !repo.is_ancestor(t, base)?,
                     None => false,
                 };
+                let finished_empty = ds.is_some_and(|d| d.finished_empty.is_some());
                 match last {
+                    _ if finished_empty && !running && !ahead => {
+                        format!("🟢 {}", super::plan::FINISHED_NOTHING_TO_MERGE)
+                    }
                     Some(s) if !(running || ahead && s == DroidStatus::Merged) => status_label(s),
                     _ if running || ahead => "🟡 in progress".to_owned(),
                     _ => "🔵 pending".to_owned(),
@@ -163,24 +167,38 @@ pub fn render(
         });
     }
 
-    let mut new_log = Vec::new();
+    // Attempts that landed nothing wait in the state (unless a write already holds them),
+    // then the run being recorded.
+    let mut new_log: Vec<LogRow> = state
+        .unrecorded_log
+        .iter()
+        .filter(|row| {
+            let id = format!("| {} |", crate::progress_file::cell(&row.merge_id));
+            !old_log.iter().any(|w| w.starts_with(&id))
+        })
+        .cloned()
+        .collect();
     if let Some(r) = report {
-        let date = format_utc(crate::state::now());
-        for d in &r.droids {
-            if matches!(d.status, DroidStatus::Unready | DroidStatus::UpToDate) {
-                continue;
-            }
-            new_log.push(LogRow {
-                merge_id: r.merge_id.clone(),
-                date: date.clone(),
-                droid: d.droid.clone(),
-                commits: d.commits.len(),
-                result: status_label(d.status),
-                reasons: reason_line(d),
-            });
-        }
+        new_log.extend(log_rows(r));
     }
     Ok(render_progress(&tables, &old_log, &new_log))
+}
+
+/// The merge-log rows of one run (droids it attempted; not the unready or up-to-date ones).
+pub fn log_rows(r: &MergeReport) -> Vec<LogRow> {
+    let date = format_utc(crate::state::now());
+    r.droids
+        .iter()
+        .filter(|d| !matches!(d.status, DroidStatus::Unready | DroidStatus::UpToDate))
+        .map(|d| LogRow {
+            merge_id: r.merge_id.clone(),
+            date: date.clone(),
+            droid: d.droid.clone(),
+            commits: d.commits.len(),
+            result: status_label(d.status),
+            reasons: reason_line(d),
+        })
+        .collect()
 }
 
 /// The message of the record commit.
@@ -200,5 +218,28 @@ pub fn commit_message(report: &MergeReport) -> String {
         }
         msg.push('\n');
     }
+    msg.push_str(&format!("\n{RECORD_TRAILER}\n"));
     msg
+}
+
+/// The trailer of every commit droidforge makes only to record its own files (PROGRESS.md,
+/// FILE_OWNERSHIP.md). `undo` sees through such commits: they hold no one's work.
+pub const RECORD_TRAILER: &str = "Droidforge-Record: yes";
+
+/// The files a record commit may change.
+const RECORD_FILES: [&str; 2] = [PROGRESS_PATH, "FILE_OWNERSHIP.md"];
+
+/// Is this commit one of droidforge's record commits: the trailer in its message and only
+/// record files changed? A human commit that copies the trailer but touches anything else
+/// is not.
+pub fn is_record_commit(repo: &Repo, commit: Oid) -> Result<bool> {
+    let info = repo.commit_info(commit)?;
+    let message = repo.commit_message(commit)?;
+    if !message.lines().any(|l| l.trim() == RECORD_TRAILER) || info.parents.len() != 1 {
+        return Ok(false);
+    }
+    Ok(repo
+        .changed_paths(commit)?
+        .iter()
+        .all(|c| RECORD_FILES.contains(&c.path.as_str())))
 }

@@ -15,8 +15,8 @@ pub struct MergeReport {
     pub integration: String,
     /// Integration tip before the run (T0).
     pub old_tip: String,
-    /// Integration tip after the run (equal to `old_tip` when nothing landed). In a dry run,
-    /// the tip the run would have produced (its objects were not kept).
+    /// Integration tip after the run (equal to `old_tip` when nothing landed, and in a dry run:
+    /// a dry run shows no commit ids it made, since the real merge makes its own).
     pub new_tip: String,
     pub dry_run: bool,
     /// `rebase` or `merge`.

@@ -395,6 +395,15 @@ impl Repo {
         }
     }
 
+    /// The full message of a commit (trailers included).
+    pub fn commit_message(&self, id: Oid) -> Result<String> {
+        let commit = self
+            .git
+            .find_commit(id)
+            .with_context(|| format!("commit {id} is missing"))?;
+        Ok(String::from_utf8_lossy(commit.message_raw_sloppy()).into_owned())
+    }
+
     /// Does `id` exist as a commit in the object database?
     pub fn has_commit(&self, id: Oid) -> bool {
         self.git.find_commit(id).is_ok()

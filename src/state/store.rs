@@ -18,6 +18,11 @@ pub struct State {
     pub droids: BTreeMap<String, DroidState>,
     #[serde(default)]
     pub merges: Vec<MergeRecord>,
+    /// Merge attempts that landed nothing (every droid rejected or skipped): they make no commit
+    /// on the integration branch, so their merge-log rows wait here until the next PROGRESS.md
+    /// write (a landing merge's record commit or `progress --write`) renders them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unrecorded_log: Vec<crate::progress_file::LogRow>,
     /// Named counters (operation tallies; the lock stress test counts its updates here).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub counters: BTreeMap<String, u64>,
@@ -36,6 +41,10 @@ pub struct DroidState {
     /// Result of the last merge attempt: merged, conflict, violation, verify-failed, skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_merge: Option<String>,
+    /// `done` marked this commit, which was already on the integration branch: the droid is
+    /// finished with nothing to merge (it counts as merged for its dependents and phases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_empty: Option<String>,
     /// The rebased commit that landed, when merged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_commit: Option<String>,

@@ -20,6 +20,7 @@ mod merge;
 mod merge_conflicts;
 mod merge_crash;
 mod merge_support;
+mod merge_truth;
 mod plan;
 mod remove;
 mod run;
