@@ -78,7 +78,8 @@ pub fn plan(ws: &Workspace, opts: &MergeOptions, t0: Oid) -> Result<MergePlan> {
             // A droid merged earlier, whose branch (if it still has one) holds nothing new, is
             // merged, not unready: there is nothing to mark ready.
             let nothing_new = match head {
-                Some(h) => ws.repo.is_ancestor(h, t0)?,
+                // A branch head that is not a commit is rejected later, droid by droid.
+                Some(h) => ws.repo.not_a_commit(h)?.is_none() && ws.repo.is_ancestor(h, t0)?,
                 None => true,
             };
             match (head, opts.include_unready) {
@@ -115,7 +116,8 @@ pub fn plan(ws: &Workspace, opts: &MergeOptions, t0: Oid) -> Result<MergePlan> {
 /// not said it is finished, so its dependents wait.
 pub fn is_merged(ws: &Workspace, droid: &str, t0: Oid) -> Result<bool> {
     if let Some(ready) = ws.repo.ref_target(&ws.ready_ref(droid))? {
-        return ws.repo.is_ancestor(ready, t0);
+        // A ready mark that is not a commit (damaged or hostile) is not merged work.
+        return Ok(ws.repo.not_a_commit(ready)?.is_none() && ws.repo.is_ancestor(ready, t0)?);
     }
     Ok(merged_before(ws, droid))
 }
