@@ -288,8 +288,17 @@ fn check_human(ws: &Workspace, base: Oid, head: Oid, verify: Option<&str>) -> Re
         return Ok(dr);
     }
     let mut scratch = Vec::new();
+    // Every commit on its own, and the branch's net change (a merge commit that takes an old
+    // integration commit's version of a protected path changes no path of its own).
+    let mut changes = Vec::new();
     for &c in &commits {
-        for change in merge::gate::commit_changes(&repo, c)? {
+        changes.extend(merge::gate::commit_changes(&repo, c)?);
+    }
+    if !commits.is_empty() {
+        changes.extend(merge::gate::net_changes(&repo, base, head)?);
+    }
+    {
+        for change in changes {
             let class = ws.forge.rules.classify_into(&change.path, &mut scratch);
             if class.protected && !dr.violations.iter().any(|v| v.path == change.path) {
                 dr.violations.push(merge::Violation {

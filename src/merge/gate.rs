@@ -54,30 +54,36 @@ pub struct OwnershipCheck {
     pub shared_paths: Vec<String>,
 }
 
-/// Every path that `commits` (decoded, oldest first) change and `droid` may not change, each
-/// (path, kind) once with the first commit that made it; plus the shared paths it changed.
-pub fn check_ownership_of(
-    repo: &Repo,
-    rules: &Rules,
-    droid: &str,
-    commits: &[CommitInfo],
-) -> Result<OwnershipCheck> {
-    let idx = rules.droid_index(droid);
-    let mut out: Vec<Violation> = Vec::new();
-    let mut shared_paths: Vec<String> = Vec::new();
-    let mut scratch = Vec::new();
-    for (i, info) in commits.iter().enumerate() {
-        // In a linear range the parent is the previous commit: its tree is known.
-        let parent_tree = match (i.checked_sub(1).map(|p| &commits[p]), info.parents.first()) {
-            (Some(prev), Some(parent)) if prev.id == *parent => Some(prev.tree),
-            _ => None,
-        };
-        for change in commit_changes_of(repo, info, parent_tree)? {
-            let class = rules.classify_into(&change.path, &mut scratch);
-            if class.shared && !shared_paths.contains(&change.path) {
-                shared_paths.push(change.path.clone());
+/// Classifies changed paths for one droid and collects each forbidden (path, kind) once, with
+/// the first commit that made it.
+pub struct Judge<'a> {
+    rules: &'a Rules,
+    idx: Option<usize>,
+    scratch: Vec<usize>,
+    check: OwnershipCheck,
+}
+
+impl<'a> Judge<'a> {
+    pub fn new(rules: &'a Rules, droid: &str) -> Judge<'a> {
+        Judge {
+            rules,
+            idx: rules.droid_index(droid),
+            scratch: Vec::new(),
+            check: OwnershipCheck {
+                violations: Vec::new(),
+                shared_paths: Vec::new(),
+            },
+        }
+    }
+
+    /// Judge `changes`; a path already reported with the same kind is not reported again.
+    pub fn add(&mut self, changes: Vec<PathChange>) {
+        for change in changes {
+            let class = self.rules.classify_into(&change.path, &mut self.scratch);
+            if class.shared && !self.check.shared_paths.contains(&change.path) {
+                self.check.shared_paths.push(change.path.clone());
             }
-            let allowed = match idx {
+            let allowed = match self.idx {
                 Some(i) => class.allows(i),
                 None => !class.protected && class.shared,
             };
@@ -85,6 +91,7 @@ pub fn check_ownership_of(
                 continue;
             }
             let kind = change.kind.as_str();
+            let out = &mut self.check.violations;
             if out.iter().any(|v| v.path == change.path && v.kind == kind) {
                 continue;
             }
@@ -92,14 +99,79 @@ pub fn check_ownership_of(
                 path: change.path,
                 kind: kind.to_owned(),
                 commit: change.commit,
-                owner: rules.describe(&class),
+                owner: self.rules.describe(&class),
             });
         }
     }
-    Ok(OwnershipCheck {
-        violations: out,
-        shared_paths,
-    })
+
+    pub fn finish(self) -> OwnershipCheck {
+        self.check
+    }
+}
+
+/// The ownership gate, before replay. What a droid changes is judged two ways, and a path
+/// forbidden by either is a violation:
+///
+/// - every commit of `commits` (= `onto..candidate`, decoded, oldest first) on its own: each of
+///   them lands in the integration branch's history (rewritten by rebase, or through the second
+///   parent of a merge commit), so a foreign path written by one commit and removed again by a
+///   later one still counts;
+/// - the net change of the branch: `merge-base(onto, candidate)` → `candidate`. This is what a
+///   merge commit inside the range cannot hide: taking an *old* integration commit's version of
+///   a path (already on the integration branch, so no commit of the range "changes" it) still
+///   reverts that path relative to the integration branch.
+///
+/// Net-change violations that no single commit explains name the candidate commit.
+pub fn check_ownership_of(
+    repo: &Repo,
+    rules: &Rules,
+    droid: &str,
+    onto: Oid,
+    candidate: Oid,
+    commits: &[CommitInfo],
+) -> Result<OwnershipCheck> {
+    let mut judge = Judge::new(rules, droid);
+    for (i, info) in commits.iter().enumerate() {
+        // In a linear range the parent is the previous commit: its tree is known.
+        let parent_tree = match (i.checked_sub(1).map(|p| &commits[p]), info.parents.first()) {
+            (Some(prev), Some(parent)) if prev.id == *parent => Some(prev.tree),
+            _ => None,
+        };
+        judge.add(commit_changes_of(repo, info, parent_tree)?);
+    }
+    judge.add(net_changes(repo, onto, candidate)?);
+    Ok(judge.finish())
+}
+
+/// What a branch changes relative to where it left `onto`: `merge-base(onto, tip)` → `tip`,
+/// labelled with `tip`.
+pub fn net_changes(repo: &Repo, onto: Oid, tip: Oid) -> Result<Vec<PathChange>> {
+    let base = match repo.merge_base(onto, tip)? {
+        Some(b) => Some(repo.tree_id(b)?),
+        None => None,
+    };
+    repo.changed_paths_between(base, repo.tree_id(tip)?, tip)
+}
+
+/// The ownership gate after replay: what landing would do to the integration branch, the
+/// paths that differ between `onto` and the replayed `new_tip` (for `--strategy merge` the
+/// merge result; changes already on the integration branch cannot show up here). Labelled with
+/// `candidate`.
+pub fn check_landing(
+    repo: &Repo,
+    rules: &Rules,
+    droid: &str,
+    onto: Oid,
+    new_tip: Oid,
+    candidate: Oid,
+) -> Result<Vec<Violation>> {
+    let mut judge = Judge::new(rules, droid);
+    judge.add(repo.changed_paths_between(
+        Some(repo.tree_id(onto)?),
+        repo.tree_id(new_tip)?,
+        candidate,
+    )?);
+    Ok(judge.finish().violations)
 }
 
 /// Tree entries git would refuse (`.git`, `..`, names with `/`, duplicates, bad modes, a
@@ -175,7 +247,7 @@ pub fn apply_of(
         super::Strategy::Rebase => {
             if let Some(c) = commits.iter().find(|c| c.parents.len() > 1) {
                 return Ok(Applied::Refused(format!(
-                    "commit {} is a merge commit; rebase replays linear history only (use `--strategy merge`, or linearize the branch)",
+                    "commit {} is a merge commit; rebase replays linear history only: linearize the branch (`git rebase` it onto the integration branch) and mark it ready again",
                     short(c.id)
                 )));
             }

@@ -1,4 +1,4 @@
-//! The merger (DESIGN §4): land droids' ready work on the integration branch in dependency
+//! The merger: land droids' ready work on the integration branch in dependency
 //! order — ownership gate, in-memory replay, optional verification, one compare-and-swap ref
 //! update, a PROGRESS.md record, and crash recovery through a journal. No UI here: everything
 //! returns a [`MergeReport`]; `progress` receives one-line updates.
@@ -258,7 +258,8 @@ pub fn run_merge(
         }
 
         // Ownership (the manifest is the integration branch's).
-        let ownership = gate::check_ownership_of(&repo, &ws.forge.rules, name, &commits)?;
+        let ownership =
+            gate::check_ownership_of(&repo, &ws.forge.rules, name, tip, candidate, &commits)?;
         let violations = ownership.violations;
         if !violations.is_empty() {
             dr.status = DroidStatus::Violation;
@@ -295,7 +296,31 @@ pub fn run_merge(
             &committer,
         )?;
         let (new_tip, rewritten) = match applied {
-            gate::Applied::Clean { tip, rewritten } => (tip, rewritten),
+            gate::Applied::Clean {
+                tip: new_tip,
+                rewritten,
+            } => {
+                // What landing does to the integration branch must pass the gate too (for
+                // `--strategy merge` this is the merge result, not the droid's own commits).
+                let violations =
+                    gate::check_landing(&repo, &ws.forge.rules, name, tip, new_tip, candidate)?;
+                if !violations.is_empty() {
+                    dr.status = DroidStatus::Violation;
+                    dr.reason = Some(format!(
+                        "{} path(s) outside its ownership",
+                        violations.len()
+                    ));
+                    dr.violations = violations;
+                    progress(&format!("{name}: ownership violation"));
+                    not_landed.insert(
+                        name.to_owned(),
+                        "was rejected (ownership violation)".to_owned(),
+                    );
+                    report.droids.push(dr);
+                    continue;
+                }
+                (new_tip, rewritten)
+            }
             gate::Applied::Conflict(conflicts) => {
                 dr.status = DroidStatus::Conflict;
                 dr.reason = Some(format!("{} conflicting path(s)", conflicts.len()));

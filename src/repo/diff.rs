@@ -44,7 +44,8 @@ pub struct PathChange {
 
 impl Repo {
     /// Paths changed by `commit` relative to its first parent (or the empty tree for a root).
-    /// Directories are not listed, only what sits in them (files, symlinks, submodules).
+    /// Directories are listed only when empty: otherwise what sits in them (files, symlinks,
+    /// submodules) is listed instead.
     pub fn changed_paths(&self, commit: Oid) -> Result<Vec<PathChange>> {
         let info = self.commit_info(commit)?;
         let old = match info.parents.first() {
@@ -54,7 +55,9 @@ impl Repo {
         self.changed_paths_between(old, info.tree, commit)
     }
 
-    /// Paths that differ between two trees (`None` = empty tree).
+    /// Paths that differ between two trees (`None` = empty tree). An empty directory (a tree
+    /// entry pointing at the empty tree, which git can store but never checks out) counts as a
+    /// change at its own path: otherwise a droid could plant `.droidforge/evil/` unseen.
     pub fn changed_paths_between(
         &self,
         old_tree: Option<Oid>,
@@ -91,18 +94,20 @@ impl Repo {
                 ChangeDetached::Addition {
                     location,
                     entry_mode,
+                    id,
                     ..
                 } => {
-                    if !entry_mode.is_tree() {
+                    if !entry_mode.is_tree() || id.is_empty_tree() {
                         push(location.as_ref(), ChangeKind::Added)
                     }
                 }
                 ChangeDetached::Deletion {
                     location,
                     entry_mode,
+                    id,
                     ..
                 } => {
-                    if !entry_mode.is_tree() {
+                    if !entry_mode.is_tree() || id.is_empty_tree() {
                         push(location.as_ref(), ChangeKind::Deleted)
                     }
                 }

@@ -62,7 +62,7 @@ impl Repo {
                 return Err(Error::failure(format!(
                     "commit {id} is a merge commit; rebase replays linear history only"
                 ))
-                .hint("rebase the droid branch to a linear history, or use `--strategy merge`"));
+                .hint("rebase the droid branch to a linear history"));
             }
             let base_tree = match parents.first() {
                 Some(p) => self.tree_id(*p)?,

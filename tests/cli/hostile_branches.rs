@@ -252,6 +252,81 @@ fn ready_ref_to_missing_object(repo: &TestRepo) {
     .unwrap();
 }
 
+/// main gains gamma (`lib/**`) with `lib/l.rs` v1 (the "old" integration commit, returned),
+/// then moves on: the manifest gains delta and gamma's `lib/l.rs` becomes v2.
+fn main_moves_past_an_old_commit(repo: &TestRepo) -> String {
+    let with_gamma = forge_toml(&[
+        ("alpha", &["alpha/**"], &[]),
+        ("beta", &["beta/**"], &[]),
+        ("gamma", &["lib/**"], &[]),
+    ]);
+    let old = repo.commit(
+        "gamma joins",
+        &[(MANIFEST, &with_gamma), ("lib/l.rs", "v1\n")],
+    );
+    let with_delta =
+        format!("{with_gamma}\n[[droid]]\nname = \"delta\"\nphases = [1]\nowns = [\"delta/**\"]\n");
+    repo.commit(
+        "gamma's work, delta joins",
+        &[(MANIFEST, &with_delta), ("lib/l.rs", "v2\n")],
+    );
+    old
+}
+
+/// alpha commits honestly on main, then makes a merge commit whose second parent is an *old*
+/// integration commit and takes that commit's manifest and gamma's `lib/l.rs` (an evil
+/// merge: relative to its parents it changes neither path).
+fn evil_merge(repo: &TestRepo) {
+    let old = main_moves_past_an_old_commit(repo);
+    let wt = droid_worktree(repo, "alpha", "main");
+    commit_in(&wt, "alpha works", &[("alpha/a.txt", "alpha v2\n")]);
+    git_in(&wt, &["checkout", &old, "--", MANIFEST, "lib/l.rs"]);
+    let tree = git_in(&wt, &["write-tree"]).trim().to_owned();
+    let evil = git_in(
+        &wt,
+        &[
+            "commit-tree",
+            &tree,
+            "-p",
+            "HEAD",
+            "-p",
+            &old,
+            "-m",
+            "Merge old main",
+        ],
+    );
+    git_in(&wt, &["reset", "-q", "--hard", evil.trim()]);
+    done(repo, "alpha");
+}
+
+/// An empty tree entry at `.droidforge/evil`: git stores it, no checkout ever shows it.
+fn empty_protected_tree(repo: &TestRepo) {
+    let empty = raw_tree(repo, vec![]);
+    let mut dotdir = ls_tree(repo, "main:.droidforge");
+    dotdir.push(("40000".into(), b"evil".to_vec(), empty));
+    let dotdir = raw_tree(repo, dotdir);
+    // `ls-tree` prints trees as 040000; in a tree object the mode is 40000.
+    let mut root: Vec<Entry> = ls_tree(repo, "main")
+        .into_iter()
+        .filter(|e| e.1 != b".droidforge")
+        .map(|(mode, name, id)| (mode.trim_start_matches('0').to_owned(), name, id))
+        .collect();
+    root.push(("40000".into(), b".droidforge".to_vec(), dotdir));
+    let root = raw_tree(repo, root);
+    let commit = repo.git(&["commit-tree", &root, "-p", "main", "-m", "alpha: empty dir"]);
+    repo.git(&["update-ref", "refs/heads/droidforge/alpha", commit.trim()]);
+    done(repo, "alpha");
+}
+
+fn not_owned(path: &'static str, owner: &'static str) -> Expect {
+    Expect {
+        exit: 4,
+        status: "violation",
+        path: Some(path),
+        reason: owner,
+    }
+}
+
 fn invalid(path: &'static str, reason: &'static str) -> Expect {
     Expect {
         exit: 4,
@@ -308,6 +383,11 @@ hostile_rows! {
     ready_ref_to_blob_rejects_only_that_droid: ready_ref_to_blob, &[] => bad_ready();
     ready_ref_to_tree_rejects_only_that_droid: ready_ref_to_tree, &[] => bad_ready();
     ready_ref_to_missing_object_rejects_only_that_droid: ready_ref_to_missing_object, &[] => bad_ready();
+    evil_merge_strategy_merge_cannot_revert_protected_or_foreign_paths: evil_merge, &["--strategy", "merge"] => not_owned(MANIFEST, "\"protected\"");
+    evil_merge_strategy_merge_cannot_revert_another_droids_file: evil_merge, &["--strategy", "merge"] => not_owned("lib/l.rs", "owned by `gamma`");
+    evil_merge_is_a_violation_with_the_rebase_strategy: evil_merge, &[] => not_owned("lib/l.rs", "owned by `gamma`");
+    empty_tree_in_protected_path_is_a_violation: empty_protected_tree, &[] => not_owned(".droidforge/evil", "\"protected\"");
+    empty_tree_in_protected_path_is_a_violation_with_the_merge_strategy: empty_protected_tree, &["--strategy", "merge"] => not_owned(".droidforge/evil", "\"protected\"");
 }
 
 fn details(dr: &serde_json::Value) -> String {
