@@ -281,7 +281,7 @@ impl Rules {
 // (`tests/cli/glob_intersect.rs`).
 
 /// Literal text before the first glob metacharacter: every path a pattern matches starts with it.
-fn literal_prefix(pattern: &str) -> &str {
+pub fn literal_prefix(pattern: &str) -> &str {
     let p = pattern.trim();
     let p = p.strip_prefix("./").unwrap_or(p);
     let end = p.find(['*', '?', '[', '{', '\\']).unwrap_or(p.len());
@@ -289,34 +289,49 @@ fn literal_prefix(pattern: &str) -> &str {
 }
 
 /// Byte order in which the search tries characters, so examples read naturally.
-fn preferred_bytes() -> Vec<u8> {
-    let mut order: Vec<u8> = Vec::with_capacity(255);
-    order.extend(b'a'..=b'z');
-    order.extend(b'0'..=b'9');
-    order.extend([b'_', b'-', b'.', b'/']);
-    order.extend(b'A'..=b'Z');
-    for b in 1..=255u8 {
-        if !order.contains(&b) {
-            order.push(b);
+fn preferred_bytes() -> &'static [u8] {
+    static ORDER: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    ORDER.get_or_init(|| {
+        let mut order: Vec<u8> = Vec::with_capacity(255);
+        order.extend(b'a'..=b'z');
+        order.extend(b'0'..=b'9');
+        order.extend([b'_', b'-', b'.', b'/']);
+        order.extend(b'A'..=b'Z');
+        for b in 1..=255u8 {
+            if !order.contains(&b) {
+                order.push(b);
+            }
         }
-    }
-    order
+        order
+    })
 }
 
-fn pattern_dfa(pattern: &str) -> Option<regex_automata::hybrid::dfa::DFA> {
-    use regex_automata::{hybrid::dfa::DFA, nfa::thompson, util::syntax};
-    let globs = compile_pattern(pattern).ok()?;
-    let regexes: Vec<String> = globs.iter().map(|g| g.regex().to_owned()).collect();
-    DFA::builder()
-        .syntax(syntax::Config::new().unicode(false).utf8(false))
-        .thompson(thompson::Config::new().utf8(false))
-        .configure(
-            DFA::config()
-                .cache_capacity(8 << 20)
-                .skip_cache_capacity_check(true),
-        )
-        .build_many(&regexes)
-        .ok()
+/// One ownership pattern compiled for intersection tests: a lazy DFA and its cache. Compile
+/// each pattern once and intersect it with many others (manifest overlap analysis).
+pub struct PatternAutomaton {
+    dfa: regex_automata::hybrid::dfa::DFA,
+    cache: regex_automata::hybrid::dfa::Cache,
+}
+
+impl PatternAutomaton {
+    /// Compile `pattern` (with its directory-covers-contents expansion); `None` if invalid.
+    pub fn new(pattern: &str) -> Option<PatternAutomaton> {
+        use regex_automata::{hybrid::dfa::DFA, nfa::thompson, util::syntax};
+        let globs = compile_pattern(pattern).ok()?;
+        let regexes: Vec<String> = globs.iter().map(|g| g.regex().to_owned()).collect();
+        let dfa = DFA::builder()
+            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .thompson(thompson::Config::new().utf8(false))
+            .configure(
+                DFA::config()
+                    .cache_capacity(8 << 20)
+                    .skip_cache_capacity_check(true),
+            )
+            .build_many(&regexes)
+            .ok()?;
+        let cache = dfa.create_cache();
+        Some(PatternAutomaton { dfa, cache })
+    }
 }
 
 /// If two ownership patterns can match a common path, return an example of such a path.
@@ -324,18 +339,24 @@ fn pattern_dfa(pattern: &str) -> Option<regex_automata::hybrid::dfa::DFA> {
 /// Both patterns are taken with their directory-covers-contents expansion, exactly as
 /// [`Rules`] matches them. An invalid pattern intersects nothing.
 pub fn patterns_intersect(a: &str, b: &str) -> Option<String> {
-    use regex_automata::{Anchored, hybrid::LazyStateID, util::start};
-    use std::collections::{HashMap, VecDeque};
-
     let (pa, pb) = (literal_prefix(a), literal_prefix(b));
     if !pa.starts_with(pb) && !pb.starts_with(pa) {
         return None;
     }
-    let (da, db) = (pattern_dfa(a)?, pattern_dfa(b)?);
-    let (mut ca, mut cb) = (da.create_cache(), db.create_cache());
+    let (mut da, mut db) = (PatternAutomaton::new(a)?, PatternAutomaton::new(b)?);
+    automata_intersect(&mut da, &mut db)
+}
+
+/// [`patterns_intersect`] on already compiled patterns.
+pub fn automata_intersect(a: &mut PatternAutomaton, b: &mut PatternAutomaton) -> Option<String> {
+    use regex_automata::{Anchored, hybrid::LazyStateID, util::start};
+    use std::collections::{HashMap, VecDeque};
+
+    let (da, ca) = (&a.dfa, &mut a.cache);
+    let (db, cb) = (&b.dfa, &mut b.cache);
     let cfg = start::Config::new().anchored(Anchored::Yes);
-    let sa = da.start_state(&mut ca, &cfg).ok()?;
-    let sb = db.start_state(&mut cb, &cfg).ok()?;
+    let sa = da.start_state(ca, &cfg).ok()?;
+    let sb = db.start_state(cb, &cfg).ok()?;
 
     // Path shape: 0 = nothing yet, 1 = just after `/`, 2 = inside a component.
     type Node = (LazyStateID, LazyStateID, u8);
@@ -352,7 +373,7 @@ pub fn patterns_intersect(a: &str, b: &str) -> Option<String> {
     };
     while let Some(node) = queue.pop_front() {
         let (s1, s2, shape) = node;
-        if shape == 2 && accepts(&da, &mut ca, s1) && accepts(&db, &mut cb, s2) {
+        if shape == 2 && accepts(da, ca, s1) && accepts(db, cb, s2) {
             let mut bytes = Vec::new();
             let mut cur = node;
             while let Some(Some((prev, byte))) = parent.get(&cur) {
@@ -362,17 +383,17 @@ pub fn patterns_intersect(a: &str, b: &str) -> Option<String> {
             bytes.reverse();
             return Some(String::from_utf8_lossy(&bytes).into_owned());
         }
-        for &byte in &order {
+        for &byte in order {
             let next_shape = match (byte, shape) {
                 (b'/', 2) => 1,
                 (b'/', _) => continue,
                 _ => 2,
             };
-            let n1 = da.next_state(&mut ca, s1, byte).ok()?;
+            let n1 = da.next_state(ca, s1, byte).ok()?;
             if n1.is_dead() || n1.is_quit() {
                 continue;
             }
-            let n2 = db.next_state(&mut cb, s2, byte).ok()?;
+            let n2 = db.next_state(cb, s2, byte).ok()?;
             if n2.is_dead() || n2.is_quit() {
                 continue;
             }

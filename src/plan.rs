@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::manifest::{Forge, Problem};
+use crate::manifest::{Forge, Overlap, Problem};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PlanReport {
@@ -37,14 +37,9 @@ pub struct PlanDroid {
     pub branch: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Overlap {
-    pub droids: [String; 2],
-    pub patterns: [String; 2],
-    pub example: String,
-}
-
-pub fn build(forge: &Forge) -> PlanReport {
+/// Build the plan report; `overlaps` and `warnings` come from [`Forge::overlaps`] (computed
+/// once by the caller, which also prints the warnings).
+pub fn build(forge: &Forge, overlaps: Vec<Overlap>, warnings: Vec<Problem>) -> PlanReport {
     let m = &forge.manifest;
     let phases = m
         .phases
@@ -78,14 +73,6 @@ pub fn build(forge: &Forge) -> PlanReport {
         .into_iter()
         .map(|w| w.into_iter().map(|d| d.name.clone()).collect())
         .collect();
-    let overlaps = crate::manifest::ownership_overlaps(m)
-        .into_iter()
-        .map(|(a, pa, b, pb, example)| Overlap {
-            droids: [a, b],
-            patterns: [pa, pb],
-            example,
-        })
-        .collect();
     PlanReport {
         version: 1,
         integration: forge.integration().map(str::to_owned),
@@ -93,7 +80,7 @@ pub fn build(forge: &Forge) -> PlanReport {
         droids,
         waves,
         overlaps,
-        warnings: forge.warnings.clone(),
+        warnings,
     }
 }
 
@@ -165,10 +152,17 @@ pub fn render_text(r: &PlanReport) -> String {
     } else {
         out.push_str("\nOwnership overlaps:\n");
         for o in &r.overlaps {
-            out.push_str(&format!(
-                "  {} (`{}`) and {} (`{}`), e.g. `{}`\n",
-                o.droids[0], o.patterns[0], o.droids[1], o.patterns[1], o.example
-            ));
+            let owners: Vec<String> = o
+                .droids
+                .iter()
+                .zip(&o.patterns)
+                .map(|(d, p)| format!("{d} (`{p}`)"))
+                .collect();
+            let owners = match owners.as_slice() {
+                [a, b] => format!("{a} and {b}"),
+                _ => owners.join(", "),
+            };
+            out.push_str(&format!("  {owners}, e.g. `{}`\n", o.example));
         }
     }
     out

@@ -8,7 +8,10 @@ use crate::workspace::{ManifestSource, Workspace};
 
 pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<i32> {
     let ws = Workspace::load(&ctx.cwd, ManifestSource::WorkingTree, args.strict)?;
-    for w in &ws.forge.warnings {
+    // Overlap analysis is `plan`'s job alone; other commands load the manifest without it.
+    let overlaps = ws.forge.overlaps();
+    let warnings = ws.forge.overlap_problems(&overlaps);
+    for w in &warnings {
         ctx.ui.warn(&w.render(&ws.forge.source));
     }
     if args.write {
@@ -38,7 +41,7 @@ pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<i32> {
         );
         return Ok(0);
     }
-    let report = plan::build(&ws.forge);
+    let report = plan::build(&ws.forge, overlaps.found, warnings);
     match args.format {
         PlanFormat::Text => ctx.ui.data(&plan::render_text(&report)),
         PlanFormat::Mermaid => ctx.ui.data(&plan::render_mermaid(&report)),

@@ -26,9 +26,6 @@ pub fn run(ctx: &Ctx, args: &SpawnArgs) -> Result<i32> {
         return super::run::run_droids(ctx, &ws, &droids, &run_args);
     }
     let ws = Workspace::load(&ctx.cwd, ManifestSource::WorkingTree, false)?;
-    for w in &ws.forge.warnings {
-        ctx.ui.warn(&w.render(&ws.forge.source));
-    }
     let s = &args.select;
     let droids = ws.forge.select(&s.droids, s.phase, s.all)?;
     let from = match &args.from {

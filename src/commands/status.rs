@@ -9,14 +9,8 @@ use crate::status::{render_table, status};
 use crate::workspace::{ManifestSource, Workspace};
 
 pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<i32> {
-    let mut first = true;
     loop {
         let ws = Workspace::load(&ctx.cwd, ManifestSource::WorkingTree, false)?;
-        if first {
-            for w in &ws.forge.warnings {
-                ctx.ui.warn(&w.render(&ws.forge.source));
-            }
-        }
         let droids = match &args.droid {
             Some(name) => vec![ws.forge.require_droid(name)?],
             None => Vec::new(),
@@ -41,7 +35,6 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<i32> {
             // The reader went away (`| head`): stop watching.
             return Ok(0);
         }
-        first = false;
         std::thread::sleep(std::time::Duration::from_secs(secs.max(1)));
     }
 }

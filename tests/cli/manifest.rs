@@ -122,12 +122,23 @@ fn overlap_is_a_warning_and_the_command_runs() {
     let toml = format!(
         "{PHASE}[[droid]]\nname = \"a\"\nphases = [1]\nowns = [\"src/**\"]\n\n[[droid]]\nname = \"b\"\nphases = [1]\nowns = [\"src/*.rs\"]\n"
     );
-    let out = run_with(&toml, &["status"]);
+    let out = run_with(&toml, &["plan", "--check"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         stderr(&out),
         "warning: .droidforge/forge.toml:12: droids `a` (`src/**`) and `b` (`src/*.rs`) both own paths such as `src/.rs`\n    help: give the path to one droid, or list it under [paths] shared if both must edit it (`plan --strict` makes this an error)\n"
     );
+}
+
+/// Overlap analysis is `plan`'s job: `status` (run by every agent, often) skips it.
+#[test]
+fn status_does_no_overlap_analysis() {
+    let toml = format!(
+        "{PHASE}[[droid]]\nname = \"a\"\nphases = [1]\nowns = [\"src/**\"]\n\n[[droid]]\nname = \"b\"\nphases = [1]\nowns = [\"src/*.rs\"]\n"
+    );
+    let out = run_with(&toml, &["status"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
     assert!(stdout(&out).starts_with("DROID"));
 }
 
