@@ -219,7 +219,8 @@ impl Workspace {
             forge: Forge {
                 manifest,
                 rules,
-                warnings: Vec::new(),
+                // Overlap analysis never runs on a cached manifest (it is `plan`'s job).
+                text: String::new(),
                 source,
             },
             state,

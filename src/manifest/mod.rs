@@ -25,7 +25,7 @@ pub struct Forge {
     pub manifest: Manifest,
     pub rules: Rules,
     /// The manifest text, to place overlap findings on their lines.
-    text: String,
+    pub(crate) text: String,
     /// Label used in messages: a path, or `main:.droidforge/forge.toml`.
     pub source: String,
 }
