@@ -7,6 +7,7 @@
 use std::fmt::Write;
 
 use crate::manifest::{Droid, Forge};
+use crate::state::Request;
 
 /// Where the brief lives inside a droid's worktree.
 pub const BRIEF_PATH: &str = ".droidforge/BRIEF.md";
@@ -19,6 +20,8 @@ pub const INTERFACES_FILE: &str = "INTERFACES.md";
 pub struct BriefContext<'a> {
     /// Short name of the integration branch.
     pub integration: &'a str,
+    /// Open requests (`droidforge ask`); the brief lists those addressed to its droid.
+    pub requests: &'a [Request],
 }
 
 /// Render the brief for `droid`.
@@ -116,7 +119,12 @@ pub fn render(forge: &Forge, droid: &Droid, ctx: &BriefContext<'_>) -> String {
     }
 
     line("DO NOT MODIFY:");
-    line("- Any other file. The merger rejects every change outside YOUR FILES and SHARED.");
+    line("- Any other file. An edit outside YOUR FILES and SHARED is refused when you make it,");
+    line("  a commit touching one is refused, and the merger rejects it. Need a change there?");
+    line("  Ask its owner: `droidforge ask <droid> \"<what you need>\"`, or write the contract");
+    line(&format!(
+        "  into {INTERFACES_FILE}. Never work around a refusal."
+    ));
     let others: Vec<&Droid> = forge
         .droids()
         .iter()
@@ -140,6 +148,21 @@ pub fn render(forge: &Forge, droid: &Droid, ctx: &BriefContext<'_>) -> String {
     }
     line("");
 
+    let mine: Vec<&Request> = ctx.requests.iter().filter(|r| r.to == droid.name).collect();
+    if !mine.is_empty() {
+        line("OPEN REQUESTS (others need these from you; do them or answer in INTERFACES.md,");
+        line("then close each with `droidforge ask --done <id>`):");
+        for r in mine {
+            line(&format!(
+                "- #{} from {}: {}",
+                r.id,
+                r.from,
+                crate::ask::one_line(&r.message)
+            ));
+        }
+        line("");
+    }
+
     line("TASKS:");
     let mut n = 0;
     let mut task = |text: &str| {
@@ -156,7 +179,7 @@ pub fn render(forge: &Forge, droid: &Droid, ctx: &BriefContext<'_>) -> String {
     }
     task("Run the tests before you mark anything done.");
     task(&format!(
-        "Need something from another droid? Write the contract into {INTERFACES_FILE} and ask the human."
+        "Need something from another droid? Write the contract into {INTERFACES_FILE} and `droidforge ask <droid> \"<message>\"`."
     ));
     s.push('\n');
 
@@ -221,6 +244,7 @@ after = ["core-droid"]
             d,
             &BriefContext {
                 integration: "main",
+                requests: &[],
             },
         );
         let expected = r#"# Brief: core-droid
@@ -245,7 +269,10 @@ SHARED (any droid may edit these; your changes must merge cleanly):
 `droidforge unlock <path>` releases it. Keep edits small and additive.
 
 DO NOT MODIFY:
-- Any other file. The merger rejects every change outside YOUR FILES and SHARED.
+- Any other file. An edit outside YOUR FILES and SHARED is refused when you make it,
+  a commit touching one is refused, and the merger rejects it. Need a change there?
+  Ask its owner: `droidforge ask <droid> "<what you need>"`, or write the contract
+  into INTERFACES.md. Never work around a refusal.
 - tests/** (owned by test-droid)
 - .droidforge/** (protected: the forge manifest and droidforge's files)
 - PROGRESS.md (protected: only droidforge writes it, when your work merges)
@@ -255,7 +282,7 @@ TASKS:
 1. Work through TODO_CORE.md: mark an item `- [~]` when you start it and `- [x]` when it is done.
 2. Implement Phase 1 (synchronization) now.
 3. Run the tests before you mark anything done.
-4. Need something from another droid? Write the contract into INTERFACES.md and ask the human.
+4. Need something from another droid? Write the contract into INTERFACES.md and `droidforge ask <droid> "<message>"`.
 
 FINISH:
 1. Commit your work on branch `droidforge/core-droid` (`git add -A && git commit -m "..."`).
@@ -274,6 +301,7 @@ You may keep working afterwards; run `droidforge done` again for a newer checkpo
             d,
             &BriefContext {
                 integration: "trunk",
+                requests: &[],
             },
         );
         assert!(text.contains("\nYou are test-droid.\n"));
@@ -291,7 +319,45 @@ You may keep working afterwards; run `droidforge done` again for a newer checkpo
         let d = f.droid("core-droid").unwrap();
         let ctx = BriefContext {
             integration: "main",
+            requests: &[],
         };
         assert_eq!(render(&f, d, &ctx), render(&f, d, &ctx));
+    }
+
+    #[test]
+    fn open_requests_to_the_droid_are_listed_and_others_are_not() {
+        let f = forge();
+        let requests = [
+            Request {
+                id: 3,
+                to: "core-droid".into(),
+                from: "test-droid".into(),
+                message: "export\n  `Manager::new`".into(),
+                at: 0,
+            },
+            Request {
+                id: 4,
+                to: "test-droid".into(),
+                from: "human".into(),
+                message: "not for core".into(),
+                at: 0,
+            },
+        ];
+        let ctx = BriefContext {
+            integration: "main",
+            requests: &requests,
+        };
+        let text = render(&f, f.droid("core-droid").unwrap(), &ctx);
+        assert!(text.contains("OPEN REQUESTS"), "{text}");
+        assert!(
+            text.contains("- #3 from test-droid: export `Manager::new`\n"),
+            "{text}"
+        );
+        assert!(!text.contains("not for core"), "{text}");
+        let none = BriefContext {
+            integration: "main",
+            requests: &[],
+        };
+        assert!(!render(&f, f.droid("core-droid").unwrap(), &none).contains("OPEN REQUESTS"));
     }
 }

@@ -41,6 +41,7 @@ pub enum Command {
     Unlock(UnlockArgs),
     Locks(LocksArgs),
     Events(EventsArgs),
+    Ask(AskArgs),
     Remove(RemoveArgs),
     Prune(PruneArgs),
     Undo(UndoArgs),
@@ -56,6 +57,32 @@ pub enum Command {
     /// Internal: one worker of the lock/state stress test (real file-locked operations).
     #[command(hide = true)]
     InternalStress(InternalStressArgs),
+}
+
+/// Ask the droid that owns some files for a change, instead of editing them: the request goes
+/// into the owner's brief (OPEN REQUESTS), the event journal and `status`. `--done ID` closes
+/// one, `--list` shows the open ones.
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The droid to ask (the owner of the files); with `--list`, show only its requests.
+    #[arg(value_name = "DROID", required_unless_present_any = ["done", "list"])]
+    pub droid: Option<String>,
+    /// What you need from it.
+    #[arg(value_name = "MESSAGE", required_unless_present_any = ["done", "list"])]
+    pub message: Option<String>,
+    /// Who is asking: a droid or `human` (default: the droid of this worktree; `human` in the
+    /// main worktree).
+    #[arg(long, value_name = "DROID")]
+    pub from: Option<String>,
+    /// Close the open request with this id (it is done or answered).
+    #[arg(long, value_name = "ID", conflicts_with_all = ["droid", "message", "list"])]
+    pub done: Option<u64>,
+    /// List the open requests.
+    #[arg(long, conflicts_with = "message")]
+    pub list: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Which droids a command acts on: names, a phase, or all.

@@ -3,6 +3,7 @@
 //!
 //! Architecture tour (one line per module):
 //! - [`agent`]: agent presets and the concurrent runner (logs, stalls, signals).
+//! - [`ask`]: requests from one droid to the owner of files it needs changed.
 //! - [`check`]: the CI job: a dry-run merge of one head or a phase against a trusted base.
 //! - [`clock`]: UTC calendar dates for ids, logs and reports.
 //! - [`cli`]: the clap definitions; doc comments are the help text.
@@ -15,6 +16,7 @@
 //! - [`ownership`]: glob rules that say who may change a path; glob intersection.
 //! - [`guard`]: may this droid change these paths now? (edit and commit time, fast).
 //! - [`file_ownership`]: FILE_OWNERSHIP.md rendering.
+//! - [`hooks`]: agent edit hooks (Claude Code, Factory droid): settings files and payloads.
 //! - [`plan`]: the plan report (phases, order, waves, overlaps) and its renderings.
 //! - [`progress_file`]: TODO checkbox parsing, PROGRESS.md and FILE_OWNERSHIP.md rendering.
 //! - [`repo`]: the only module that talks to gix (worktrees, refs, diff, in-memory replay).
@@ -30,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod ask;
 pub mod brief;
 pub mod check;
 pub mod cli;
@@ -41,6 +44,7 @@ pub mod duration;
 pub mod error;
 pub mod file_ownership;
 pub mod guard;
+pub mod hooks;
 pub mod manifest;
 pub mod merge;
 pub mod ownership;

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::brief::{self, BRIEF_PATH, BriefContext};
 use crate::error::{Context, Error, Result};
+use crate::hooks;
 use crate::manifest::Droid;
 use crate::repo::{Expect, Oid, Repo, WorktreeInfo};
 use crate::state::{Event, EventKind, FileLock, now};
@@ -46,6 +47,12 @@ pub struct SpawnOutcome {
     pub base: Option<String>,
     /// Was the brief (re)written?
     pub brief_written: bool,
+    /// Agent hook settings files (re)written in the worktree, e.g. `.claude/settings.local.json`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<String>,
+    /// Why the agent hooks could not be installed (the worktree itself is fine).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hooks_error: Option<String>,
     /// Something worth knowing that is not an error (e.g. `--from` did not apply).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -66,6 +73,8 @@ impl SpawnOutcome {
             branch_created: false,
             base: None,
             brief_written: false,
+            hooks: Vec::new(),
+            hooks_error: None,
             note: None,
             error: None,
             hints: Vec::new(),
@@ -74,15 +83,35 @@ impl SpawnOutcome {
 
     fn failed(mut self, err: Error) -> SpawnOutcome {
         self.status = SpawnStatus::Error;
-        let mut text = err.message.clone();
-        for cause in err.causes() {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-        self.error = Some(text);
+        self.error = Some(full_message(&err));
         self.hints = err.hints;
         self
     }
+
+    /// Install or refresh the agent hooks; a failure is recorded, not fatal.
+    fn install_hooks(&mut self, exe: &Result<PathBuf>) {
+        let res = match exe {
+            Ok(exe) => hooks::install(&self.worktree, exe),
+            Err(e) => Err(Error::failure(e.message.clone())),
+        };
+        match res {
+            Ok(written) => self.hooks = written,
+            Err(e) => {
+                self.hooks_error = Some(full_message(&e));
+                self.hints.extend(e.hints);
+            }
+        }
+    }
+}
+
+/// An error's message with its causes, on one line.
+fn full_message(err: &Error) -> String {
+    let mut text = err.message.clone();
+    for cause in err.causes() {
+        text.push_str(": ");
+        text.push_str(&cause);
+    }
+    text
 }
 
 /// One droid that needs a worktree.
@@ -113,13 +142,22 @@ pub fn spawn(
     // Two spawns at once would race for the same paths and the exclude file.
     let _lock = FileLock::acquire(&ws.state.lock_path("spawn"))?;
     ensure_excludes(ws)?;
+    let exe = hooks::current_exe();
 
     let registered = ws.repo.worktrees()?;
     let main_branch = Repo::open(&ws.root)
         .ok()
         .and_then(|main| main.head_branch());
+    // A corrupt store must not stop spawning: the briefs then list no requests.
+    let requests = ws
+        .state
+        .store()
+        .read()
+        .map(|s| s.requests)
+        .unwrap_or_default();
     let ctx = BriefContext {
         integration: &ws.integration,
+        requests: &requests,
     };
 
     let mut outcomes: Vec<Option<SpawnOutcome>> = vec![None; droids.len()];
@@ -134,7 +172,10 @@ pub fn spawn(
                 let mut outcome = base;
                 outcome.base = head.map(|h| h.to_string());
                 match refresh_brief(&path, &brief_text) {
-                    Ok(written) => outcome.brief_written = written,
+                    Ok(written) => {
+                        outcome.brief_written = written;
+                        outcome.install_hooks(&exe);
+                    }
                     Err(e) => outcome = outcome.failed(e),
                 }
                 outcomes[index] = Some(outcome);
@@ -158,6 +199,9 @@ pub fn spawn(
     }
     let created = run_jobs(&ws.repo, &jobs, tip, progress);
     for (index, mut outcome) in created {
+        if outcome.status == SpawnStatus::Created {
+            outcome.install_hooks(&exe);
+        }
         let existing = jobs
             .iter()
             .find(|j| j.index == index)
@@ -347,6 +391,22 @@ fn refresh_brief(worktree: &Path, text: &str) -> Result<bool> {
     Ok(true)
 }
 
+/// Rewrite `droid`'s brief in its worktree (after its open requests changed), when the
+/// worktree exists; returns whether the brief was written.
+pub fn rewrite_brief(ws: &Workspace, droid: &str) -> Result<bool> {
+    let droid = ws.forge.require_droid(droid)?;
+    let worktree = ws.worktree_path(&droid.name);
+    if !worktree.join(".git").is_file() {
+        return Ok(false);
+    }
+    let requests = ws.state.store().read()?.requests;
+    let ctx = BriefContext {
+        integration: &ws.integration,
+        requests: &requests,
+    };
+    refresh_brief(&worktree, &brief::render(&ws.forge, droid, &ctx))
+}
+
 /// Record `spawned` events and the droids' spawn time and base in the store.
 fn record(ws: &Workspace, outcomes: &[SpawnOutcome]) {
     let created: Vec<&SpawnOutcome> = outcomes
@@ -387,10 +447,14 @@ fn short(hex: Option<&str>) -> &str {
     hex.map(|h| &h[..h.len().min(12)]).unwrap_or("?")
 }
 
-/// The lines droidforge keeps in `<common-dir>/info/exclude`.
+/// The lines droidforge keeps in `<common-dir>/info/exclude`: the worktree directory, the
+/// brief and the agent hook settings (the file is shared by all worktrees, so these root-anchored
+/// lines apply in the main worktree too).
 pub fn exclude_lines(worktree_dir: &str) -> Vec<String> {
     let dir = worktree_dir.trim().trim_matches('/');
-    vec![format!("/{dir}/"), format!("/{BRIEF_PATH}")]
+    let mut lines = vec![format!("/{dir}/"), format!("/{BRIEF_PATH}")];
+    lines.extend(hooks::exclude_lines());
+    lines
 }
 
 /// Make sure `<common-dir>/info/exclude` hides the worktree directory and the briefs, in every
@@ -430,7 +494,12 @@ mod tests {
     fn exclude_lines_are_anchored() {
         assert_eq!(
             exclude_lines(".droidforge/worktrees/"),
-            vec!["/.droidforge/worktrees/", "/.droidforge/BRIEF.md"]
+            vec![
+                "/.droidforge/worktrees/",
+                "/.droidforge/BRIEF.md",
+                "/.claude/settings.local.json",
+                "/.factory/settings.local.json"
+            ]
         );
         assert_eq!(exclude_lines("wt")[0], "/wt/");
     }

@@ -80,6 +80,9 @@ pub struct DroidStatus {
     pub last_event: Option<String>,
     /// Epoch seconds.
     pub last_event_at: Option<i64>,
+    /// Requests other droids (or the human) filed with this droid that are still open
+    /// (`droidforge ask`).
+    pub open_requests: usize,
     /// Problems computing this row (the rest of the row is still valid).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
@@ -347,6 +350,12 @@ fn row(repo: &Repo, input: &Input, shared: &Shared<'_>) -> DroidStatus {
         agent: agent_summary(stored),
         last_event: stored.and_then(|s| s.last_event.clone()),
         last_event_at: stored.and_then(|s| s.last_event_at),
+        open_requests: shared
+            .state
+            .requests
+            .iter()
+            .filter(|r| &r.to == name)
+            .count(),
         errors,
     }
 }
@@ -385,6 +394,7 @@ pub fn render_table(report: &StatusReport, root: &Path) -> String {
         "AGENT",
         "READY",
         "MERGED",
+        "ASKS",
         "WORKTREE",
         "LAST EVENT",
     ];
@@ -462,6 +472,10 @@ pub fn render_table(report: &StatusReport, root: &Path) -> String {
                 agent,
                 ready,
                 merged,
+                match d.open_requests {
+                    0 => dash(),
+                    n => n.to_string(),
+                },
                 worktree,
                 last,
             ]

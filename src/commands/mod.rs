@@ -9,6 +9,7 @@ use crate::cli::{Cli, Command};
 use crate::error::Result;
 use crate::ui::Ui;
 
+pub mod ask;
 pub mod check;
 pub mod completions;
 pub mod demo;
@@ -64,6 +65,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Unlock(args) => lock::unlock(&ctx, &args),
         Command::Locks(args) => lock::locks(&ctx, &args),
         Command::Events(args) => events::run(&ctx, &args),
+        Command::Ask(args) => ask::run(&ctx, &args),
         Command::Remove(args) => remove::remove(&ctx, &args),
         Command::Prune(args) => remove::prune(&ctx, &args),
         Command::Undo(args) => undo::run(&ctx, &args),

@@ -38,7 +38,7 @@ pub fn run(ctx: &Ctx, args: &SpawnArgs) -> Result<i32> {
     let outcomes = outcomes?;
     let failed = outcomes
         .iter()
-        .filter(|o| o.status == SpawnStatus::Error)
+        .filter(|o| o.status == SpawnStatus::Error || o.hooks_error.is_some())
         .count();
     if args.json {
         ctx.ui.json(&serde_json::json!({
@@ -83,6 +83,18 @@ pub fn run(ctx: &Ctx, args: &SpawnArgs) -> Result<i32> {
                         ),
                     );
                 }
+                SpawnStatus::Error => {}
+            }
+            if let Some(e) = &o.hooks_error {
+                let mut err = Error::failure(format!(
+                    "agent edit hooks for `{}` not installed: {e}",
+                    o.droid
+                ));
+                err.hints = o.hints.clone();
+                ctx.ui.error(&err);
+            }
+            match o.status {
+                SpawnStatus::Created | SpawnStatus::Exists => {}
                 SpawnStatus::Error => {
                     let mut err = Error::failure(format!(
                         "cannot spawn `{}`: {}",

@@ -32,6 +32,10 @@ pub enum EventKind {
     Interrupted,
     /// `droidforge guard` refused an edit or a commit (data: path, owner, source).
     GuardRefused,
+    /// A droid (or the human) asked another droid for something (`droidforge ask`).
+    Asked,
+    /// A request was closed (`droidforge ask --done`).
+    Answered,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -12,7 +12,7 @@ pub mod locks;
 mod store;
 
 pub use events::{Event, EventKind, Journal};
-pub use store::{AgentState, AgentStatus, DroidState, MergeRecord, State, Store};
+pub use store::{AgentState, AgentStatus, DroidState, MergeRecord, Request, State, Store};
 
 use std::path::{Path, PathBuf};
 

@@ -26,6 +26,24 @@ pub struct State {
     /// Named counters (operation tallies; the lock stress test counts its updates here).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub counters: BTreeMap<String, u64>,
+    /// Open requests between droids (`droidforge ask`); closed ones leave the list (the
+    /// journal keeps their history).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<Request>,
+}
+
+/// One open request: `from` asks the owner `to` for something (`droidforge ask`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Request {
+    /// Unique within the repository, never reused.
+    pub id: u64,
+    /// The droid asked (the owner of the files in question).
+    pub to: String,
+    /// The asking droid, or `human`.
+    pub from: String,
+    pub message: String,
+    /// Epoch seconds.
+    pub at: i64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
