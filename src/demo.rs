@@ -44,10 +44,29 @@ pub enum Step {
         item: String,
     },
     SleepMs(u64),
+    /// Act like a coding agent's edit tool under its hook protocol: read the recorded hook
+    /// input `payload` (a file; `{{WORKTREE}}` becomes the working directory, `{{KEY}}` the
+    /// value of `vars.KEY`), run every hook that the agent's settings file in the working
+    /// directory registers for the tool (`sh -c`, the input on stdin), and make `writes` only
+    /// when every hook allows the call: exit 2 or a JSON `deny` blocks it, as the agents do.
+    HookEdit {
+        agent: crate::hooks::HookAgent,
+        payload: PathBuf,
+        #[serde(default)]
+        vars: std::collections::BTreeMap<String, String>,
+        writes: Vec<FileWrite>,
+    },
     /// `git add -A && git commit -m MESSAGE`.
     Commit(String),
     /// Stop here with this exit code.
     Exit(i32),
+}
+
+/// One file a [`Step::HookEdit`] writes when its hooks allow it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileWrite {
+    pub path: String,
+    pub text: String,
 }
 
 /// A scripted agent's whole script.
@@ -120,6 +139,30 @@ pub fn run_script(dir: &Path, script: &Script, say: &dyn Fn(&str)) -> Result<i32
                 say(&format!("done: {item}"));
             }
             Step::SleepMs(ms) => std::thread::sleep(Duration::from_millis(*ms)),
+            Step::HookEdit {
+                agent,
+                payload,
+                vars,
+                writes,
+            } => {
+                let input = hook_input(dir, payload, vars)?;
+                match ask_hooks(dir, *agent, &input)? {
+                    Some(reason) => say(&format!("blocked by hook: {}", reason.trim_end())),
+                    None => {
+                        for w in writes {
+                            let p = inside(dir, &w.path)?;
+                            if let Some(parent) = p.parent() {
+                                std::fs::create_dir_all(parent).with_context(|| {
+                                    format!("cannot create `{}`", parent.display())
+                                })?;
+                            }
+                            std::fs::write(&p, &w.text)
+                                .with_context(|| format!("cannot write `{}`", p.display()))?;
+                            say(&format!("wrote {} (hooks allowed it)", w.path));
+                        }
+                    }
+                }
+            }
             Step::Commit(message) => {
                 Repo::git_cli(dir, &["add", "-A"])?;
                 Repo::git_cli(dir, &["commit", "--quiet", "--no-verify", "-m", message])?;
@@ -129,6 +172,91 @@ pub fn run_script(dir: &Path, script: &Script, say: &dyn Fn(&str)) -> Result<i32
         }
     }
     Ok(0)
+}
+
+/// The hook input of a [`Step::HookEdit`]: the recorded payload with its placeholders filled.
+fn hook_input(
+    dir: &Path,
+    payload: &Path,
+    vars: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<u8>> {
+    let mut text = std::fs::read_to_string(payload)
+        .with_context(|| format!("cannot read the hook payload `{}`", payload.display()))?;
+    // Values go inside JSON strings: escape them as JSON does.
+    let escape = |v: &str| {
+        let quoted = serde_json::Value::String(v.to_owned()).to_string();
+        quoted[1..quoted.len() - 1].to_owned()
+    };
+    text = text.replace("{{WORKTREE}}", &escape(&dir.to_string_lossy()));
+    for (key, value) in vars {
+        text = text.replace(&format!("{{{{{key}}}}}"), &escape(value));
+    }
+    Ok(text.into_bytes())
+}
+
+/// Run the hooks `agent`'s settings file in `dir` registers for the tool named in `input`, the
+/// way the agent does. Returns the reason when one of them blocks the call.
+fn ask_hooks(dir: &Path, agent: crate::hooks::HookAgent, input: &[u8]) -> Result<Option<String>> {
+    use std::io::Write as _;
+    let payload: serde_json::Value =
+        serde_json::from_slice(input).context("the hook payload is not JSON")?;
+    let tool = payload["tool_name"].as_str().unwrap_or_default();
+    let Some(rel) = agent.settings_path() else {
+        return Ok(None);
+    };
+    let settings = match std::fs::read_to_string(dir.join(rel)) {
+        Ok(text) => serde_json::from_str::<serde_json::Value>(&text)
+            .with_context(|| format!("`{rel}` is not JSON"))?,
+        Err(_) => return Ok(None),
+    };
+    let groups = settings["hooks"][agent.event()]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for group in groups {
+        // Matchers are tool names joined by `|`; `*` or an empty matcher matches every tool.
+        let matcher = group["matcher"].as_str().unwrap_or("");
+        if !(matcher.is_empty() || matcher == "*" || matcher.split('|').any(|m| m == tool)) {
+            continue;
+        }
+        for hook in group["hooks"].as_array().cloned().unwrap_or_default() {
+            let Some(command) = hook["command"].as_str() else {
+                continue;
+            };
+            let mut child = std::process::Command::new("sh")
+                .args(["-c", command])
+                .current_dir(dir)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .with_context(|| format!("cannot run the hook `{command}`"))?;
+            if let Some(mut stdin) = child.stdin.take() {
+                // A hook may exit without reading its input; that is its right.
+                let _ = stdin.write_all(input);
+            }
+            let out = child
+                .wait_with_output()
+                .with_context(|| format!("cannot wait for the hook `{command}`"))?;
+            if out.status.code() == Some(2) {
+                return Ok(Some(String::from_utf8_lossy(&out.stderr).into_owned()));
+            }
+            if out.status.success()
+                && let Ok(answer) = serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            {
+                let specific = &answer["hookSpecificOutput"];
+                if specific["permissionDecision"] == "deny" || answer["decision"] == "deny" {
+                    let reason = specific["permissionDecisionReason"]
+                        .as_str()
+                        .or(answer["reason"].as_str())
+                        .unwrap_or("denied");
+                    return Ok(Some(reason.to_owned()));
+                }
+            }
+            // Any other exit code is a non-blocking hook error: the agents carry on.
+        }
+    }
+    Ok(None)
 }
 
 fn inside(dir: &Path, rel: &str) -> Result<PathBuf> {

@@ -21,7 +21,10 @@ use serde_json::{Map, Value};
 use crate::error::{Context, Error, Result};
 
 /// An agent whose hook protocol droidforge speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum HookAgent {
     Claude,
     Factory,
@@ -57,7 +60,7 @@ impl HookAgent {
     }
 
     /// The hook event the entry is registered under.
-    fn event(self) -> &'static str {
+    pub fn event(self) -> &'static str {
         match self {
             HookAgent::Gemini => "BeforeTool",
             _ => "PreToolUse",
@@ -379,5 +382,40 @@ mod tests {
         let empty = br#"{"tool_name":"Write","tool_input":{}}"#;
         assert!(parse_payload(HookAgent::Claude, empty).is_err());
         assert!(parse_payload(HookAgent::Claude, b"nope").is_err());
+    }
+
+    #[test]
+    fn every_recorded_payload_names_its_files() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hooks");
+        let cases = [
+            ("claude-write.json", HookAgent::Claude, vec!["/w/a.rs"]),
+            ("claude-edit.json", HookAgent::Claude, vec!["/w/a.rs"]),
+            ("claude-multiedit.json", HookAgent::Claude, vec!["/w/a.rs"]),
+            (
+                "claude-notebookedit.json",
+                HookAgent::Claude,
+                vec!["/w/a.rs"],
+            ),
+            ("factory-create.json", HookAgent::Factory, vec!["/w/a.rs"]),
+            ("factory-edit.json", HookAgent::Factory, vec!["/w/a.rs"]),
+            (
+                "factory-applypatch.json",
+                HookAgent::Factory,
+                vec!["a.rs", "b.md"],
+            ),
+            ("gemini-write_file.json", HookAgent::Gemini, vec!["/w/a.rs"]),
+        ];
+        for (file, agent, want) in cases {
+            let text = std::fs::read_to_string(dir.join(file)).unwrap();
+            let text = text
+                .replace("{{WORKTREE}}", "/w")
+                .replace("{{FILE}}", "a.rs")
+                .replace("{{FILE2}}", "b.md");
+            let call = parse_payload(agent, text.as_bytes())
+                .unwrap()
+                .unwrap_or_else(|| panic!("{file}: not an edit"));
+            assert_eq!(call.paths, want, "{file}");
+            assert_eq!(call.cwd.as_deref(), Some(Path::new("/w")), "{file}");
+        }
     }
 }

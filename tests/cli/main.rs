@@ -1,6 +1,7 @@
 //! End-to-end tests of the `droidforge` binary on real temporary git repositories, with the
 //! `git` CLI as the oracle. One test binary (faster to link); one module per command.
 
+mod agent_hooks;
 mod ask;
 mod check;
 mod common;
