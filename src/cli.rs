@@ -327,7 +327,7 @@ pub struct ProgressArgs {
 #[derive(Debug, Args)]
 pub struct GuardArgs {
     /// Paths, absolute or relative to the current directory.
-    #[arg(value_name = "PATH", required_unless_present_any = ["staged", "install", "uninstall"])]
+    #[arg(value_name = "PATH", required_unless_present_any = ["staged", "install", "uninstall", "hook"])]
     pub paths: Vec<PathBuf>,
     /// The droid (default: inferred from the worktree).
     #[arg(long, value_name = "NAME")]
@@ -342,6 +342,15 @@ pub struct GuardArgs {
     /// Remove the pre-commit hook from every droid worktree; the user's own hooks stay as they were.
     #[arg(long, conflicts_with = "paths")]
     pub uninstall: bool,
+    /// Act as an agent's pre-tool hook: read the tool call as JSON on stdin and block an edit
+    /// outside the droid's files with exit 2 and the reason on stderr (docs/agents.md).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "AGENT",
+        conflicts_with_all = ["paths", "staged", "install", "uninstall", "json"]
+    )]
+    pub hook: Option<crate::hooks::HookAgent>,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,

@@ -8,6 +8,9 @@ use crate::guard::{self, GuardRequest, GuardSource};
 use crate::workspace::Workspace;
 
 pub fn run(ctx: &Ctx, args: &GuardArgs) -> Result<i32> {
+    if let Some(agent) = args.hook {
+        return super::guard_hook::run(ctx, agent, args.droid.as_deref());
+    }
     let ws = Workspace::load_cached(&ctx.cwd)?;
     let droid = match args.droid.as_deref() {
         Some(name) => ws.forge.require_droid(name)?.name.clone(),

@@ -23,7 +23,10 @@ const BLOCK: i32 = 2;
 pub fn run(ctx: &Ctx, agent: HookAgent, droid: Option<&str>) -> Result<i32> {
     let mut input = Vec::new();
     if let Err(e) = std::io::stdin().read_to_end(&mut input) {
-        return Ok(block(ctx, &Error::failure("cannot read the hook input").with_source(e)));
+        return Ok(block(
+            ctx,
+            &Error::failure("cannot read the hook input").with_source(e),
+        ));
     }
     match judge(ctx, agent, droid, &input) {
         Ok(code) => Ok(code),

@@ -17,6 +17,7 @@ pub mod doctor;
 pub mod done;
 pub mod events;
 pub mod guard;
+pub mod guard_hook;
 pub mod init;
 pub mod internal_stress;
 pub mod lock;

@@ -70,10 +70,11 @@ pub fn run(ctx: &Ctx, args: &SpawnArgs) -> Result<i32> {
                     }
                 }
                 SpawnStatus::Exists => {
-                    let note = if o.brief_written {
-                        "; brief updated"
-                    } else {
-                        ""
+                    let note = match (o.brief_written, o.hooks.is_empty()) {
+                        (true, true) => "; brief updated",
+                        (true, false) => "; brief and agent hooks updated",
+                        (false, false) => "; agent hooks updated",
+                        (false, true) => "",
                     };
                     ctx.ui.status(
                         "Unchanged",
