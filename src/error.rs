@@ -94,6 +94,17 @@ impl Error {
         }
         out
     }
+
+    /// The message and its causes on one line (`message: cause: cause`), for reports that
+    /// keep an error as text.
+    pub fn full_message(&self) -> String {
+        let mut text = self.message.clone();
+        for cause in self.causes() {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+        text
+    }
 }
 
 /// Attach a message to any error, keeping it as the cause.

@@ -83,7 +83,7 @@ impl SpawnOutcome {
 
     fn failed(mut self, err: Error) -> SpawnOutcome {
         self.status = SpawnStatus::Error;
-        self.error = Some(full_message(&err));
+        self.error = Some(err.full_message());
         self.hints = err.hints;
         self
     }
@@ -97,21 +97,11 @@ impl SpawnOutcome {
         match res {
             Ok(written) => self.hooks = written,
             Err(e) => {
-                self.hooks_error = Some(full_message(&e));
+                self.hooks_error = Some(e.full_message());
                 self.hints.extend(e.hints);
             }
         }
     }
-}
-
-/// An error's message with its causes, on one line.
-fn full_message(err: &Error) -> String {
-    let mut text = err.message.clone();
-    for cause in err.causes() {
-        text.push_str(": ");
-        text.push_str(&cause);
-    }
-    text
 }
 
 /// One droid that needs a worktree.

@@ -769,12 +769,10 @@ fn finish(shared: &Shared, idx: usize, job: &AgentJob, report: AgentReport) -> A
 }
 
 fn error_text(e: &Error) -> String {
-    let mut text = e.message.clone();
-    for cause in e.causes() {
-        text.push_str(": ");
-        text.push_str(&cause);
-    }
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    e.full_message()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn open_log(job: &AgentJob, started_ms: i64) -> Result<std::fs::File> {

@@ -77,11 +77,7 @@ fn judge(ctx: &Ctx, agent: HookAgent, droid: Option<&str>, input: &[u8]) -> Resu
 
 /// Block the call because the guard could not judge it, saying why.
 fn block(ctx: &Ctx, err: &Error) -> i32 {
-    let mut text = format!("droidforge guard: edit blocked: {}", err.message);
-    for cause in err.causes() {
-        text.push_str(": ");
-        text.push_str(&cause);
-    }
+    let mut text = format!("droidforge guard: edit blocked: {}", err.full_message());
     for hint in &err.hints {
         text.push_str(&format!(" ({hint})"));
     }
