@@ -88,6 +88,7 @@ pub fn diagnose(ws: &Workspace, fix: bool) -> Result<DoctorReport> {
     check_ready_marks(ws, fix, &mut findings)?;
     check_agents(ws, fix, &mut findings);
     check_locks(ws, fix, &mut findings);
+    check_ref_locks(ws, fix, &mut findings);
     if ws.state.merge_journal_path().exists() {
         findings.push(
             Finding::new("interrupted-merge", Severity::Error, "merge-journal.json")
@@ -306,6 +307,48 @@ fn check_agents(ws: &Workspace, fix: bool, out: &mut Vec<Finding>) {
             .msg(format!("the agent of `{name}` is recorded as {} (pid {pid}) but that process is gone", status.as_str()))
             .why("the `droidforge run` that watched it was killed (or the machine restarted) before it could record the exit")
             .fix("mark the agent exited with an unknown exit code");
+        f.fixed = fixed;
+        out.push(f);
+    }
+}
+
+/// Lock files of droidforge's own refs (`refs/droidforge/**.lock`) left by a process killed
+/// inside a ref transaction: while one exists git refuses to update that ref, so a merged
+/// droid's ready mark could not be cleared. Only looked at while no merge runs (the merge lock
+/// is free) and none is interrupted (`merge --continue` clears the locks of its own refs).
+fn check_ref_locks(ws: &Workspace, fix: bool, out: &mut Vec<Finding>) {
+    if ws.state.merge_journal_path().exists() {
+        return;
+    }
+    let Ok(Some(_merging)) =
+        crate::state::FileLock::try_acquire(&ws.state.lock_path(crate::merge::MERGE_LOCK))
+    else {
+        return;
+    };
+    let root = ws.repo.common_dir().join("refs").join("droidforge");
+    let mut stack = vec![root];
+    let mut locks = Vec::new();
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(kind) = e.file_type() else { continue };
+            let path = e.path();
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file() && path.extension().is_some_and(|x| x == "lock") {
+                locks.push(path);
+            }
+        }
+    }
+    locks.sort();
+    for path in locks {
+        let fixed = fix && std::fs::remove_file(&path).is_ok();
+        let mut f = Finding::new("stale-ref-lock", Severity::Warning, path.display().to_string())
+            .msg("a lock file of a droidforge ref is left over")
+            .why("a process was killed inside a ref transaction; git refuses to update the ref while the lock exists, so a merged droid's ready mark cannot be cleared")
+            .fix("remove the lock file (no merge is running)");
         f.fixed = fixed;
         out.push(f);
     }

@@ -329,6 +329,11 @@ fn record_outcomes(
             entry.last_merge = Some(d.status.as_str().to_owned());
             if d.status == DroidStatus::Merged {
                 entry.merged_commit = d.tip.clone();
+                for c in &d.commits {
+                    if let Some(new) = &c.rewritten {
+                        entry.landed.insert(c.original.clone(), new.clone());
+                    }
+                }
             }
         }
         more(s);
@@ -449,11 +454,17 @@ fn clear_stale_locks(ws: &Workspace, journal: &MergeJournal) {
         return;
     }
     let common = ws.repo.common_dir();
-    let candidates = [
+    let mut candidates = vec![
         common.join(format!("refs/heads/{}.lock", journal.integration)),
         common.join(format!("{}.lock", journal.backup_ref)),
         common.join("packed-refs.lock"),
     ];
+    // The follow-up work deletes ready marks and moves droid branches: a kill there leaves
+    // their locks, and a ready mark that cannot be cleared would be merged again.
+    for (d, _, _) in merged_droids(&journal.report) {
+        candidates.push(common.join(format!("{}.lock", ws.ready_ref(&d.droid))));
+        candidates.push(common.join(format!("refs/heads/{}.lock", d.branch)));
+    }
     for p in candidates {
         let _ = std::fs::remove_file(p);
     }
@@ -622,6 +633,9 @@ fn restore_droids(ws: &Workspace, report: &MergeReport) -> Result<Vec<String>> {
         let _ = ws.state.store().update_droid(&d.droid, |s| {
             s.last_merge = None;
             s.merged_commit = None;
+            for c in &d.commits {
+                s.landed.remove(&c.original);
+            }
         });
     }
     Ok(notes)

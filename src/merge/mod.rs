@@ -133,6 +133,20 @@ pub fn run_merge(
     // droid -> why it did not land (for its dependents).
     let mut not_landed: HashMap<String, String> = HashMap::new();
     let mut tip = t0;
+    // What landed before, per droid (original → rewritten). A state file that cannot be read
+    // only loses this shortcut; the merge itself does not depend on it.
+    let landed: HashMap<String, std::collections::BTreeMap<String, String>> = ws
+        .state
+        .store()
+        .read()
+        .map(|s| {
+            s.droids
+                .into_iter()
+                .filter(|(_, d)| !d.landed.is_empty())
+                .map(|(n, d)| (n, d.landed))
+                .collect()
+        })
+        .unwrap_or_default();
 
     for entry in &merge_plan.entries {
         let name = entry.droid.as_str();
@@ -223,6 +237,33 @@ pub fn run_merge(
             dr.reason = Some(format!(
                 "{} shares no history with `{}`",
                 gate::short(candidate),
+                ws.integration
+            ));
+            not_landed.insert(name.to_owned(), "was rejected (conflict)".to_owned());
+            report.droids.push(dr);
+            continue;
+        }
+        // Commits that already landed (a ready mark set again after more commits, or one that
+        // could not be cleared) are never replayed twice.
+        let (commits, already) = drop_landed(&repo, landed.get(name), tip, commits)?;
+        if commits.is_empty() {
+            dr.status = DroidStatus::UpToDate;
+            dr.reason = Some(format!(
+                "its {} commit(s) up to {} already landed on `{}`",
+                already.len(),
+                gate::short(candidate),
+                ws.integration
+            ));
+            report.droids.push(dr);
+            continue;
+        }
+        if !already.is_empty() && opts.strategy == Strategy::Merge {
+            dr.status = DroidStatus::Conflict;
+            dr.reason = Some(format!(
+                "{} of its commits already landed rebased (first: {} as {}); a merge commit would bring the originals in again: rebase the branch onto `{}` and mark it ready again, or merge with `--strategy rebase`",
+                already.len(),
+                gate::short(already[0].0),
+                gate::short(already[0].1),
                 ws.integration
             ));
             not_landed.insert(name.to_owned(), "was rejected (conflict)".to_owned());
@@ -416,6 +457,35 @@ pub fn run_merge(
     }
     land::land(ws, &mut report, progress)?;
     Ok(report)
+}
+
+/// (original, the commit it became on the integration branch).
+type Landed = (Oid, Oid);
+
+/// Split `commits` into those still to land and those that already landed: recorded in state as
+/// landed, with the commit they became still on the integration branch (`tip`). An undone merge
+/// no longer counts. Returns (to land, [(original, rewritten)]).
+fn drop_landed(
+    repo: &crate::repo::Repo,
+    landed: Option<&std::collections::BTreeMap<String, String>>,
+    tip: Oid,
+    commits: Vec<crate::repo::CommitInfo>,
+) -> Result<(Vec<crate::repo::CommitInfo>, Vec<Landed>)> {
+    let Some(landed) = landed else {
+        return Ok((commits, Vec::new()));
+    };
+    let mut keep = Vec::with_capacity(commits.len());
+    let mut already = Vec::new();
+    for info in commits {
+        let rewritten = landed
+            .get(&info.id.to_string())
+            .and_then(|h| crate::repo::parse_oid(h));
+        match rewritten {
+            Some(new) if repo.is_ancestor(new, tip)? => already.push((info.id, new)),
+            _ => keep.push(info),
+        }
+    }
+    Ok((keep, already))
 }
 
 fn warn_about_locked_paths(

@@ -66,6 +66,11 @@ pub struct DroidState {
     /// The rebased commit that landed, when merged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_commit: Option<String>,
+    /// Every commit of this droid that landed: original id → the commit it became on the
+    /// integration branch (the same id for a fast-forward or `--strategy merge`). The merger
+    /// skips these when a stale or repeated ready mark brings them again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub landed: BTreeMap<String, String>,
     /// Short description of the last event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_event: Option<String>,

@@ -318,6 +318,32 @@ fn empty_protected_tree(repo: &TestRepo) {
     done(repo, "alpha");
 }
 
+/// alpha's work landed (rebased, so with new ids); then alpha points its ready mark back at
+/// its original commit. Nothing may land twice.
+fn rewritten_ready_ref(repo: &TestRepo) {
+    droid_commit(
+        repo,
+        "alpha",
+        "alpha works",
+        &[("alpha/a.txt", "alpha v2\n")],
+    );
+    let original = repo.rev("droidforge/alpha");
+    done(repo, "alpha");
+    repo.commit("main moves", &[("README", "r\n")]);
+    let (out, report) = merge_json(repo, &["alpha"]);
+    assert!(out.status.success(), "{report:#}");
+    repo.git(&["update-ref", "refs/droidforge/ready/alpha", &original]);
+}
+
+fn already_landed() -> Expect {
+    Expect {
+        exit: 0,
+        status: "up-to-date",
+        path: None,
+        reason: "already landed",
+    }
+}
+
 fn not_owned(path: &'static str, owner: &'static str) -> Expect {
     Expect {
         exit: 4,
@@ -388,6 +414,7 @@ hostile_rows! {
     evil_merge_is_a_violation_with_the_rebase_strategy: evil_merge, &[] => not_owned("lib/l.rs", "owned by `gamma`");
     empty_tree_in_protected_path_is_a_violation: empty_protected_tree, &[] => not_owned(".droidforge/evil", "\"protected\"");
     empty_tree_in_protected_path_is_a_violation_with_the_merge_strategy: empty_protected_tree, &["--strategy", "merge"] => not_owned(".droidforge/evil", "\"protected\"");
+    rewritten_ready_ref_to_landed_commits_lands_nothing_twice: rewritten_ready_ref, &[] => already_landed();
 }
 
 fn details(dr: &serde_json::Value) -> String {

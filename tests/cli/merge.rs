@@ -743,3 +743,105 @@ fn a_dirty_integration_checkout_is_left_alone_and_a_dirty_droid_is_told_how_to_s
     assert_eq!(repo.read("src/core/a.rs"), "a\n");
     assert_eq!(repo.read("INTERFACES.md"), "local edit\n");
 }
+
+/// A droid keeps committing after `done`; its first batch lands (rebased), then it marks the
+/// later commit ready. The next merge must land only the new commit: no empty duplicate of
+/// the landed ones, no spurious conflict.
+#[test]
+fn commits_after_done_are_not_landed_twice() {
+    let repo = repo_with(
+        &forge_toml(&[("alpha", &["alpha/**"], &[])]),
+        &[("alpha/a.txt", "1\n2\n3\n")],
+    );
+    droid_commit(
+        &repo,
+        "alpha",
+        "alpha c1",
+        &[("alpha/a.txt", "1 one\n2\n3\n")],
+    );
+    done(&repo, "alpha");
+    droid_commit(
+        &repo,
+        "alpha",
+        "alpha c2",
+        &[("alpha/a.txt", "1 one two\n2\n3\n")],
+    );
+    // main moves, so c1 is really rebased (a new id on main).
+    repo.commit("main moves", &[("README", "r\n")]);
+    let (out, report) = merge_json(&repo, &["alpha"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(status_of(&report, "alpha"), "merged");
+
+    done(&repo, "alpha");
+    let (out, report) = merge_json(&repo, &["alpha"]);
+    assert!(out.status.success(), "{}\n{report:#}", stderr(&out));
+    assert_eq!(status_of(&report, "alpha"), "merged");
+    let commits = droid_entry(&report, "alpha")["commits"].as_array().unwrap();
+    assert_eq!(commits.len(), 1, "{report:#}");
+    assert_eq!(commits[0]["summary"], "alpha c2");
+    let subjects = repo.git(&["log", "--format=%s", "main"]);
+    assert_eq!(
+        subjects.lines().filter(|s| *s == "alpha c1").count(),
+        1,
+        "{subjects}"
+    );
+    assert_eq!(repo.git(&["show", "main:alpha/a.txt"]), "1 one two\n2\n3\n");
+    assert_no_commit_landed_twice(&repo.root, "main");
+    repo.assert_fsck();
+
+    // Marking the same commit ready once more lands nothing.
+    repo.git(&[
+        "update-ref",
+        "refs/droidforge/ready/alpha",
+        &repo.rev("droidforge/alpha"),
+    ]);
+    let before = repo.rev("main");
+    let (out, report) = merge_json(&repo, &["alpha"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(status_of(&report, "alpha"), "up-to-date", "{report:#}");
+    assert_eq!(repo.rev("main"), before);
+}
+
+/// Clearing the ready mark after landing fails (a stale `ready/<droid>.lock`, as a SIGKILL
+/// inside a ref transaction leaves it). The next merge must not replay the landed commits.
+#[test]
+fn stale_ready_lock_does_not_replay_landed_commits() {
+    let repo = repo_with(
+        &forge_toml(&[("alpha", &["alpha/**"], &[])]),
+        &[("alpha/a.txt", "a\n")],
+    );
+    droid_commit(&repo, "alpha", "alpha c1", &[("alpha/a.txt", "a2\n")]);
+    done(&repo, "alpha");
+    repo.commit("main moves", &[("README", "r\n")]);
+    let lock = repo.path(".git/refs/droidforge/ready/alpha.lock");
+    std::fs::write(&lock, "").unwrap();
+    let (out, report) = merge_json(&repo, &["alpha"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(status_of(&report, "alpha"), "merged");
+    // The lock stays (no merge journal owns it), so the ready mark stays too.
+    assert!(
+        !repo
+            .git(&["for-each-ref", "refs/droidforge/ready/"])
+            .is_empty()
+    );
+
+    repo.commit("main moves again", &[("README", "r2\n")]);
+    let before = repo.rev("main");
+    let (out, report) = merge_json(&repo, &["alpha"]);
+    assert!(out.status.success(), "{}\n{report:#}", stderr(&out));
+    assert_eq!(status_of(&report, "alpha"), "up-to-date", "{report:#}");
+    assert_eq!(repo.rev("main"), before, "the second merge moved main");
+    let subjects = repo.git(&["log", "--format=%s", "main"]);
+    assert_eq!(
+        subjects.lines().filter(|s| *s == "alpha c1").count(),
+        1,
+        "{subjects}"
+    );
+    assert_no_commit_landed_twice(&repo.root, "main");
+    repo.assert_fsck();
+
+    // `doctor --fix` clears the stale lock of the droidforge ref (no merge is running).
+    let out = repo.df(&["doctor", "--fix", "--json"]);
+    assert!(stdout(&out).contains("stale-ref-lock"), "{}", stdout(&out));
+    assert!(!lock.exists(), "doctor --fix left {}", lock.display());
+}

@@ -1,5 +1,6 @@
 //! Crash safety: an interrupted merge (SIGKILL) leaves the old or the new integration tip, a
-//! clean `git fsck`, every droid commit reachable, and `merge --continue`/`--abort` recover.
+//! clean `git fsck`, every droid commit reachable, no commit landed twice, and
+//! `merge --continue`/`--abort` recover. `DROIDFORGE_CRASH_TRIALS=100` raises the kill trials.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -162,6 +163,15 @@ fn interrupted_merge_is_refused_then_continued_or_aborted() {
     }
 }
 
+/// Number of kill trials: `DROIDFORGE_CRASH_TRIALS` (e.g. 100 for the full campaign), 30 by
+/// default so CI stays fast.
+fn crash_trials() -> usize {
+    std::env::var("DROIDFORGE_CRASH_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30)
+}
+
 /// SIGKILL at random moments over many trials.
 #[test]
 fn kill_9_at_random_points_keeps_the_repository_consistent() {
@@ -179,7 +189,7 @@ fn kill_9_at_random_points_keeps_the_repository_consistent() {
 
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut landed_or_not = [0usize; 2];
-    for trial in 0..30 {
+    for trial in 0..crash_trials() {
         seed = seed
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
@@ -239,6 +249,8 @@ fn kill_9_at_random_points_keeps_the_repository_consistent() {
         );
         fsck(&dir);
         all_droid_work_reachable(&dir);
+        // Whatever was interrupted and resolved, no droid commit landed twice.
+        assert_no_commit_landed_twice(&dir, "main");
         let _ = std::fs::remove_dir_all(&dir);
     }
     // Not a timing assertion: just make the spread visible when the test fails elsewhere.

@@ -120,3 +120,55 @@ pub fn repo_with(toml: &str, files: &[(&str, &str)]) -> TestRepo {
     exclude_worktrees(&repo);
     repo
 }
+
+/// The oracle for "no commit landed twice", by git: on `branch` of the repository at `dir`, no
+/// two non-merge commits have the same `git patch-id --stable`, and no commit has the same tree
+/// as its first parent (an empty duplicate).
+pub fn assert_no_commit_landed_twice(dir: &std::path::Path, branch: &str) {
+    let mut cmd = std::process::Command::new("sh");
+    hermetic(&mut cmd);
+    let out = cmd
+        .current_dir(dir)
+        .arg("-c")
+        .arg(format!(
+            "git log -p --no-merges {branch} | git patch-id --stable"
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut seen: std::collections::HashMap<String, String> = Default::default();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let (patch, commit) = line.split_once(' ').unwrap();
+        if let Some(first) = seen.insert(patch.to_owned(), commit.to_owned()) {
+            panic!(
+                "commits {first} and {commit} on `{branch}` in {} carry the same patch:\n{}",
+                dir.display(),
+                git_in(dir, &["log", "--oneline", branch])
+            );
+        }
+    }
+    let trees: std::collections::HashMap<String, String> =
+        git_in(dir, &["log", "--format=%H %T", branch])
+            .lines()
+            .map(|l| {
+                let (c, t) = l.split_once(' ').unwrap();
+                (c.to_owned(), t.to_owned())
+            })
+            .collect();
+    for line in git_in(dir, &["log", "--format=%H %T %P", branch]).lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        if let Some(parent) = f.get(2)
+            && trees.get(*parent).map(String::as_str) == Some(f[1])
+        {
+            panic!(
+                "commit {} on `{branch}` in {} is empty (same tree as its parent)",
+                f[0],
+                dir.display()
+            );
+        }
+    }
+}
