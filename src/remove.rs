@@ -65,6 +65,25 @@ pub fn plan(ws: &Workspace, droid: &str, opts: RemoveOptions) -> Result<RemovalP
     let worktrees = ws.repo.worktrees()?;
     let registered = worktrees.iter().find(|w| same_path(&w.path, &path));
     let stored = ws.state.store().read()?.droids.get(droid).cloned();
+    // A droid branch named like the integration branch (an empty `branch_prefix` and a droid
+    // `main`) must never take the integration branch with it.
+    if opts.delete_branch && branch == ws.integration {
+        return Err(Error::usage(format!(
+            "branch `{branch}` is the integration branch; droidforge never deletes it"
+        ))
+        .hint("drop `--delete-branch`, and set `branch_prefix` (e.g. `droidforge/`) in .droidforge/forge.toml"));
+    }
+    if opts.delete_branch
+        && let Some(other) = worktrees
+            .iter()
+            .find(|w| w.branch.as_deref() == Some(branch.as_str()) && !same_path(&w.path, &path))
+    {
+        return Err(Error::failure(format!(
+            "branch `{branch}` is checked out in the worktree `{}`",
+            other.path.display()
+        ))
+        .hint("switch that worktree to another branch first, or drop `--delete-branch`"));
+    }
     let force_hint = |what: &str, them: &str| {
         format!(
             "{what}, or run `droidforge remove {droid}{} --force` to discard {them}",

@@ -300,7 +300,7 @@ impl Forge {
     }
 }
 
-fn protected_patterns(m: &Manifest) -> Vec<String> {
+pub(crate) fn protected_patterns(m: &Manifest) -> Vec<String> {
     let mut out: Vec<String> = BUILTIN_PROTECTED.iter().map(|s| (*s).to_owned()).collect();
     for p in &m.paths.protected {
         if !out.contains(p) {

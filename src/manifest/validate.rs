@@ -126,6 +126,21 @@ fn valid_ref_part(s: &str) -> bool {
         })
 }
 
+/// The form patterns are matched in: trimmed, without `./` and trailing slashes.
+fn normalized(p: &str) -> &str {
+    let t = p.trim().trim_end_matches('/');
+    t.strip_prefix("./").unwrap_or(t)
+}
+
+fn has_glob_syntax(p: &str) -> bool {
+    p.contains(['*', '?', '[', '{', '\\'])
+}
+
+/// `.`, `**`, `**/*`: a pattern that hands the droid every path.
+fn owns_everything(p: &str) -> bool {
+    matches!(normalized(p), "" | "." | "**" | "**/*" | "**/**")
+}
+
 fn path_escapes(p: &str) -> bool {
     let p = p.trim();
     p.starts_with('/') || p.starts_with('\\') || p.split(['/', '\\']).any(|c| c == "..") || {
@@ -142,7 +157,7 @@ pub fn validate(m: &Manifest, text: &str) -> Vec<Problem> {
 
     // [forge]
     if let Some(int) = &m.forge.integration
-        && !valid_ref_part(int)
+        && !crate::repo::valid_branch_name(int)
     {
         err(
             &mut out,
@@ -151,18 +166,26 @@ pub fn validate(m: &Manifest, text: &str) -> Vec<Problem> {
             "use a branch name like `main`".into(),
         );
     }
-    if !m.forge.branch_prefix.is_empty() && !valid_ref_part(&m.forge.branch_prefix) {
+    let prefix = &m.forge.branch_prefix;
+    if prefix.is_empty() {
         err(
             &mut out,
-            &m.forge.branch_prefix,
-            format!(
-                "branch_prefix `{}` cannot be part of a branch name",
-                m.forge.branch_prefix
-            ),
+            "branch_prefix",
+            "branch_prefix is empty: droid branches would be named like any other branch (a droid `main` would own the branch `main`)".into(),
+            "use a prefix such as `droidforge/`".into(),
+        );
+    } else if !valid_ref_part(prefix) || !crate::repo::valid_branch_name(&format!("{prefix}x")) {
+        err(
+            &mut out,
+            prefix,
+            format!("branch_prefix `{prefix}` cannot be part of a branch name"),
             "use something like `droidforge/`".into(),
         );
     }
-    if m.forge.worktree_dir.trim().is_empty() || path_escapes(&m.forge.worktree_dir) {
+    let wt = m.forge.worktree_dir.trim().trim_end_matches('/');
+    let wt = wt.strip_prefix("./").unwrap_or(wt);
+    let first = wt.split('/').next().unwrap_or_default();
+    if wt.is_empty() || path_escapes(wt) {
         err(
             &mut out,
             &m.forge.worktree_dir,
@@ -171,6 +194,16 @@ pub fn validate(m: &Manifest, text: &str) -> Vec<Problem> {
                 m.forge.worktree_dir
             ),
             "use a path like `.droidforge/worktrees`".into(),
+        );
+    } else if wt == "." || first.eq_ignore_ascii_case(".git") {
+        err(
+            &mut out,
+            &m.forge.worktree_dir,
+            format!(
+                "worktree_dir `{}` would put droid worktrees in the repository root or inside `.git`",
+                m.forge.worktree_dir
+            ),
+            "use a dedicated directory like `.droidforge/worktrees`".into(),
         );
     }
 
@@ -221,6 +254,13 @@ pub fn validate(m: &Manifest, text: &str) -> Vec<Problem> {
     }
 
     // [[droid]]
+    let protected_list = super::protected_patterns(m);
+    let protected = crate::ownership::Rules::new(
+        protected_list.iter().map(String::as_str),
+        [],
+        std::iter::empty::<(&str, &[String])>(),
+    )
+    .ok();
     let mut names = HashSet::new();
     for d in &m.droids {
         if !valid_droid_name(&d.name) {
@@ -239,6 +279,20 @@ pub fn validate(m: &Manifest, text: &str) -> Vec<Problem> {
                 &d.name,
                 format!("droid `{}` is defined twice", d.name),
                 "give every [[droid]] a unique name".into(),
+            );
+        }
+        if valid_droid_name(&d.name)
+            && let Some(int) = &m.forge.integration
+            && format!("{prefix}{}", d.name) == *int
+        {
+            err(
+                &mut out,
+                &d.name,
+                format!(
+                    "droid `{}` would work on the branch `{int}`, which is the integration branch",
+                    d.name
+                ),
+                "rename the droid or set `branch_prefix` (e.g. `droidforge/`)".into(),
             );
         }
         for ph in &d.phases {
@@ -262,7 +316,42 @@ pub fn validate(m: &Manifest, text: &str) -> Vec<Problem> {
                     format!("droid `{}` owns {e}", d.name),
                     pattern_fix(p),
                 );
+            } else if owns_everything(p) {
+                err(
+                    &mut out,
+                    p,
+                    format!("droid `{}` owns `{p}`, the whole repository", d.name),
+                    "list the directories it works in (e.g. `src/feature/**`); droids own parts of a repository".into(),
+                );
+            } else if let Some(rules) = &protected
+                && !has_glob_syntax(p)
+                && rules.classify(normalized(p)).protected
+            {
+                err(
+                    &mut out,
+                    p,
+                    format!(
+                        "droid `{}` owns `{p}`, which is protected (only droidforge and humans on the integration branch change it)",
+                        d.name
+                    ),
+                    "remove it from `owns`".into(),
+                );
             }
+        }
+        if let (Some(t), Some(rules)) = (&d.todo, &protected)
+            && !path_escapes(t)
+            && !t.trim().is_empty()
+            && rules.classify(normalized(t)).protected
+        {
+            err(
+                &mut out,
+                t,
+                format!(
+                    "droid `{}` keeps its TODO list in `{t}`, a protected path",
+                    d.name
+                ),
+                format!("use a path the droid may change, e.g. `TODO-{}.md`", d.name),
+            );
         }
         for p in d.reads.iter().chain(d.todo.iter()) {
             if path_escapes(p) || p.trim().is_empty() {

@@ -570,3 +570,9 @@ fn absolute(p: &Path) -> PathBuf {
             .unwrap_or_else(|_| p.to_owned())
     }
 }
+
+/// Is `name` a valid branch name (`refs/heads/<name>` passes git's `check-ref-format` rules)?
+pub fn valid_branch_name(name: &str) -> bool {
+    let full = format!("refs/heads/{name}");
+    !name.is_empty() && gix::validate::reference::name(full.as_bytes().into()).is_ok()
+}

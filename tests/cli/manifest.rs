@@ -152,3 +152,62 @@ fn no_manifest() {
     assert!(err.starts_with("error: no forge manifest at `"), "{err}");
     assert!(err.ends_with(".droidforge/forge.toml`\nhint: run `droidforge init` to create one\n"));
 }
+
+/// Exit 2 and the first line of the expected problem (file:line: message).
+fn assert_rejected(toml: &str, expected: &str) {
+    let out = run_with(toml, &["status"]);
+    assert_eq!(out.status.code(), Some(2), "stderr:\n{}", stderr(&out));
+    assert!(stderr(&out).contains(expected), "{}", stderr(&out));
+}
+
+/// `branch_prefix = ""` and a droid named `main` made the droid branch the integration branch
+/// (`remove main --delete-branch` then deleted it).
+#[test]
+fn manifest_rejects_empty_branch_prefix_and_a_droid_branch_equal_to_the_integration_branch() {
+    assert_rejected(
+        "[forge]\nbranch_prefix = \"\"\n",
+        ".droidforge/forge.toml:2: branch_prefix is empty",
+    );
+    assert_rejected(
+        &format!(
+            "[forge]\nintegration = \"team/main\"\nbranch_prefix = \"team/\"\n\n{PHASE}[[droid]]\nname = \"main\"\nphases = [1]\nowns = [\"a/**\"]\n"
+        ),
+        ".droidforge/forge.toml:9: droid `main` would work on the branch `team/main`, which is the integration branch",
+    );
+    assert_rejected(
+        "[forge]\nintegration = \"ma..in\"\n",
+        ".droidforge/forge.toml:2: integration branch `ma..in` is not a valid branch name",
+    );
+}
+
+#[test]
+fn manifest_rejects_worktree_dir_in_the_root_or_inside_git() {
+    for dir in [".", "./", ".git", ".git/wt", ".GIT/x"] {
+        assert_rejected(
+            &format!("[forge]\nworktree_dir = \"{dir}\"\n"),
+            &format!(
+                ".droidforge/forge.toml:2: worktree_dir `{dir}` would put droid worktrees in the repository root or inside `.git`"
+            ),
+        );
+    }
+}
+
+/// `owns = "."`, `owns = "PROGRESS.md"` and `todo = ".droidforge/forge.toml"` were accepted
+/// without a word.
+#[test]
+fn manifest_rejects_owning_the_whole_repo_or_protected_paths_and_a_protected_todo() {
+    assert_rejected(
+        &format!("{PHASE}[[droid]]\nname = \"a\"\nphases = [1]\nowns = [\".\"]\n"),
+        ".droidforge/forge.toml:7: droid `a` owns `.`, the whole repository",
+    );
+    assert_rejected(
+        &format!("{PHASE}[[droid]]\nname = \"a\"\nphases = [1]\nowns = [\"PROGRESS.md\"]\n"),
+        ".droidforge/forge.toml:7: droid `a` owns `PROGRESS.md`, which is protected",
+    );
+    assert_rejected(
+        &format!(
+            "{PHASE}[[droid]]\nname = \"a\"\nphases = [1]\nowns = [\"a/**\"]\ntodo = \".droidforge/forge.toml\"\n"
+        ),
+        ".droidforge/forge.toml:8: droid `a` keeps its TODO list in `.droidforge/forge.toml`, a protected path",
+    );
+}

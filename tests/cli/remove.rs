@@ -227,3 +227,30 @@ fn prune_keeps_orphans_with_work() {
     );
     assert_eq!(linked_worktrees(&repo).len(), 2);
 }
+
+/// `remove --delete-branch` deleted a droid branch that another worktree had checked out.
+#[test]
+fn remove_delete_branch_refuses_a_branch_checked_out_in_another_worktree() {
+    let repo = two_droid_repo();
+    repo.df_ok(&["spawn", "core-droid"]);
+    repo.df_ok(&["remove", "core-droid"]);
+    let other = tempfile::tempdir().unwrap();
+    let other_path = other.path().join("elsewhere");
+    repo.git(&[
+        "worktree",
+        "add",
+        other_path.to_str().unwrap(),
+        "droidforge/core-droid",
+    ]);
+    let tip = repo.rev("droidforge/core-droid");
+    let out = repo.df(&["remove", "core-droid", "--delete-branch"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("branch `droidforge/core-droid` is checked out in the worktree `")
+            && err.contains("elsewhere`"),
+        "{err}"
+    );
+    assert_eq!(repo.rev("droidforge/core-droid"), tip);
+    repo.assert_fsck();
+}
