@@ -136,9 +136,10 @@ fn has_glob_syntax(p: &str) -> bool {
     p.contains(['*', '?', '[', '{', '\\'])
 }
 
-/// `.`, `**`, `**/*`: a pattern that hands the droid every path.
+/// `.` reads as "the whole repository" but as a glob matches no path at all: reject it rather
+/// than let a droid silently own nothing. (`**` stays allowed: a one-droid forge owns it all.)
 fn owns_everything(p: &str) -> bool {
-    matches!(normalized(p), "" | "." | "**" | "**/*" | "**/**")
+    matches!(normalized(p), "" | ".")
 }
 
 fn path_escapes(p: &str) -> bool {
@@ -321,7 +322,7 @@ pub fn validate(m: &Manifest, text: &str) -> Vec<Problem> {
                     &mut out,
                     p,
                     format!("droid `{}` owns `{p}`, the whole repository", d.name),
-                    "list the directories it works in (e.g. `src/feature/**`); droids own parts of a repository".into(),
+                    "list the directories it works in (e.g. `src/feature/**`); to really give it every path, write `**`".into(),
                 );
             } else if let Some(rules) = &protected
                 && !has_glob_syntax(p)
