@@ -529,12 +529,7 @@ fn create_repo(dir: &Path) -> Result<()> {
         Repo::git_cli(dir, &["config", key, value])?;
     }
     for (path, text) in project_files() {
-        let p = dir.join(path);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create `{}`", parent.display()))?;
-        }
-        std::fs::write(&p, text).with_context(|| format!("cannot write `{}`", p.display()))?;
+        crate::safe_fs::write_under(dir, path, text)?;
     }
     Repo::git_cli(dir, &["add", "-A"])?;
     Repo::git_cli(

@@ -52,6 +52,7 @@ pub mod plan;
 pub mod progress_file;
 pub mod remove;
 pub mod repo;
+pub mod safe_fs;
 pub mod scaffold;
 pub mod spawn;
 pub mod state;

@@ -363,12 +363,7 @@ fn create_one(repo: &Repo, job: &Job, tip: Oid, registration: &Mutex<()>) -> Spa
 }
 
 fn write_brief(worktree: &Path, text: &str) -> Result<()> {
-    let path = worktree.join(BRIEF_PATH);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create `{}`", dir.display()))?;
-    }
-    std::fs::write(&path, text).with_context(|| format!("cannot write `{}`", path.display()))
+    crate::safe_fs::write_under(worktree, BRIEF_PATH, text)
 }
 
 /// Rewrite the brief when it is missing or the manifest changed; returns whether it wrote.

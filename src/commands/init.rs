@@ -2,10 +2,11 @@
 
 use super::Ctx;
 use crate::cli::{CiProvider, InitArgs};
-use crate::error::{Context, Result};
+use crate::error::Result;
 use crate::manifest::{Forge, MANIFEST_PATH};
 use crate::repo::Repo;
 use crate::scaffold;
+use std::path::Path;
 
 pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<i32> {
     let repo = Repo::discover(&ctx.cwd)?;
@@ -71,16 +72,14 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<i32> {
     let mut kept = Vec::new();
     for (rel, content) in &files {
         let path = root.join(rel);
-        if path.exists() && !args.force {
+        // A symbolic link (e.g. a TODO file a droid committed as a link) is never "an existing
+        // file to keep" nor written through: `write_under` refuses it, naming the path.
+        let link = crate::safe_fs::is_link_under(&root, Path::new(rel));
+        if path.exists() && !link && !args.force {
             kept.push(rel.as_str());
             continue;
         }
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create `{}`", dir.display()))?;
-        }
-        std::fs::write(&path, content)
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        crate::safe_fs::write_under(&root, rel, content)?;
         ctx.ui.status("Created", rel);
         written += 1;
     }

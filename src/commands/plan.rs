@@ -2,7 +2,7 @@
 
 use super::Ctx;
 use crate::cli::{PlanArgs, PlanFormat};
-use crate::error::{Context, Result};
+use crate::error::Result;
 use crate::plan;
 use crate::workspace::{ManifestSource, Workspace};
 
@@ -21,8 +21,7 @@ pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<i32> {
         if unchanged {
             ctx.ui.status("Unchanged", "FILE_OWNERSHIP.md");
         } else {
-            std::fs::write(&path, text)
-                .with_context(|| format!("cannot write `{}`", path.display()))?;
+            crate::safe_fs::write_under(&ws.root, "FILE_OWNERSHIP.md", text)?;
             ctx.ui.status(
                 "Wrote",
                 "FILE_OWNERSHIP.md (commit it to the integration branch)",

@@ -522,3 +522,77 @@ fn run_row(row: &Row) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Rows of the second kind: a droid commits a file droidforge later writes (its TODO, its
+/// brief) as a symbolic link out of the repository; the merge lands it (a link in the droid's
+/// own directory is legitimate), then the writer must refuse (exit 1, naming the path) instead
+/// of writing through it.
+fn link_out(repo: &TestRepo, rel: &str, outside: &std::path::Path) {
+    let wt = repo.path(".droidforge/worktrees/alpha");
+    if !wt.exists() {
+        droid_worktree(repo, "alpha", "main");
+    }
+    let link = wt.join(rel);
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(outside, &link).unwrap();
+    commit_in(&wt, "alpha: link", &[]);
+}
+
+fn forge_with_todo() -> String {
+    forge().replace(
+        "owns = [\"alpha/**\"]",
+        "owns = [\"alpha/**\"]\ntodo = \"alpha/TODO.md\"",
+    )
+}
+
+#[test]
+fn symlinked_todo_is_not_written_through_by_init() {
+    let repo = repo_with(&forge_with_todo(), &[("alpha/a.txt", "alpha\n")]);
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("owned.txt");
+    link_out(&repo, "alpha/TODO.md", &target);
+    done(&repo, "alpha");
+    let (out, report) = merge_json(&repo, &["alpha"]);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    repo.git(&["checkout", "-q", "-f", "main"]);
+    assert!(
+        repo.path("alpha/TODO.md")
+            .symlink_metadata()
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+
+    let out = repo.df(&["init"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("alpha/TODO.md") && err.contains("symbolic link"),
+        "{err}"
+    );
+    assert!(!target.exists(), "init wrote outside the repository");
+    // `--force` replaces the manifest (the example has no `alpha`): still nothing outside.
+    repo.df(&["init", "--force"]);
+    assert!(
+        !target.exists(),
+        "init --force wrote outside the repository"
+    );
+}
+
+#[test]
+fn symlinked_brief_is_not_written_through_by_spawn() {
+    let repo = repo_with(&forge(), &[("alpha/a.txt", "alpha\n")]);
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("brief.txt");
+    // The brief, committed by the droid as a link out of its worktree.
+    link_out(&repo, ".droidforge/BRIEF.md", &target);
+    let out = repo.df(&["spawn", "alpha"]);
+    let err = stderr(&out);
+    assert!(err.contains("symbolic link"), "{}\n{err}", stdout(&out));
+    assert!(!target.exists());
+    assert!(
+        std::fs::read_dir(outside.path()).unwrap().next().is_none(),
+        "spawn wrote outside the worktree"
+    );
+}

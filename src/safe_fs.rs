@@ -1,0 +1,146 @@
+//! Writing files inside a directory tree without ever following a symbolic link out of it.
+//!
+//! Droids commit whatever they like, symlinks included: a TODO file or a brief committed as a
+//! link to `/home/user/.bashrc` must not make `init` or `spawn` write there. Every file
+//! droidforge writes into a repository or worktree goes through [`write_under`]: each existing
+//! parent component below the root must be a real directory (not a link), and the file itself
+//! is opened with `O_NOFOLLOW`, so a link at the final component fails instead of being
+//! followed.
+
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+fn refuse(path: &Path, why: &str) -> Error {
+    Error::failure(format!("refusing to write `{}`: {why}", path.display())).hint(
+        "droidforge never writes through a symbolic link; replace it with a regular file (or remove it) and run the command again",
+    )
+}
+
+/// Create the directories of `rel` below `root` (which must exist), refusing any component
+/// that is a symbolic link or not a directory. Returns the full path.
+pub fn create_dirs_under(root: &Path, rel: &Path) -> Result<PathBuf> {
+    let mut cur = root.to_path_buf();
+    for comp in rel.components() {
+        let Component::Normal(name) = comp else {
+            return Err(refuse(
+                &root.join(rel),
+                "the path must stay inside the repository (no `..`, no absolute path)",
+            ));
+        };
+        cur.push(name);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(refuse(
+                    &root.join(rel),
+                    &format!("`{}` is a symbolic link", cur.display()),
+                ));
+            }
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(refuse(
+                    &root.join(rel),
+                    &format!("`{}` is not a directory", cur.display()),
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match std::fs::create_dir(&cur) {
+                    Ok(()) => {}
+                    // Created concurrently: fine if it is a real directory (re-checked below
+                    // by the next component or the final open).
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        if std::fs::symlink_metadata(&cur)
+                            .map(|m| !m.is_dir())
+                            .unwrap_or(true)
+                        {
+                            return Err(refuse(
+                                &root.join(rel),
+                                &format!("`{}` is not a directory", cur.display()),
+                            ));
+                        }
+                    }
+                    Err(e) => {
+                        return Err(Error::failure(format!("cannot create `{}`", cur.display()))
+                            .with_source(e));
+                    }
+                }
+            }
+            Err(e) => {
+                return Err(
+                    Error::failure(format!("cannot inspect `{}`", cur.display())).with_source(e),
+                );
+            }
+        }
+    }
+    Ok(cur)
+}
+
+/// Write `contents` to `root/rel` (creating parent directories), never following a symbolic
+/// link at or below `root`: a link anywhere on the way is refused with an error naming it.
+pub fn write_under(root: &Path, rel: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let rel = rel.as_ref();
+    let path = root.join(rel);
+    let (Some(name), parent) = (rel.file_name(), rel.parent()) else {
+        return Err(refuse(&path, "not a file path"));
+    };
+    let dir = create_dirs_under(root, parent.unwrap_or(Path::new("")))?;
+    let target = dir.join(name);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&target);
+    let mut file = match file {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(refuse(&path, "it is a symbolic link"));
+        }
+        Err(e) => {
+            return Err(Error::failure(format!("cannot write `{}`", path.display())).with_source(e));
+        }
+    };
+    file.write_all(contents.as_ref())
+        .map_err(|e| Error::failure(format!("cannot write `{}`", path.display())).with_source(e))
+}
+
+/// Is `root/rel` (or a directory on the way) a symbolic link? For callers that skip existing
+/// files: an existing link is not "a file that is already there".
+pub fn is_link_under(root: &Path, rel: &Path) -> bool {
+    let mut cur = root.to_path_buf();
+    rel.components().any(|c| {
+        cur.push(c);
+        std::fs::symlink_metadata(&cur).is_ok_and(|m| m.file_type().is_symlink())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_links_anywhere_on_the_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::os::unix::fs::symlink(outside.path().join("x"), root.join("todo.md")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("sub")).unwrap();
+        let err = write_under(root, "todo.md", "a").unwrap_err();
+        assert!(err.message.contains("todo.md"), "{}", err.message);
+        assert!(write_under(root, "sub/y.md", "a").is_err());
+        assert!(write_under(root, "../z.md", "a").is_err());
+        assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
+        write_under(root, "a/b/c.md", "ok").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.join("a/b/c.md")).unwrap(),
+            "ok"
+        );
+        write_under(root, "a/b/c.md", "again").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.join("a/b/c.md")).unwrap(),
+            "again"
+        );
+    }
+}
