@@ -281,6 +281,128 @@ fn is_ntfs_dotgitmodules(name: &[u8]) -> bool {
     is_ntfs_dot_generic(name, b"gitmodules", b"gi7eba")
 }
 
+fn is_gitmodules(name: &[u8]) -> bool {
+    is_hfs_dotgitmodules(name) || is_ntfs_dotgitmodules(name)
+}
+
+fn is_gitattributes(name: &[u8]) -> bool {
+    is_hfs_dot(name, "gitattributes") || is_ntfs_dot_generic(name, b"gitattributes", b"gi7d29")
+}
+
+/// git's limits for `.gitattributes` (`gitattributesLarge`, `gitattributesLineLength`).
+const ATTR_MAX_FILE_SIZE: usize = 100 * 1024 * 1024;
+const ATTR_MAX_LINE_LENGTH: usize = 2048;
+/// `.gitmodules` blobs larger than this are not parsed by git (`gitmodulesLarge`).
+const GITMODULES_MAX_SIZE: usize = 100 * 1024 * 1024;
+
+fn percent_decode(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'%'
+            && i + 2 < s.len()
+            && let (Some(h), Some(l)) = (
+                (s[i + 1] as char).to_digit(16),
+                (s[i + 2] as char).to_digit(16),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(s[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// fsck.c `check_submodule_name`: not empty, no `..` path component.
+fn bad_submodule_name(name: &[u8]) -> bool {
+    name.is_empty() || name.split(|&b| b == b'/' || b == b'\\').any(|c| c == b"..")
+}
+
+/// fsck.c `check_submodule_url`, the parts that do not need a URL library: no option-like
+/// URL, no newline once URL-decoded (credential-helper injection), and no relative URL that
+/// climbs out of its host with `../` followed by `:` or `/`.
+fn bad_submodule_url(url: &[u8]) -> bool {
+    if url.first() == Some(&b'-') || percent_decode(url).contains(&b'\n') {
+        return true;
+    }
+    let mut rest = url;
+    let mut dotdots = 0;
+    while let Some(r) = rest
+        .strip_prefix(b"../")
+        .or_else(|| rest.strip_prefix(b"..\\"))
+    {
+        rest = r;
+        dotdots += 1;
+    }
+    if rest.starts_with(b"./") && dotdots == 0 {
+        return false;
+    }
+    dotdots > 0 && matches!(rest.first(), Some(b':') | Some(b'/'))
+}
+
+/// What git's fsck refuses in the contents of a `.gitmodules` blob.
+fn gitmodules_problem(data: &[u8]) -> Option<String> {
+    if data.len() > GITMODULES_MAX_SIZE {
+        return Some(".gitmodules is too large to parse (gitmodulesLarge)".to_owned());
+    }
+    // Unparsable is only informational for git; the submodule checks need a parse.
+    let file = gix::config::File::from_bytes_no_includes(
+        data,
+        gix::config::file::Metadata::api(),
+        Default::default(),
+    )
+    .ok()?;
+    for section in file.sections_by_name("submodule").into_iter().flatten() {
+        let Some(name) = section.header().subsection_name() else {
+            continue;
+        };
+        if bad_submodule_name(name) {
+            return Some(format!(
+                "disallowed submodule name `{name}` in .gitmodules (gitmodulesName)"
+            ));
+        }
+        for url in section.body().values("url") {
+            if bad_submodule_url(&url) {
+                return Some(format!(
+                    "disallowed submodule url `{url}` in .gitmodules (gitmodulesUrl)"
+                ));
+            }
+        }
+        for path in section.body().values("path") {
+            if path.first() == Some(&b'-') {
+                return Some(format!(
+                    "disallowed submodule path `{path}` in .gitmodules (gitmodulesPath)"
+                ));
+            }
+        }
+        for update in section.body().values("update") {
+            if update.first() == Some(&b'!') {
+                return Some(format!(
+                    "disallowed submodule update command `{update}` in .gitmodules (gitmodulesUpdate)"
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// What git's fsck refuses in the contents of a `.gitattributes` blob.
+fn gitattributes_problem(data: &[u8]) -> Option<String> {
+    if data.len() > ATTR_MAX_FILE_SIZE {
+        return Some(".gitattributes is too large (gitattributesLarge)".to_owned());
+    }
+    data.split(|&b| b == b'\n')
+        .any(|line| line.len() > ATTR_MAX_LINE_LENGTH)
+        .then(|| {
+            format!(
+                ".gitattributes has a line longer than {ATTR_MAX_LINE_LENGTH} bytes (gitattributesLineLength)"
+            )
+        })
+}
+
 fn join(prefix: &str, name: &[u8]) -> String {
     let name = String::from_utf8_lossy(name);
     if prefix.is_empty() {
@@ -318,6 +440,37 @@ impl Repo {
                 e.path, e.reason
             ))),
         }
+    }
+
+    /// Content rules for the two files git's fsck reads: `.gitmodules` and `.gitattributes`
+    /// (any of their HFS+/NTFS spellings).
+    fn blob_problem(&self, name: &[u8], id: Oid) -> Result<Option<String>> {
+        let modules = is_gitmodules(name);
+        if !modules && !is_gitattributes(name) {
+            return Ok(None);
+        }
+        let id_prefix = if modules {
+            "gitmodules"
+        } else {
+            "gitattributes"
+        };
+        let Some((kind, data)) = self.raw_tree(id)? else {
+            return Ok(Some(format!(
+                "`{}` is missing ({id_prefix}Missing)",
+                String::from_utf8_lossy(name)
+            )));
+        };
+        if kind != gix::object::Kind::Blob {
+            return Ok(Some(format!(
+                "`{}` is a {kind}, not a blob ({id_prefix}Blob)",
+                String::from_utf8_lossy(name)
+            )));
+        }
+        Ok(if modules {
+            gitmodules_problem(&data)
+        } else {
+            gitattributes_problem(&data)
+        })
     }
 
     fn raw_tree(&self, id: Oid) -> Result<Option<(gix::object::Kind, Vec<u8>)>> {
@@ -395,6 +548,9 @@ impl Repo {
                 };
             }
             previous = Some((e.mode, e.name));
+            if problem.is_none() && (e.mode == MODE_BLOB || e.mode == MODE_EXEC) {
+                problem = self.blob_problem(e.name, e.id)?;
+            }
             if let Some(reason) = problem {
                 out.push(InvalidEntry { path, reason });
                 continue;
@@ -482,6 +638,21 @@ mod tests {
             );
         }
         assert!(entry_problem(b".gitmodulesx", MODE_LINK).is_none());
+    }
+
+    #[test]
+    fn gitmodules_and_gitattributes_contents() {
+        assert!(gitmodules_problem(b"[submodule \"../../x\"]\n\tpath = x\n").is_some());
+        assert!(gitmodules_problem(b"[submodule \"x\"]\n\turl = --upload-pack=evil\n").is_some());
+        assert!(gitmodules_problem(b"[submodule \"x\"]\n\turl = https://a/%0ab\n").is_some());
+        assert!(gitmodules_problem(b"[submodule \"x\"]\n\turl = ../../:evil\n").is_some());
+        assert!(gitmodules_problem(b"[submodule \"x\"]\n\tpath = -x\n").is_some());
+        assert!(gitmodules_problem(b"[submodule \"x\"]\n\tupdate = !rm -rf /\n").is_some());
+        let ok = b"[submodule \"lib/x\"]\n\tpath = lib/x\n\turl = ../x.git\n\tupdate = rebase\n";
+        assert!(gitmodules_problem(ok).is_none());
+        assert!(gitattributes_problem(&[b'a'; 3000]).is_some());
+        assert!(gitattributes_problem(b"*.rs diff=rust\n").is_none());
+        assert!(is_gitattributes(b".GITATTRIBUTES") && is_gitattributes(b"gitatt~1"));
     }
 
     #[test]

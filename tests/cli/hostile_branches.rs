@@ -204,6 +204,24 @@ fn gitmodules_ntfs_symlink(repo: &TestRepo) {
         vec![],
     );
 }
+fn gitmodules_bad_name(repo: &TestRepo) {
+    let text = "[submodule \"../../evil\"]\n\tpath = sub\n\turl = ./sub\n";
+    let id = blob(repo, text);
+    alpha_commits(
+        repo,
+        vec![("100644".into(), b".gitmodules".to_vec(), id)],
+        vec![],
+    );
+}
+fn gitattributes_long_line(repo: &TestRepo) {
+    let text = format!("{} text\n", "x".repeat(3000));
+    let id = blob(repo, &text);
+    alpha_commits(
+        repo,
+        vec![("100644".into(), b".gitattributes".to_vec(), id)],
+        vec![],
+    );
+}
 fn root_upper_dotgit(repo: &TestRepo) {
     let inner = raw_tree(repo, vec![file(repo, b"config")]);
     alpha_commits(
@@ -402,6 +420,8 @@ hostile_rows! {
     bad_file_mode_is_rejected: bad_mode, &[] => invalid("alpha/m.txt", "badFilemode");
     gitmodules_symlink_is_rejected: gitmodules_symlink, &[] => invalid("alpha/.gitmodules", "gitmodulesSymlink");
     ntfs_gitmodules_symlink_is_rejected: gitmodules_ntfs_symlink, &[] => invalid("alpha/GITMOD~1", "gitmodulesSymlink");
+    gitmodules_with_dotdot_submodule_name_is_rejected: gitmodules_bad_name, &[] => invalid("alpha/.gitmodules", "gitmodulesName");
+    gitattributes_with_overlong_line_is_rejected: gitattributes_long_line, &[] => invalid("alpha/.gitattributes", "gitattributesLineLength");
     root_upper_dotgit_rejects_only_that_droid: root_upper_dotgit, &[] => invalid(".GIT", "hasDotgit");
     root_gitmodules_symlink_rejects_only_that_droid: root_gitmodules_symlink, &[] => invalid(".gitmodules", "gitmodulesSymlink");
     invalid_entry_removed_by_a_later_commit_is_rejected: removed_later, &[] => invalid("alpha/.git", "hasDotgit");
