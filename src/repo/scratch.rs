@@ -56,10 +56,11 @@ impl Repo {
             let path = dest.join(&rel);
             let kind = entry.mode.kind();
             use gix::objs::tree::EntryKind;
+            // Directories and files go through `safe_fs`: a link the tree put earlier on the
+            // way is refused, never written through.
             match kind {
                 EntryKind::Tree | EntryKind::Commit => {
-                    std::fs::create_dir_all(&path)
-                        .with_context(|| format!("cannot create `{}`", path.display()))?;
+                    crate::safe_fs::create_dirs_under(dest, Path::new(&rel))?;
                 }
                 EntryKind::Blob | EntryKind::BlobExecutable | EntryKind::Link => {
                     let data = self
@@ -68,9 +69,8 @@ impl Repo {
                         .with_context(|| format!("cannot read `{rel}`"))?
                         .detach()
                         .data;
-                    if let Some(parent) = path.parent() {
-                        std::fs::create_dir_all(parent)
-                            .with_context(|| format!("cannot create `{}`", parent.display()))?;
+                    if let Some(parent) = Path::new(&rel).parent() {
+                        crate::safe_fs::create_dirs_under(dest, parent)?;
                     }
                     if kind == EntryKind::Link {
                         #[cfg(unix)]
@@ -83,8 +83,7 @@ impl Repo {
                         std::fs::write(&path, &data)
                             .with_context(|| format!("cannot write `{}`", path.display()))?;
                     } else {
-                        std::fs::write(&path, &data)
-                            .with_context(|| format!("cannot write `{}`", path.display()))?;
+                        crate::safe_fs::write_under(dest, &rel, &data)?;
                         #[cfg(unix)]
                         if kind == EntryKind::BlobExecutable {
                             use std::os::unix::fs::PermissionsExt;
