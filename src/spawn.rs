@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::brief::{self, BRIEF_PATH, BriefContext};
 use crate::error::{Context, Error, Result};
 use crate::hooks;
-use crate::manifest::Droid;
+use crate::manifest::{Droid, MANIFEST_PATH};
 use crate::repo::{Expect, Oid, Repo, WorktreeInfo};
 use crate::state::{Event, EventKind, FileLock, now};
 use crate::workspace::Workspace;
@@ -128,6 +128,30 @@ pub fn spawn(
         Some(oid) => oid,
         None => ws.integration_tip()?,
     };
+    // The worktrees are made from this commit: without the committed manifest (and the files
+    // it sets up) the droids would get a brief naming files their checkout does not have, and
+    // `merge` would refuse their work anyway.
+    if ws.repo.read_file_at(tip, MANIFEST_PATH)?.is_none() {
+        let err = match from {
+            None => Error::usage(format!(
+                "the integration branch `{}` has no `{MANIFEST_PATH}` (only the working tree has one)",
+                ws.integration
+            ))
+            .hint(format!(
+                "commit {MANIFEST_PATH} on {} first: `git add .droidforge && git commit -m \"Set up droidforge\"`",
+                ws.integration
+            )),
+            Some(commit) => Error::usage(format!(
+                "the base commit {} has no `{MANIFEST_PATH}`",
+                commit.to_hex_with_len(7)
+            ))
+            .hint(format!(
+                "spawn from a commit that has the forge manifest, or commit {MANIFEST_PATH} on {} first",
+                ws.integration
+            )),
+        };
+        return Err(err);
+    }
     ws.state.ensure()?;
     // Two spawns at once would race for the same paths and the exclude file.
     let _lock = FileLock::acquire(&ws.state.lock_path("spawn"))?;

@@ -352,3 +352,24 @@ fn unknown_droid_suggests_a_similar_name() {
         "error: no droid named `core-droit` in .droidforge/forge.toml\nhint: a droid with a similar name exists: `core-droid`\n"
     );
 }
+
+#[test]
+fn spawn_proceeds_when_the_integration_branch_has_no_manifest() {
+    // The manifest exists only in the working tree; the integration branch has other commits.
+    let repo = TestRepo::new();
+    repo.commit("initial", &[("src/core/lib.rs", "pub fn core() {}\n")]);
+    repo.manifest(TWO_DROIDS);
+    let out = repo.df(&["spawn", "--all"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the integration branch `main` has no `.droidforge/forge.toml`")
+            && err.contains("commit .droidforge/forge.toml on main first"),
+        "{err}"
+    );
+    assert_eq!(linked_worktrees(&repo).len(), 0);
+    assert!(repo.git(&["branch", "--list", "droidforge/*"]).is_empty());
+    // `merge` refuses the same situation with the same exit code.
+    let merge = repo.df(&["merge", "--all"]);
+    assert_eq!(merge.status.code(), Some(2), "{}", stderr(&merge));
+}
