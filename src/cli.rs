@@ -208,8 +208,12 @@ pub struct RunArgs {
 /// One row per droid: branch, ahead/behind, dirty files, TODO %, agent, ready, merged.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The droid (default: inferred from the current worktree).
+    /// The droid (default: inferred from the current worktree; every droid in the main one).
+    #[arg(conflicts_with = "all")]
     pub droid: Option<String>,
+    /// Every droid, also inside a droid's worktree.
+    #[arg(long)]
+    pub all: bool,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -426,9 +430,12 @@ pub struct EventsArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// The droid (default: inferred from the current worktree).
-    #[arg(long, value_name = "NAME")]
+    /// The droid (default: inferred from the current worktree; every droid in the main one).
+    #[arg(long, value_name = "NAME", conflicts_with = "all")]
     pub droid: Option<String>,
+    /// Events of every droid, also inside a droid's worktree.
+    #[arg(long)]
+    pub all: bool,
     /// Only the last N events.
     #[arg(long, short = 'n', value_name = "N")]
     pub last: Option<usize>,

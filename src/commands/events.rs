@@ -14,7 +14,12 @@ pub fn run(ctx: &Ctx, args: &EventsArgs) -> Result<i32> {
     let ws = Workspace::load(&ctx.cwd, ManifestSource::WorkingTree, false)?;
     // Events of droids removed from the manifest are still worth reading: the name is
     // checked against the manifest only when the journal has never heard of it.
-    let droid = args.droid.clone();
+    // Inside a droid's worktree the droid is inferred, like every command; `--all` shows all.
+    let droid = match (&args.droid, args.all) {
+        (Some(name), _) => Some(name.clone()),
+        (None, true) => None,
+        (None, false) => ws.current_droid(),
+    };
     let journal = ws.state.journal();
     let path = journal.path().to_owned();
     let keep = |e: &Event| match &droid {

@@ -11,9 +11,15 @@ use crate::workspace::{ManifestSource, Workspace};
 pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<i32> {
     loop {
         let ws = Workspace::load(&ctx.cwd, ManifestSource::WorkingTree, false)?;
-        let droids = match &args.droid {
-            Some(name) => vec![ws.forge.require_droid(name)?],
-            None => Vec::new(),
+        // Like every command, `status` infers the droid inside its worktree; `--all` (or the
+        // main worktree) shows them all.
+        let droids = match (&args.droid, args.all) {
+            (Some(name), _) => vec![ws.forge.require_droid(name)?],
+            (None, true) => Vec::new(),
+            (None, false) => match ws.current_droid() {
+                Some(name) => vec![ws.forge.require_droid(&name)?],
+                None => Vec::new(),
+            },
         };
         let report = status(&ws, &droids)?;
         let text = if args.json {

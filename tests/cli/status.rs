@@ -174,8 +174,55 @@ fn status_works_from_inside_a_droid_worktree() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    // Inside a droid's worktree `status` shows that droid (see the test below).
+    assert_eq!(v["droids"].as_array().unwrap().len(), 1, "{v}");
     assert_eq!(v["droids"][0]["worktree_state"], "present");
-    assert_eq!(v["droids"][1]["worktree_state"], "none");
+}
+
+#[test]
+fn status_and_events_inside_a_worktree_list_every_droid_although_help_says_inferred() {
+    let repo = two_droid_repo();
+    repo.df_ok(&["spawn", "--all"]);
+    let inside = repo.path(".droidforge/worktrees/core-droid/src");
+    let names = |args: &[&str]| -> Vec<String> {
+        let out = df_in(&inside, args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        v["droids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["droid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&["status", "--json"]), ["core-droid"]);
+    assert_eq!(
+        names(&["status", "--json", "--all"]),
+        ["core-droid", "infra-droid"]
+    );
+    assert_eq!(names(&["status", "--json", "infra-droid"]), ["infra-droid"]);
+    // From the main worktree nothing is inferred: every droid.
+    let v = status_json(&repo, &[]);
+    assert_eq!(v["droids"].as_array().unwrap().len(), 2);
+
+    let events = |args: &[&str]| {
+        let out = df_in(&inside, args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    let own = events(&["events"]);
+    assert!(own.contains("core-droid"), "{own}");
+    assert!(!own.contains("infra-droid"), "{own}");
+    let all = events(&["events", "--all"]);
+    assert!(
+        all.contains("core-droid") && all.contains("infra-droid"),
+        "{all}"
+    );
+    // The help says what happens.
+    let help = stdout(&repo.df(&["status", "--help"]));
+    assert!(help.contains("--all"), "{help}");
+    let help = stdout(&repo.df(&["events", "--help"]));
+    assert!(help.contains("--all"), "{help}");
 }
 
 #[test]
