@@ -41,12 +41,9 @@ pub fn run(ctx: &Ctx, args: &ProgressArgs) -> Result<i32> {
             crate::merge::record::RECORD_TRAILER
         ),
     )?;
-    // Is the integration branch checked out cleanly in the main worktree? Check before moving.
+    // Is the integration branch checked out in the main worktree? Check before moving.
     let main = Repo::open(&ws.root)?;
-    let refresh = main.head_branch().as_deref() == Some(ws.integration.as_str())
-        && Repo::worktree_dirt(&ws.root)
-            .map(|d| d.changed == 0)
-            .unwrap_or(false);
+    let refresh = main.head_branch().as_deref() == Some(ws.integration.as_str());
     ws.repo
         .set_ref(
             &format!("refs/heads/{}", ws.integration),
@@ -56,12 +53,11 @@ pub fn run(ctx: &Ctx, args: &ProgressArgs) -> Result<i32> {
         )
         .map_err(|e| e.hint("the integration branch moved meanwhile; run the command again"))?;
     forget()?;
-    if refresh && let Err(e) = Repo::refresh_checkout(&ws.root, tip, commit) {
-        ctx.ui.warn(&format!(
-            "could not update the checkout at `{}`: {}",
-            ws.root.display(),
-            e.message
-        ));
+    if refresh
+        && let Err(note) =
+            crate::merge::land::update_checkout(&ws.root, &ws.integration, tip, commit)
+    {
+        ctx.ui.warn(&note);
     }
     ctx.ui.status(
         "Committed",

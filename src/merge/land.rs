@@ -37,7 +37,7 @@ pub struct MergeJournal {
     pub old_tip: String,
     pub new_tip: String,
     pub backup_ref: String,
-    /// The checkout of the integration branch to refresh afterwards (it was clean at T0).
+    /// The checkout of the integration branch whose index and files follow the branch.
     #[serde(default)]
     pub refresh_checkout: Option<PathBuf>,
     pub pid: u32,
@@ -98,35 +98,14 @@ fn checkout_of(ws: &Workspace, branch: &str) -> Result<Option<PathBuf>> {
     Ok(None)
 }
 
-fn is_clean(dir: &Path) -> bool {
-    Repo::worktree_dirt(dir)
-        .map(|d| d.changed == 0)
-        .unwrap_or(false)
-}
-
 /// Land a computed (non-dry-run) report: journal, backup + CAS move, follow-up work.
 pub fn land(ws: &Workspace, report: &mut MergeReport, progress: &dyn Fn(&str)) -> Result<()> {
     let old = oid(&report.old_tip)?;
     let new = oid(&report.new_tip)?;
     let backup_ref = format!("{BACKUP_PREFIX}{}", report.merge_id);
     let integration_ref = format!("refs/heads/{}", report.integration);
-    let checkout = checkout_of(ws, &report.integration)?;
-    let refresh_checkout = match &checkout {
-        Some(dir) if is_clean(dir) => Some(dir.clone()),
-        Some(dir) => {
-            report.notes.push(format!(
-                "the checkout of `{}` at `{}` has uncommitted changes, so its files were left as they were; \
-                 to bring it up to date and keep your changes run `git -C {} read-tree -m -u {} {}`",
-                report.integration,
-                dir.display(),
-                shell_path(dir),
-                report.old_tip,
-                report.new_tip
-            ));
-            None
-        }
-        None => None,
-    };
+    // Its files follow the branch afterwards, keeping unrelated local edits.
+    let refresh_checkout = checkout_of(ws, &report.integration)?;
     report.backup_ref = Some(backup_ref.clone());
     report.landed = true;
     let journal = MergeJournal {
@@ -235,21 +214,7 @@ fn finish(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<String>> {
 
     // The integration checkout.
     if let Some(dir) = &journal.refresh_checkout {
-        match Repo::refresh_checkout(dir, old, new) {
-            Ok(()) => notes.push(format!(
-                "updated the checkout of `{}` at `{}`",
-                journal.integration,
-                dir.display()
-            )),
-            Err(e) => notes.push(format!(
-                "could not update the checkout at `{}` ({}); run `git -C {} read-tree -m -u {} {}`",
-                dir.display(),
-                e.message,
-                shell_path(dir),
-                journal.old_tip,
-                journal.new_tip
-            )),
-        }
+        notes.push(update_checkout(dir, &journal.integration, old, new).unwrap_or_else(|e| e));
     }
 
     // State, the per-merge record, events.
@@ -411,40 +376,115 @@ fn move_droid_branch(
             short(&from.to_string())
         )));
     }
-    match checkout {
-        Some(dir) => {
-            if !is_clean(&dir) {
-                return Ok(Some(format!(
-                    "`{droid}`'s worktree `{}` has uncommitted changes, so `{branch}` still holds the \
-                     original commits; after committing run `git -C {where_} rebase --onto {} {}`",
-                    dir.display(),
-                    short(&to.to_string()),
-                    short(&from.to_string())
-                )));
-            }
-            match Repo::reset_checkout_keep(&dir, to) {
-                Ok(()) => Ok(None),
-                Err(e) => Ok(Some(format!(
-                    "could not reset `{branch}` to the merged commits ({}); run `git -C {where_} reset --keep {}`",
-                    e.message,
-                    short(&to.to_string())
-                ))),
-            }
+    let set_branch = || {
+        ws.repo.set_ref(
+            &format!("refs/heads/{branch}"),
+            to,
+            Expect::MustMatch(from),
+            &format!("droidforge: reset `{droid}` to its merged commits"),
+        )
+    };
+    let Some(dir) = checkout else {
+        return Ok(set_branch().err().map(|e| {
+            format!(
+                "could not reset `{branch}` to the merged commits: {}",
+                e.message
+            )
+        }));
+    };
+    // The worktree follows its branch, keeping the droid's unrelated uncommitted edits; an
+    // edit to a file the move changes keeps the branch where it is.
+    let plan = match Repo::plan_checkout_update(&dir, from, to) {
+        Ok(plan) => plan,
+        Err(e) => {
+            return Ok(Some(format!(
+                "could not check `{droid}`'s worktree `{}` ({}), so `{branch}` still holds the original commits",
+                dir.display(),
+                e.message
+            )));
         }
-        None => {
-            match ws.repo.set_ref(
-                &format!("refs/heads/{branch}"),
-                to,
-                Expect::MustMatch(from),
-                &format!("droidforge: reset `{droid}` to its merged commits"),
-            ) {
-                Ok(()) => Ok(None),
-                Err(e) => Ok(Some(format!(
-                    "could not reset `{branch}` to the merged commits: {}",
-                    e.message
-                ))),
-            }
-        }
+    };
+    if !plan.blocked.is_empty() {
+        return Ok(Some(format!(
+            "`{droid}`'s worktree `{}` has uncommitted changes to files the merge changes ({}), so \
+             `{branch}` still holds the original commits; after committing run `git -C {where_} rebase --onto {} {}`",
+            dir.display(),
+            list_paths(&plan.blocked),
+            short(&to.to_string()),
+            short(&from.to_string())
+        )));
+    }
+    if let Err(e) = set_branch() {
+        return Ok(Some(format!(
+            "could not reset `{branch}` to the merged commits: {}",
+            e.message
+        )));
+    }
+    Ok(plan.apply().err().map(|e| {
+        format!(
+            "moved `{branch}` to the merged commits but could not update its worktree ({}); run {}",
+            e.message,
+            finish_command(&dir, branch, from)
+        )
+    }))
+}
+
+/// At most ten paths, comma-separated, with a count of the rest.
+fn list_paths(paths: &[String]) -> String {
+    let mut text = paths
+        .iter()
+        .take(10)
+        .map(|p| format!("`{p}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if paths.len() > 10 {
+        text.push_str(&format!(" and {} more", paths.len() - 10));
+    }
+    text
+}
+
+/// The git commands that bring a checkout whose branch moved on from `from` up to date while
+/// carrying its local changes over (three-way, like `git stash pop`).
+fn finish_command(dir: &Path, branch: &str, from: Oid) -> String {
+    let d = shell_path(dir);
+    format!(
+        "`git -C {d} checkout -q --detach {from} && git -C {d} stash push -u && git -C {d} checkout -q {branch} && git -C {d} stash pop`"
+    )
+}
+
+/// Bring the checkout of `branch` at `dir` from `from` to `to` after the branch moved, keeping
+/// local edits to files the move does not change. When a local edit (or an untracked file)
+/// touches a changed file, nothing is touched and the note names those files and the commands
+/// that finish the update. Returns the note for the user: `Ok` when the checkout was updated.
+pub fn update_checkout(
+    dir: &Path,
+    branch: &str,
+    from: Oid,
+    to: Oid,
+) -> std::result::Result<String, String> {
+    let outcome =
+        Repo::plan_checkout_update(dir, from, to).and_then(|plan| match plan.blocked.is_empty() {
+            true => plan.apply().map(|_| None),
+            false => Ok(Some(plan.blocked)),
+        });
+    match outcome {
+        Ok(None) => Ok(format!(
+            "updated the checkout of `{branch}` at `{}`",
+            dir.display()
+        )),
+        Ok(Some(blocked)) => Err(format!(
+            "the checkout of `{branch}` at `{}` was left as it was: your uncommitted changes touch files that changed ({}); \
+             to update it and carry your changes over run {}",
+            dir.display(),
+            list_paths(&blocked),
+            finish_command(dir, branch, from)
+        )),
+        Err(e) => Err(format!(
+            "could not update the checkout of `{branch}` at `{}` ({}); run {}",
+            dir.display(),
+            e.message,
+            finish_command(dir, branch, from)
+        )),
     }
 }
 
@@ -564,17 +604,8 @@ pub fn abort_merge(ws: &Workspace) -> Result<AbortReport> {
             &format!("droidforge: abort merge {}", journal.merge_id),
         )?;
         restored = true;
-        if let Some(dir) = &journal.refresh_checkout
-            && let Err(e) = Repo::refresh_checkout(dir, new, old)
-        {
-            notes.push(format!(
-                "could not update the checkout at `{}` ({}); run `git -C {} read-tree -m -u {} {}`",
-                dir.display(),
-                e.message,
-                shell_path(dir),
-                journal.new_tip,
-                journal.old_tip
-            ));
+        if let Some(dir) = &journal.refresh_checkout {
+            notes.push(update_checkout(dir, &journal.integration, new, old).unwrap_or_else(|e| e));
         }
         notes.extend(restore_droids(ws, &journal.report)?);
     } else if current == Some(old) {
@@ -782,7 +813,6 @@ pub fn undo(ws: &Workspace, merge_id: Option<&str>) -> Result<UndoReport> {
         return Ok(out);
     }
     let checkout = checkout_of(ws, &record.integration)?;
-    let clean = checkout.as_deref().map(is_clean);
     ws.repo.set_ref(
         &format!("refs/heads/{}", record.integration),
         backup,
@@ -791,29 +821,10 @@ pub fn undo(ws: &Workspace, merge_id: Option<&str>) -> Result<UndoReport> {
     )?;
     out.undone = true;
     out.restored_tip = Some(backup.to_string());
-    match (checkout, clean) {
-        (Some(dir), Some(true)) => {
-            if let Err(e) = Repo::refresh_checkout(&dir, expected, backup) {
-                out.notes.push(format!(
-                    "could not update the checkout at `{}` ({}); run `git -C {} read-tree -m -u {} {}`",
-                    dir.display(),
-                    e.message,
-                    shell_path(&dir),
-                    expected,
-                    backup
-                ));
-            } else {
-                out.notes.push(format!("updated the checkout at `{}`", dir.display()));
-            }
-        }
-        (Some(dir), _) => out.notes.push(format!(
-            "the checkout at `{}` has uncommitted changes and was left as is; run `git -C {} read-tree -m -u {} {}`",
-            dir.display(),
-            shell_path(&dir),
-            expected,
-            backup
-        )),
-        _ => {}
+    if let Some(dir) = checkout {
+        out.notes.push(
+            update_checkout(&dir, &record.integration, expected, backup).unwrap_or_else(|e| e),
+        );
     }
     // Give merged droids their ready marks and original branches back.
     let saved = ws

@@ -2,6 +2,7 @@
 //! binary). Everything above works with [`Repo`], [`Oid`] and plain strings/paths.
 
 mod add;
+mod checkout;
 mod diff;
 mod dirty;
 mod exclude;
@@ -13,6 +14,7 @@ mod scratch;
 mod staged;
 mod worktree;
 
+pub use checkout::CheckoutUpdate;
 pub use diff::{ChangeKind, PathChange};
 pub use dirty::DirtyPaths;
 pub use fsck_names::InvalidEntry;

@@ -1,4 +1,4 @@
-//! Scratch checkouts for verification and refreshing existing checkouts after a ref moved.
+//! Scratch checkouts for verification (dry runs write the tree into a plain directory).
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -94,23 +94,6 @@ impl Repo {
                 }
             }
         }
-        Ok(())
-    }
-
-    /// Move the index and files of the checkout at `dir` from tree-ish `from` to `to`
-    /// (`git read-tree -m -u`): a two-way merge that refuses to overwrite local changes.
-    pub fn refresh_checkout(dir: &Path, from: Oid, to: Oid) -> Result<()> {
-        Repo::git_cli(
-            dir,
-            &["read-tree", "-m", "-u", &from.to_string(), &to.to_string()],
-        )?;
-        Ok(())
-    }
-
-    /// Point the branch checked out at `dir` to `to`, updating its files, keeping local
-    /// changes that do not collide (`git reset --keep`).
-    pub fn reset_checkout_keep(dir: &Path, to: Oid) -> Result<()> {
-        Repo::git_cli(dir, &["reset", "-q", "--keep", &to.to_string()])?;
         Ok(())
     }
 }

@@ -714,33 +714,100 @@ fn merge_works_from_inside_a_droid_worktree() {
 }
 
 #[test]
-fn a_dirty_integration_checkout_is_left_alone_and_a_dirty_droid_is_told_how_to_sync() {
+fn a_dirty_main_checkout_is_left_half_updated() {
     let repo = two_droid_repo();
-    let ready = droid_commit(&repo, "core-droid", "core 1", &[("src/core/a.rs", "a\n")]);
+    droid_commit(&repo, "core-droid", "core 1", &[("src/core/a.rs", "a\n")]);
     done(&repo, "core-droid");
     repo.commit("main moves", &[("README", "r\n")]);
     let t0 = repo.rev("main");
+    // Unrelated local edits: in the main checkout and in the droid's worktree.
     repo.write(&[("INTERFACES.md", "local edit\n")]);
-    write_files(
-        &repo.path(".droidforge/worktrees/core-droid"),
-        &[("src/core/lib.rs", "droid still working\n")],
-    );
+    let wt = repo.path(".droidforge/worktrees/core-droid");
+    write_files(&wt, &[("src/core/lib.rs", "droid still working\n")]);
     let (out, report) = merge_json(&repo, &["core-droid"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let notes = report["notes"].to_string();
-    assert!(
-        notes.contains("uncommitted changes") && notes.contains("read-tree -m -u"),
-        "{notes}"
+    assert!(notes.contains("updated the checkout of `main`"), "{notes}");
+    // git sees only the user's edit: the merge is in HEAD, the index and the files.
+    assert_eq!(repo.git(&["status", "--porcelain"]), " M INTERFACES.md\n");
+    assert_eq!(
+        repo.git(&["diff", "HEAD", "--name-only"]),
+        "INTERFACES.md\n"
     );
-    assert!(notes.contains("rebase --onto"), "{notes}");
-    // Files untouched: the local edit is there, the merged file is not checked out.
-    assert_eq!(repo.read("INTERFACES.md"), "local edit\n");
-    assert!(!repo.path("src/core/a.rs").exists());
-    // The droid branch keeps its original commit; the suggested command brings the checkout up.
-    assert_eq!(repo.rev("droidforge/core-droid"), ready);
-    let new = report["new_tip"].as_str().unwrap();
-    repo.git(&["read-tree", "-m", "-u", &t0, new]);
+    assert!(repo.git(&["diff", "HEAD"]).contains("+local edit"));
     assert_eq!(repo.read("src/core/a.rs"), "a\n");
+    // The droid's worktree followed its branch to the merged commit and kept its edit.
+    assert_eq!(repo.rev("droidforge/core-droid"), repo.rev("main~1"));
+    assert_eq!(
+        git_in(&wt, &["status", "--porcelain"]),
+        " M src/core/lib.rs\n"
+    );
+    // `undo` moves the checkout back the same way.
+    repo.df_ok(&["undo"]);
+    assert_eq!(repo.rev("main"), t0);
+    assert_eq!(repo.git(&["status", "--porcelain"]), " M INTERFACES.md\n");
+    assert!(!repo.path("src/core/a.rs").exists());
+    assert_eq!(repo.read("INTERFACES.md"), "local edit\n");
+    repo.assert_fsck();
+}
+
+#[test]
+fn a_local_edit_to_a_merged_file_leaves_the_checkout_and_names_the_file() {
+    let repo = two_droid_repo();
+    let base = "1\n2\n3\n4\n5\n6\n";
+    repo.commit("longer lib", &[("src/core/lib.rs", base)]);
+    droid_commit(
+        &repo,
+        "core-droid",
+        "core 1",
+        &[("src/core/lib.rs", "1 droid\n2\n3\n4\n5\n6\n")],
+    );
+    done(&repo, "core-droid");
+    let t0 = repo.rev("main");
+    repo.write(&[
+        ("src/core/lib.rs", "1\n2\n3\n4\n5\n6 mine\n"),
+        ("INTERFACES.md", "local edit\n"),
+    ]);
+    let (out, report) = merge_json(&repo, &["core-droid"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let new = report["new_tip"].as_str().unwrap().to_owned();
+    // The branch moved; the checkout was not touched: index and files are still at T0 plus
+    // the user's edits.
+    assert_eq!(repo.rev("main"), new);
+    assert_eq!(
+        repo.git(&["diff", &t0, "--name-only"]),
+        "INTERFACES.md\nsrc/core/lib.rs\n"
+    );
+    assert_eq!(repo.git(&["diff", "--cached", &t0, "--name-only"]), "");
+    let notes = report["notes"].as_array().unwrap();
+    let note = notes
+        .iter()
+        .filter_map(|n| n.as_str())
+        .find(|n| n.contains("was left as it was"))
+        .unwrap_or_else(|| panic!("{notes:?}"));
+    assert!(note.contains("`src/core/lib.rs`"), "{note}");
+    assert!(!note.contains("INTERFACES.md"), "{note}");
+    // The command in the note finishes the job and carries both edits over.
+    let cmd = note.rsplit("run `").next().unwrap().trim_end_matches('`');
+    let mut sh = std::process::Command::new("sh");
+    hermetic(&mut sh);
+    let run = sh
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(&repo.root)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{cmd}: {}", stderr(&run));
+    assert_eq!(repo.rev("main"), new);
+    assert_eq!(repo.git(&["rev-parse", "--abbrev-ref", "HEAD"]), "main\n");
+    assert_eq!(
+        repo.git(&["diff", "HEAD", "--name-only"]),
+        "INTERFACES.md\nsrc/core/lib.rs\n"
+    );
+    assert_eq!(
+        repo.read("src/core/lib.rs"),
+        "1 droid\n2\n3\n4\n5\n6 mine\n"
+    );
     assert_eq!(repo.read("INTERFACES.md"), "local edit\n");
 }
 
@@ -844,4 +911,22 @@ fn stale_ready_lock_does_not_replay_landed_commits() {
     let out = repo.df(&["doctor", "--fix", "--json"]);
     assert!(stdout(&out).contains("stale-ref-lock"), "{}", stdout(&out));
     assert!(!lock.exists(), "doctor --fix left {}", lock.display());
+}
+
+#[test]
+fn an_untracked_file_in_the_way_of_a_merged_file_is_never_overwritten() {
+    let repo = two_droid_repo();
+    droid_commit(
+        &repo,
+        "core-droid",
+        "core 1",
+        &[("src/core/a.rs", "droid\n")],
+    );
+    done(&repo, "core-droid");
+    repo.write(&[("src/core/a.rs", "my own untracked file\n")]);
+    let (out, report) = merge_json(&repo, &["core-droid"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("`src/core/a.rs`"), "{notes}");
+    assert_eq!(repo.read("src/core/a.rs"), "my own untracked file\n");
 }
