@@ -14,6 +14,8 @@ pub use crate::brief::BRIEF_PATH;
 pub struct Prepared {
     pub jobs: Vec<AgentJob>,
     pub spawned: Vec<String>,
+    /// Things the user should know before the agents start (e.g. an unchecked program).
+    pub notes: Vec<String>,
 }
 
 /// Resolve commands and spawn missing worktrees. Commands are resolved first so that a bad
@@ -25,6 +27,8 @@ pub fn prepare(
     cli_cmd: Option<&str>,
 ) -> Result<Prepared> {
     let mut jobs = Vec::new();
+    let mut notes = Vec::new();
+    let mut checked = std::collections::BTreeSet::new();
     for droid in droids {
         let worktree = ws.worktree_path(&droid.name);
         let brief = worktree.join(BRIEF_PATH);
@@ -41,6 +45,27 @@ pub fn prepare(
                 branch: &branch,
             },
         )?;
+        // A missing program would fail every droid with exit 127 and the cause in a log:
+        // check once, before anything starts.
+        if checked.insert((command.source.clone(), command.template.clone())) {
+            match program_of(&command.command) {
+                Program::Word(program) => {
+                    if !program_exists(&program, &worktree) {
+                        return Err(Error::failure(format!(
+                            "the agent program `{program}` (from {}) is not on PATH",
+                            command.source
+                        ))
+                        .hint(
+                            "install it, or choose another agent with `--agent PRESET` or `--cmd TEMPLATE` (or `agent` in the manifest)",
+                        ));
+                    }
+                }
+                Program::Shell(why) => notes.push(format!(
+                    "cannot check that the agent program exists: the command from {} starts with {why}",
+                    command.source
+                )),
+            }
+        }
         jobs.push(AgentJob {
             droid: droid.name.clone(),
             todo: droid.todo.as_ref().map(|t| worktree.join(t)),
@@ -71,5 +96,120 @@ pub fn prepare(
             }
         }
     }
-    Ok(Prepared { jobs, spawned })
+    Ok(Prepared {
+        jobs,
+        spawned,
+        notes,
+    })
+}
+
+/// The program a shell command line starts, or why that cannot be known without running it.
+#[derive(Debug, PartialEq, Eq)]
+enum Program {
+    Word(String),
+    Shell(String),
+}
+
+/// The first word of `line` (unquoting simple `'…'`/`"…"` quoting) when it is a plain program
+/// name or path; a shell construct (variables, substitutions, assignments, keywords, grouping,
+/// globbing) cannot be resolved without a shell.
+fn program_of(line: &str) -> Program {
+    let line = line.trim_start();
+    let mut word = String::new();
+    let mut chars = line.chars().peekable();
+    let shell = |what: &str| Program::Shell(what.to_owned());
+    while let Some(&c) = chars.peek() {
+        match c {
+            ' ' | '\t' | '\n' | ';' | '|' | '&' => break,
+            '\'' | '"' => {
+                chars.next();
+                let mut closed = false;
+                for q in chars.by_ref() {
+                    if q == c {
+                        closed = true;
+                        break;
+                    }
+                    if c == '"' && matches!(q, '$' | '`' | '\\') {
+                        return shell("a quoted expansion");
+                    }
+                    word.push(q);
+                }
+                if !closed {
+                    return shell("an unterminated quote");
+                }
+            }
+            '$' | '`' => return shell("a shell expansion"),
+            '(' | ')' | '{' | '}' | '<' | '>' => return shell("shell grouping or a redirection"),
+            '*' | '?' | '[' | '~' | '\\' => return shell("a pattern or an escape"),
+            '=' => return shell("a variable assignment"),
+            _ => {
+                chars.next();
+                word.push(c);
+            }
+        }
+    }
+    const KEYWORDS: &[&str] = &[
+        "if", "then", "for", "while", "until", "case", "do", "!", "exec", "eval", "command",
+        "builtin", "time", "env", "nohup", "sudo", ".", "source", "cd", "export",
+    ];
+    if word.is_empty() {
+        return shell("nothing to run");
+    }
+    if KEYWORDS.contains(&word.as_str()) {
+        return Program::Shell(format!("the shell word `{word}`"));
+    }
+    Program::Word(word)
+}
+
+/// Is `program` an executable file: a path (relative ones from the droid's worktree), or a
+/// name found on PATH?
+fn program_exists(program: &str, worktree: &std::path::Path) -> bool {
+    let executable = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            }
+            #[cfg(not(unix))]
+            {
+                m.is_file()
+            }
+        })
+    };
+    if program.contains('/') {
+        let p = std::path::Path::new(program);
+        if p.is_absolute() {
+            return executable(p);
+        }
+        // The worktree may not exist yet (spawned below): give relative paths the benefit.
+        return !worktree.exists() || executable(&worktree.join(p));
+    }
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|dir| executable(&dir.join(program)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_program_of_a_command_line() {
+        let word = |s: &str| Program::Word(s.to_owned());
+        assert_eq!(program_of("claude -p 'x'"), word("claude"));
+        assert_eq!(program_of("  'my agent' --x"), word("my agent"));
+        assert_eq!(program_of("bash '/a b/fake.sh' x"), word("bash"));
+        assert_eq!(program_of("/usr/bin/agent;x"), word("/usr/bin/agent"));
+        for shell in [
+            "FOO=1 agent",
+            "$AGENT x",
+            "(cd x && a)",
+            "if true; then a; fi",
+            "~/bin/a",
+        ] {
+            assert!(matches!(program_of(shell), Program::Shell(_)), "{shell}");
+        }
+    }
 }

@@ -18,9 +18,21 @@ use crate::workspace::{ManifestSource, Workspace};
 
 pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
     let ws = Workspace::load(&ctx.cwd, ManifestSource::WorkingTree, false)?;
-    let droids = ws
-        .forge
-        .select(&args.select.droids, args.select.phase, args.select.all)?;
+    let s = &args.select;
+    let droids = if s.droids.is_empty() && s.phase.is_none() && !s.all {
+        // Starting every agent is too big a step to take by accident: a bare `run` means this
+        // droid inside its worktree, and nothing in the main worktree.
+        match ws.current_droid() {
+            Some(name) => vec![ws.forge.require_droid(&name)?],
+            None => {
+                return Err(Error::usage("say which droids to run").hint(
+                    "name them (`droidforge run core-droid`), pick a phase (`--phase 1`), or run every droid with `--all`",
+                ));
+            }
+        }
+    } else {
+        ws.forge.select(&s.droids, s.phase, s.all)?
+    };
     run_droids(ctx, &ws, &droids, args)
 }
 
@@ -30,6 +42,9 @@ pub fn run_droids(ctx: &Ctx, ws: &Workspace, droids: &[&Droid], args: &RunArgs) 
     let opts = options(args, droids.len())?;
     refuse_running(ws, droids)?;
     let prepared = agent::prepare(ws, droids, args.agent.as_deref(), args.cmd.as_deref())?;
+    for note in &prepared.notes {
+        ctx.ui.warn(note);
+    }
     for name in &prepared.spawned {
         ctx.ui.status(
             "Spawned",

@@ -11,7 +11,7 @@ fn events_text_json_filter_and_last() {
     let repo = two_droid_repo();
     let fake = Fake::new();
     fake.set("default", "WRITE='x.txt=x'\n");
-    repo.df_ok(&["run", "--cmd", &fake.cmd()]);
+    repo.df_ok(&["run", "--all", "--cmd", &fake.cmd()]);
 
     let text = repo.df_ok(&["events", "--droid", "infra-droid"]);
     let lines: Vec<&str> = text.lines().collect();

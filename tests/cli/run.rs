@@ -136,7 +136,7 @@ fn exit_zero_commits_leftovers_and_marks_ready_nonzero_fails() {
         "WRITE='src/core/new.rs=pub fn new() {};TODO_CORE.md=- [x] one'\nPRINT='hello from core'\n",
     );
     fake.set("infra-droid", "PRINT='infra breaks'\nEXIT=3\n");
-    let (code, json) = run_json(&repo, &["--cmd", &fake.cmd()]);
+    let (code, json) = run_json(&repo, &["--all", "--cmd", &fake.cmd()]);
     assert_eq!(code, 1, "{json}");
 
     // Worktrees were spawned by `run`.
@@ -295,7 +295,7 @@ fn jobs_limits_how_many_agents_are_alive_at_once() {
         "default",
         &format!("SHARED_LOG='{}'\nSLEEP=0.4\n", shared.display()),
     );
-    let (code, json) = run_json(&repo, &["--jobs", "2", "--cmd", &fake.cmd()]);
+    let (code, json) = run_json(&repo, &["--all", "--jobs", "2", "--cmd", &fake.cmd()]);
     // They did nothing, so they are not ready; what matters here is the overlap.
     assert_eq!(code, 1);
     assert!(
@@ -332,7 +332,10 @@ fn jobs_limits_how_many_agents_are_alive_at_once() {
 fn stagger_spaces_starts_in_selection_order() {
     let repo = n_droid_repo(3);
     let fake = Fake::new();
-    run_json(&repo, &["--stagger", "300ms", "--cmd", &fake.cmd()]);
+    run_json(
+        &repo,
+        &["--all", "--stagger", "300ms", "--cmd", &fake.cmd()],
+    );
     // When the runner spawned each agent process (recorded with the `started` event).
     let starts: Vec<(String, i64)> = events(&repo)
         .iter()
@@ -432,6 +435,7 @@ fn kill_stalled_stops_a_silent_agent_but_file_activity_is_not_a_stall() {
     let (_, json) = run_json(
         &repo,
         &[
+            "--all",
             "--stall",
             "1s",
             "--kill-stalled",
@@ -508,7 +512,10 @@ fn sigint_stops_every_agent_and_leaves_no_process_behind() {
         "infra-droid",
         &format!("HANG=1\nCHILD=1\nPID_FILE='{}'\n", pid_file.display()),
     );
-    let mut child = spawn_run(&repo, &["--json", "--grace", "300ms", "--cmd", &fake.cmd()]);
+    let mut child = spawn_run(
+        &repo,
+        &["--all", "--json", "--grace", "300ms", "--cmd", &fake.cmd()],
+    );
     wait_for("4 agent pids", || pids(&pid_file).len() == 4);
     signal(child.id(), "-INT");
     let status = wait_exit(&mut child);
@@ -576,7 +583,10 @@ fn queued_agents_never_start_after_an_interrupt() {
         "default",
         &format!("HANG=1\nPID_FILE='{}'\n", pid_file.display()),
     );
-    let mut child = spawn_run(&repo, &["--jobs", "1", "--json", "--cmd", &fake.cmd()]);
+    let mut child = spawn_run(
+        &repo,
+        &["--all", "--jobs", "1", "--json", "--cmd", &fake.cmd()],
+    );
     wait_for("the first agent", || pids(&pid_file).len() == 1);
     signal(child.id(), "-TERM");
     assert_eq!(wait_exit(&mut child).code(), Some(130));
@@ -610,16 +620,16 @@ fn events_of_a_run_come_in_order() {
 #[test]
 fn presets_and_templates_are_checked_before_anything_is_spawned() {
     let repo = two_droid_repo();
-    let out = repo.df(&["run", "--agent", "claud"]);
+    let out = repo.df(&["run", "--all", "--agent", "claud"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains("unknown agent preset `claud`"), "{err}");
     assert!(err.contains("`claude`"), "{err}");
     assert!(!repo.path(".droidforge/worktrees").exists());
 
-    let out = repo.df(&["run", "--jobs", "0", "--cmd", "true"]);
+    let out = repo.df(&["run", "--all", "--jobs", "0", "--cmd", "true"]);
     assert_eq!(out.status.code(), Some(2));
-    let out = repo.df(&["run", "--stall", "soon", "--cmd", "true"]);
+    let out = repo.df(&["run", "--all", "--stall", "soon", "--cmd", "true"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("`soon` is not a duration"));
 }
@@ -631,7 +641,7 @@ fn manifest_agent_template_is_used_with_quoted_placeholders() {
         "[forge]\nintegration = \"main\"\nagent = \"printf '%s|%s|%s' {droid} {branch} {brief} > out.txt\"\n\n[[phase]]\nid = 1\n\n[[droid]]\nname = \"core-droid\"\nphases = [1]\nowns = [\"**\"]\n",
     );
     repo.commit("forge", &[]);
-    let (code, json) = run_json(&repo, &[]);
+    let (code, json) = run_json(&repo, &["--all"]);
     assert_eq!(code, 0, "{json}");
     let out = git_in(
         &repo.root,
@@ -691,4 +701,82 @@ fn spawn_run_spawns_then_runs_the_manifest_agent() {
         repo.git(&["show", "refs/droidforge/ready/core-droid:core-droid.txt"]),
         "done\n"
     );
+}
+
+#[test]
+fn a_bare_run_starts_every_droid() {
+    let repo = two_droid_repo();
+    let fake = Fake::new();
+    fake.set("default", "WRITE='x.txt=x'\n");
+    // In the main worktree a bare `run` starts nothing and says how to select.
+    let out = repo.df(&["run", "--cmd", &fake.cmd()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--all")
+            && err.contains("--phase")
+            && err.contains("droidforge run core-droid"),
+        "{err}"
+    );
+    assert_eq!(repo.git(&["branch", "--list", "droidforge/*"]), "");
+    assert_eq!(repo.git(&["worktree", "list"]).lines().count(), 1);
+    // Inside a droid's worktree it runs that droid only.
+    repo.df_ok(&["spawn", "core-droid", "infra-droid"]);
+    let inside = repo.path(".droidforge/worktrees/core-droid");
+    let out = df_in(&inside, &["run", "--json", "--cmd", &fake.cmd()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = json.to_string();
+    assert!(
+        text.contains("core-droid") && !text.contains("infra-droid"),
+        "{text}"
+    );
+    assert!(
+        repo.git(&["show-ref"])
+            .contains("refs/droidforge/ready/core-droid")
+    );
+    assert!(
+        !repo
+            .git(&["show-ref"])
+            .contains("refs/droidforge/ready/infra-droid")
+    );
+}
+
+#[test]
+fn a_missing_agent_program_fails_every_droid_with_127_and_a_log() {
+    let repo = two_droid_repo();
+    let out = repo.df(&[
+        "run",
+        "--all",
+        "--cmd",
+        "no-such-agent-for-droidforge {brief}",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(
+        err.matches("no-such-agent-for-droidforge").count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        err.contains("is not on PATH") && err.contains("--cmd"),
+        "{err}"
+    );
+    // Nothing started: no worktree, no branch, no log.
+    assert_eq!(repo.git(&["worktree", "list"]).lines().count(), 1);
+    assert_eq!(repo.git(&["branch", "--list", "droidforge/*"]), "");
+    // A command the shell has to resolve is run (with a warning that it was not checked).
+    let out = repo.df(&[
+        "run",
+        "core-droid",
+        "--no-commit",
+        "--cmd",
+        "AGENT_VAR=1 true",
+    ]);
+    assert!(
+        stderr(&out).contains("cannot check that the agent program exists"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(repo.git(&["worktree", "list"]).lines().count(), 2);
 }
