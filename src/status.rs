@@ -83,9 +83,45 @@ pub struct DroidStatus {
     /// Requests other droids (or the human) filed with this droid that are still open
     /// (`droidforge ask`).
     pub open_requests: usize,
+    /// Edits and commits `droidforge guard` refused (from the event journal): a droid that
+    /// keeps fighting its ownership.
+    pub guard_refused: GuardRefusals,
     /// Problems computing this row (the rest of the row is still valid).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+}
+
+/// How often the guard refused a droid, by what was refused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct GuardRefusals {
+    pub edits: usize,
+    pub commits: usize,
+}
+
+/// Count `guard-refused` events per droid. Only lines that mention the kind are parsed: the
+/// journal also holds every agent's output events.
+pub fn guard_refusals(
+    journal: &crate::state::Journal,
+) -> std::collections::HashMap<String, GuardRefusals> {
+    let mut out: std::collections::HashMap<String, GuardRefusals> = Default::default();
+    let Ok(text) = std::fs::read_to_string(journal.path()) else {
+        return out;
+    };
+    for line in text.lines().filter(|l| l.contains("\"guard-refused\"")) {
+        let Ok(event) = serde_json::from_str::<crate::state::Event>(line) else {
+            continue;
+        };
+        let (Some(droid), crate::state::EventKind::GuardRefused) = (event.droid, event.kind) else {
+            continue;
+        };
+        let entry = out.entry(droid).or_default();
+        if event.data.get("source").and_then(|s| s.as_str()) == Some("commit") {
+            entry.commits += 1;
+        } else {
+            entry.edits += 1;
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -182,7 +218,11 @@ pub fn status(ws: &Workspace, droids: &[&Droid]) -> Result<StatusReport> {
             path: ws.worktree_path(&d.name),
         })
         .collect();
-    let rows = compute_rows(&ws.repo, &inputs, &shared);
+    let mut rows = compute_rows(&ws.repo, &inputs, &shared);
+    let refusals = guard_refusals(&ws.state.journal());
+    for r in &mut rows {
+        r.guard_refused = refusals.get(&r.droid).copied().unwrap_or_default();
+    }
     let orphans = orphans(ws, &worktrees);
     Ok(StatusReport {
         version: STATUS_VERSION,
@@ -356,6 +396,7 @@ fn row(repo: &Repo, input: &Input, shared: &Shared<'_>) -> DroidStatus {
             .iter()
             .filter(|r| &r.to == name)
             .count(),
+        guard_refused: GuardRefusals::default(),
         errors,
     }
 }
@@ -396,6 +437,7 @@ pub fn render_table(report: &StatusReport, root: &Path) -> String {
         "MERGED",
         "ASKS",
         "WORKTREE",
+        "REFUSED E/C",
         "LAST EVENT",
     ];
     let dash = || "-".to_owned();
@@ -477,6 +519,13 @@ pub fn render_table(report: &StatusReport, root: &Path) -> String {
                     n => n.to_string(),
                 },
                 worktree,
+                match d.guard_refused {
+                    GuardRefusals {
+                        edits: 0,
+                        commits: 0,
+                    } => dash(),
+                    g => format!("{}/{}", g.edits, g.commits),
+                },
                 last,
             ]
         })

@@ -4,12 +4,15 @@
 use super::Ctx;
 use crate::cli::GuardArgs;
 use crate::error::{Error, ExitKind, Result};
-use crate::guard::{self, GuardRequest, GuardSource};
-use crate::workspace::Workspace;
+use crate::guard::{self, GuardRequest, GuardSource, hook};
+use crate::workspace::{ManifestSource, Workspace};
 
 pub fn run(ctx: &Ctx, args: &GuardArgs) -> Result<i32> {
     if let Some(agent) = args.hook {
         return super::guard_hook::run(ctx, agent, args.droid.as_deref());
+    }
+    if args.install || args.uninstall {
+        return hooks(ctx, args);
     }
     let ws = Workspace::load_cached(&ctx.cwd)?;
     let droid = match args.droid.as_deref() {
@@ -75,4 +78,60 @@ pub fn run(ctx: &Ctx, args: &GuardArgs) -> Result<i32> {
         );
     }
     Ok(ExitKind::Violation.code())
+}
+
+/// `guard --install` / `--uninstall`: the pre-commit guard in droid worktrees.
+fn hooks(ctx: &Ctx, args: &GuardArgs) -> Result<i32> {
+    let ws = Workspace::load(&ctx.cwd, ManifestSource::WorkingTree, false)?;
+    if args.uninstall {
+        let done = hook::uninstall(&ws)?;
+        if args.json {
+            ctx.ui.json(&done);
+        }
+        for wt in &done.worktrees {
+            ctx.ui.status(
+                "Removed",
+                &format!("pre-commit guard from {}", wt.display()),
+            );
+        }
+        if done.worktrees.is_empty() {
+            ctx.ui
+                .status("Unchanged", "no worktree had the pre-commit guard");
+        }
+        if done.worktree_config_disabled {
+            ctx.ui
+                .status("Restored", "extensions.worktreeConfig is off again");
+        }
+        return Ok(0);
+    }
+    let mut installed = Vec::new();
+    for d in ws.forge.droids() {
+        let wt = ws.worktree_path(&d.name);
+        if wt.join(".git").exists() {
+            let done = hook::install(&ws, &wt)?;
+            report_installed(ctx, &d.name, &done);
+            installed.push(done);
+        }
+    }
+    if args.json {
+        ctx.ui.json(&installed);
+    }
+    Ok(0)
+}
+
+/// One status line for an installed pre-commit guard (also used by `spawn`).
+pub fn report_installed(ctx: &Ctx, droid: &str, done: &hook::Installed) {
+    let chained = if done.user_hooks.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; then your hooks from {}: {}",
+            done.chains_to,
+            done.user_hooks.join(", ")
+        )
+    };
+    ctx.ui.status(
+        "Guarded",
+        &format!("{droid}: pre-commit hook runs `droidforge guard --staged`{chained}"),
+    );
 }

@@ -108,5 +108,21 @@ pub fn run(ctx: &Ctx, args: &SpawnArgs) -> Result<i32> {
             }
         }
     }
+    // The pre-commit guard in every spawned worktree (refreshed for existing ones).
+    for o in &outcomes {
+        if o.status == SpawnStatus::Error {
+            continue;
+        }
+        match crate::guard::hook::install(&ws, &o.worktree) {
+            Ok(done) if !args.json => super::guard::report_installed(ctx, &o.droid, &done),
+            Ok(_) => {}
+            Err(e) => {
+                ctx.ui.warn(&format!(
+                    "no pre-commit guard in `{}`: {} (the merge gate still checks ownership)",
+                    o.droid, e.message
+                ));
+            }
+        }
+    }
     Ok(if failed > 0 { 1 } else { 0 })
 }

@@ -12,6 +12,8 @@
 //! through it creates the target), and anything that ends outside the worktree is refused. A
 //! symlink is judged by its target and by the link path itself: both must be allowed.
 
+pub mod hook;
+
 use std::collections::VecDeque;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;

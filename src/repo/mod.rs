@@ -3,6 +3,7 @@
 
 mod add;
 mod checkout;
+mod config;
 mod diff;
 mod dirty;
 mod exclude;

@@ -154,7 +154,8 @@ fn guard_reads_the_manifest_from_the_integration_branch_not_the_worktree() {
         ),
     )
     .unwrap();
-    commit_in(&wt, "grab", &[]);
+    // The pre-commit guard would refuse this commit; a droid can skip hooks.
+    git_in(&wt, &["commit", "-q", "--no-verify", "-am", "grab"]);
     let out = df_in(&wt, &["guard", "src/infra/lib.rs"]);
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
 }
@@ -177,4 +178,211 @@ fn guard_sees_a_new_manifest_version_on_the_integration_branch() {
     );
     let out = df_in(&wt, &["guard", "docs/a.md"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// Commit everything in `dir`; returns git's output (success or not).
+fn try_commit(dir: &std::path::Path, msg: &str, all: bool) -> std::process::Output {
+    let mut cmd = std::process::Command::new("git");
+    hermetic(&mut cmd);
+    let mut args = vec!["commit", "-q", "-m", msg];
+    if all {
+        args.push("-a");
+    }
+    cmd.current_dir(dir).args(&args).output().unwrap()
+}
+
+/// A user hook that appends `marker` to `log` (absolute) whenever it runs.
+#[cfg(unix)]
+fn user_hook(path: &std::path::Path, log: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(
+        path,
+        format!("#!/bin/sh\necho \"$PWD\" >> '{}'\n", log.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn commit_of_another_droids_file_is_refused_in_the_droid_worktree_but_not_in_main() {
+    let (repo, wt) = spawned();
+    write_files(&wt, &[("src/infra/lib.rs", "pub fn stolen() {}\n")]);
+    git_in(&wt, &["add", "-A"]);
+    let before = git_in(&wt, &["rev-parse", "HEAD"]);
+    let out = try_commit(&wt, "steal", false);
+    assert!(!out.status.success(), "the commit went through");
+    let err = stderr(&out);
+    assert!(err.contains("owned by `infra-droid`"), "{err}");
+    assert_eq!(git_in(&wt, &["rev-parse", "HEAD"]), before);
+    // `git commit -a` commits from a temporary index: also checked.
+    git_in(&wt, &["reset", "-q"]);
+    let out = try_commit(&wt, "steal", true);
+    assert!(!out.status.success(), "commit -a went through");
+    // Its own files commit fine.
+    git_in(&wt, &["checkout", "--", "src/infra/lib.rs"]);
+    write_files(&wt, &[("src/core/lib.rs", "pub fn mine() {}\n")]);
+    let out = try_commit(&wt, "mine", true);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The same change in the main worktree is the human's business.
+    write_files(&repo.root, &[("src/infra/lib.rs", "pub fn human() {}\n")]);
+    let out = try_commit(&repo.root, "human", true);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[cfg(unix)]
+#[test]
+fn the_users_pre_commit_hook_still_runs_in_every_worktree_and_uninstall_restores_it() {
+    let repo = two_droid_repo();
+    let log = repo.root.parent().unwrap().join("hook.log");
+    let hook = repo.path(".git/hooks/pre-commit");
+    user_hook(&hook, &log);
+    let original = std::fs::read(&hook).unwrap();
+    let out = repo.df(&["spawn", "--all"]);
+    assert!(
+        stderr(&out).contains("Guarded core-droid"),
+        "{}",
+        stderr(&out)
+    );
+    let wt = repo.path(".droidforge/worktrees/core-droid");
+    write_files(&wt, &[("src/core/lib.rs", "pub fn a() {}\n")]);
+    assert!(try_commit(&wt, "a", true).status.success());
+    write_files(&repo.root, &[("README.md", "hi\n")]);
+    git_in(&repo.root, &["add", "-A"]);
+    assert!(try_commit(&repo.root, "b", false).status.success());
+    let ran = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(ran.lines().count(), 2, "{ran}");
+    // A refused commit stops before the user's hook.
+    write_files(&wt, &[("src/infra/lib.rs", "x\n")]);
+    assert!(!try_commit(&wt, "c", true).status.success());
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 2);
+    git_in(&wt, &["checkout", "--", "src/infra/lib.rs"]);
+
+    let out = repo.df(&["guard", "--uninstall"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&hook).unwrap(), original);
+    assert!(!repo.path(".git/droidforge/hooks").exists());
+    // Unguarded now, and the user's hook runs as before.
+    write_files(&wt, &[("src/infra/lib.rs", "y\n")]);
+    assert!(try_commit(&wt, "d", true).status.success());
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 3);
+    let cfg = repo.git(&["config", "--list", "--show-scope"]);
+    assert!(!cfg.contains("worktreeconfig"), "{cfg}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_core_hooks_path_hook_still_runs_in_droid_worktrees() {
+    let repo = two_droid_repo();
+    let log = repo.root.parent().unwrap().join("hook.log");
+    // A tracked hooks directory, as husky-style setups use (relative to each worktree).
+    user_hook(&repo.path("githooks/pre-commit"), &log);
+    repo.commit("hooks", &[]);
+    repo.git(&["config", "core.hooksPath", "githooks"]);
+    repo.df_ok(&["spawn", "--all"]);
+    let wt = repo.path(".droidforge/worktrees/core-droid");
+    write_files(&wt, &[("src/core/lib.rs", "pub fn a() {}\n")]);
+    let out = try_commit(&wt, "a", true);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ran = std::fs::read_to_string(&log).unwrap();
+    let wt_canon = wt.canonicalize().unwrap();
+    assert!(
+        ran.lines()
+            .any(|l| std::path::Path::new(l).canonicalize().ok() == Some(wt_canon.clone())),
+        "{ran}"
+    );
+    // The guard still refuses first.
+    write_files(&wt, &[("src/infra/lib.rs", "x\n")]);
+    let out = try_commit(&wt, "b", true);
+    assert!(
+        stderr(&out).contains("owned by `infra-droid`"),
+        "{}",
+        stderr(&out)
+    );
+    // Main worktree: the user's hook, no guard.
+    write_files(&repo.root, &[("src/infra/lib.rs", "z\n")]);
+    assert!(try_commit(&repo.root, "c", true).status.success());
+    assert_eq!(repo.git(&["config", "core.hooksPath"]).trim(), "githooks");
+    repo.df_ok(&["guard", "--uninstall"]);
+    assert_eq!(repo.git(&["config", "core.hooksPath"]).trim(), "githooks");
+}
+
+#[test]
+fn status_counts_the_edits_and_commits_the_guard_refused() {
+    let (repo, wt) = spawned();
+    assert_eq!(
+        df_in(&wt, &["guard", "src/infra/lib.rs"]).status.code(),
+        Some(4)
+    );
+    assert_eq!(df_in(&wt, &["guard", "README.md"]).status.code(), Some(4));
+    write_files(&wt, &[("src/infra/lib.rs", "x\n")]);
+    assert!(!try_commit(&wt, "x", true).status.success());
+    let v: serde_json::Value = serde_json::from_str(&repo.df_ok(&["status", "--json"])).unwrap();
+    let core = v["droids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["droid"] == "core-droid")
+        .unwrap();
+    assert_eq!(core["guard_refused"]["edits"], 2);
+    assert_eq!(core["guard_refused"]["commits"], 1);
+    let table = repo.df_ok(&["status"]);
+    assert!(table.contains("REFUSED E/C"), "{table}");
+    assert!(table.contains("2/1"), "{table}");
+}
+
+#[test]
+fn auto_lock_takes_the_droids_write_lease_on_a_shared_path_it_edits() {
+    let repo = two_droid_repo();
+    let text = repo.read(MANIFEST);
+    repo.commit(
+        "auto_lock",
+        &[(
+            MANIFEST,
+            &text.replace(
+                "integration = \"main\"",
+                "integration = \"main\"\nauto_lock = true",
+            ),
+        )],
+    );
+    repo.df_ok(&["spawn", "--all"]);
+    let wt = repo.path(".droidforge/worktrees/core-droid");
+    let out = df_in(&wt, &["guard", "INTERFACES.md"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let locks: serde_json::Value = serde_json::from_str(&repo.df_ok(&["locks", "--json"])).unwrap();
+    let text = locks.to_string();
+    assert!(
+        text.contains("core-droid") && text.contains("INTERFACES.md"),
+        "{text}"
+    );
+    // Asking again refreshes the same lease instead of piling up new ones.
+    df_in(&wt, &["guard", "INTERFACES.md"]);
+    let again: serde_json::Value = serde_json::from_str(&repo.df_ok(&["locks", "--json"])).unwrap();
+    assert_eq!(again.to_string().matches("\"write\"").count(), 1, "{again}");
+    // The other droid now sees the lock.
+    let other = repo.path(".droidforge/worktrees/infra-droid");
+    let out = df_in(&other, &["guard", "INTERFACES.md"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("write-locked by `core-droid`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn auto_lock_must_be_a_boolean() {
+    let repo = two_droid_repo();
+    let text = repo.read(MANIFEST);
+    repo.manifest(&text.replace(
+        "integration = \"main\"",
+        "integration = \"main\"\nauto_lock = \"yes\"",
+    ));
+    let out = repo.df(&["plan", "--check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("expected a boolean"),
+        "{}",
+        stderr(&out)
+    );
 }
