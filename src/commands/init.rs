@@ -103,6 +103,11 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<i32> {
     if written == 0 && added.is_empty() {
         ctx.ui.status("Unchanged", "the forge is already set up");
     } else {
+        // Nothing is installed in the main worktree: the guard lives in droid worktrees.
+        ctx.ui.status(
+            "Guard",
+            "no hook installed here; `spawn` installs a pre-commit guard in each droid worktree only, chained to your own hooks (docs/guard.md)",
+        );
         ctx.ui.hint(&format!(
             "review {MANIFEST_PATH}, then commit: git add -A && git commit -m \"Set up droidforge\"; then `droidforge plan` and `droidforge spawn --all`"
         ));

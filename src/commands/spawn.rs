@@ -114,7 +114,9 @@ pub fn run(ctx: &Ctx, args: &SpawnArgs) -> Result<i32> {
             continue;
         }
         match crate::guard::hook::install(&ws, &o.worktree) {
-            Ok(done) if !args.json => super::guard::report_installed(ctx, &o.droid, &done),
+            Ok(done) if done.fresh && !args.json => {
+                super::guard::report_installed(ctx, &o.droid, &done)
+            }
             Ok(_) => {}
             Err(e) => {
                 ctx.ui.warn(&format!(

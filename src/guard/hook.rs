@@ -38,6 +38,8 @@ pub struct Installed {
     pub chains_to: String,
     /// The user's hooks that run after the guard (names).
     pub user_hooks: Vec<String>,
+    /// The worktree did not have the guard before (a refresh is not news).
+    pub fresh: bool,
 }
 
 /// The directory droidforge's hooks live in.
@@ -96,8 +98,12 @@ pub fn install(ws: &Workspace, worktree: &Path) -> Result<Installed> {
     for name in user_hooks.iter().filter(|n| *n != "pre-commit") {
         write_hook(&dir.join(name), &forward_script(&chains_to))?;
     }
-    Repo::config_set_worktree(worktree, "core.hooksPath", &ours)?;
+    let fresh = Repo::worktree_config_get(worktree, "core.hooksPath")?.as_deref() != Some(&ours);
+    if fresh {
+        Repo::config_set_worktree(worktree, "core.hooksPath", &ours)?;
+    }
     Ok(Installed {
+        fresh,
         worktree: worktree.to_owned(),
         hooks_dir: dir,
         chains_to,

@@ -34,7 +34,7 @@ fn spawn_creates_branch_worktree_and_brief() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         stderr(&out),
-        "     Spawned core-droid at .droidforge/worktrees/core-droid (branch droidforge/core-droid)\n"
+        "     Spawned core-droid at .droidforge/worktrees/core-droid (branch droidforge/core-droid)\n     Guarded core-droid: pre-commit hook runs `droidforge guard --staged`\n"
     );
     assert_eq!(
         linked_worktrees(&repo),
@@ -181,7 +181,7 @@ fn spawn_from_rev_and_existing_branch() {
     assert_eq!(
         stderr(&out),
         format!(
-            "     Spawned infra-droid at .droidforge/worktrees/infra-droid (branch droidforge/infra-droid, existing branch)\nwarning: the branch already existed at {}, so `--from` was not applied\n",
+            "     Spawned infra-droid at .droidforge/worktrees/infra-droid (branch droidforge/infra-droid, existing branch)\nwarning: the branch already existed at {}, so `--from` was not applied\n     Guarded infra-droid: pre-commit hook runs `droidforge guard --staged`\n",
             &first[..12]
         )
     );
@@ -285,7 +285,7 @@ fn spawn_from_inside_a_droid_worktree() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         stderr(&out),
-        "     Spawned infra-droid at .droidforge/worktrees/infra-droid (branch droidforge/infra-droid)\n"
+        "     Spawned infra-droid at .droidforge/worktrees/infra-droid (branch droidforge/infra-droid)\n     Guarded infra-droid: pre-commit hook runs `droidforge guard --staged`\n"
     );
     // Created next to the others under the MAIN worktree, not nested in the droid's.
     let wts = linked_worktrees(&repo);
