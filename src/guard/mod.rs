@@ -137,9 +137,13 @@ impl PathVerdict {
     }
 }
 
+/// Version of the `guard --json` format; bump on incompatible changes.
+pub const GUARD_VERSION: u32 = 1;
+
 /// The guard's answer to a [`GuardRequest`].
 #[derive(Debug, Clone, Serialize)]
 pub struct GuardReport {
+    pub version: u32,
     pub droid: String,
     pub source: GuardSource,
     pub paths: Vec<PathVerdict>,
@@ -252,6 +256,7 @@ pub fn check(ws: &Workspace, req: &GuardRequest) -> Result<GuardReport> {
     }
     shared_locks(ws, req, &mut out);
     let report = GuardReport {
+        version: GUARD_VERSION,
         droid: req.droid.clone(),
         source: req.source,
         paths: out,

@@ -131,6 +131,7 @@ fn guard_json_lists_a_verdict_per_path() {
     );
     assert_eq!(out.status.code(), Some(4));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version"], 1);
     let verdicts: Vec<&str> = v["paths"]
         .as_array()
         .unwrap()
