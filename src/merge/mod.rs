@@ -414,7 +414,15 @@ pub fn run_merge(
         }
         dr.status = DroidStatus::Merged;
         dr.tip = Some(new_tip.to_string());
-        progress(&format!("{name}: merged {} commit(s)", dr.commits.len()));
+        progress(&format!(
+            "{name}: {} {} commit(s)",
+            if opts.dry_run {
+                "would merge"
+            } else {
+                "merged"
+            },
+            dr.commits.len()
+        ));
         tip = new_tip;
         report.droids.push(dr);
     }

@@ -219,6 +219,10 @@ fn dry_run_says_would_merge() {
         !text.contains("✓ merged") && !text.contains("🟢 merged"),
         "{text}"
     );
+    // The progress lines on stderr speak in the conditional too.
+    let err = stderr(&out);
+    assert!(err.contains("core-droid: would merge"), "{err}");
+    assert!(!err.contains("core-droid: merged"), "{err}");
     let (_, dry) = merge_json(&repo, &["core-droid", "--dry-run"]);
     // The real merge, later (another committer date): every hash the dry run printed must be
     // the one the merge produces, or the dry run printed none.
