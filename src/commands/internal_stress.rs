@@ -98,6 +98,8 @@ pub fn run(ctx: &Ctx, args: &InternalStressArgs) -> Result<i32> {
                 mode,
                 ttl: DEFAULT_TTL,
                 pid: std::process::id(),
+                holder: crate::state::locks::Holder::Process,
+                agent_pid: None,
             };
             let report =
                 locks.acquire(&req, WaitPolicy::Forever, Duration::from_millis(1), |_| {

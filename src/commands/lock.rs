@@ -1,7 +1,9 @@
 //! `droidforge lock`, `unlock`, `locks`: advisory leases on shared paths between droids.
 //!
-//! The lease records droidforge's *parent* pid (the shell or agent that ran the command) as
-//! its holder, because the lease has to outlive the `droidforge lock` process itself.
+//! Inside a droid's worktree the droid holds the lease (alive with its running agent, or
+//! until its TTL); elsewhere droidforge's *parent* (the shell or orchestrator that ran the
+//! command) does, because the lease has to outlive the `droidforge lock` process itself.
+//! See `state::locks` for the rules.
 
 use std::time::Duration;
 
@@ -9,13 +11,13 @@ use super::Ctx;
 use crate::cli::*;
 use crate::error::{Error, Result};
 use crate::state::locks::{
-    Attempt, AttemptReport, DEFAULT_TTL, LockMode, LockRequest, LockStore, Released, WaitPolicy,
-    format_cycle,
+    Attempt, AttemptReport, DEFAULT_TTL, Holder, LockMode, LockRequest, LockStore, Released,
+    WaitPolicy, format_cycle, holder_for,
 };
 use crate::state::{Event, EventKind, now};
 use crate::workspace::{ManifestSource, Workspace};
 
-/// The process that holds a lease taken by this command (see the module docs).
+/// The process that asks for a lease through this command (see the module docs).
 pub fn holder_pid() -> u32 {
     #[cfg(unix)]
     {
@@ -52,12 +54,15 @@ pub fn lock(ctx: &Ctx, args: &LockArgs) -> Result<i32> {
         Some("forever") => WaitPolicy::Forever,
         Some(t) => WaitPolicy::AtMost(duration_arg("--wait", t)?),
     };
+    let (holder, agent_pid) = holder_for(&ws.state, &droid, ws.current_droid().as_deref());
     let req = LockRequest {
         droid: droid.clone(),
         globs: args.globs.clone(),
         mode,
         ttl,
         pid: holder_pid(),
+        holder,
+        agent_pid,
     };
     let store = LockStore::new(&ws.state);
     let mut announced = false;
@@ -296,7 +301,7 @@ pub fn locks(ctx: &Ctx, args: &LocksArgs) -> Result<i32> {
                     v.lease.droid.clone(),
                     v.lease.mode.as_str().to_owned(),
                     v.lease.globs.join(" "),
-                    v.lease.pid.to_string(),
+                    holder_text(v.lease),
                     human_secs(at - v.lease.acquired_at),
                     match &v.stale {
                         Some(why) => format!("stale: {why}"),
@@ -306,7 +311,7 @@ pub fn locks(ctx: &Ctx, args: &LocksArgs) -> Result<i32> {
             })
             .collect();
         ctx.ui.data(&crate::ui::table(
-            &["LEASE", "DROID", "MODE", "GLOBS", "PID", "AGE", "STATE"],
+            &["LEASE", "DROID", "MODE", "GLOBS", "HOLDER", "AGE", "STATE"],
             &rows,
         ));
     }
@@ -329,6 +334,15 @@ pub fn locks(ctx: &Ctx, args: &LocksArgs) -> Result<i32> {
             .hint("break stale leases with `droidforge unlock --force`");
     }
     Ok(0)
+}
+
+/// Who keeps the lease alive, for the `locks` table.
+fn holder_text(lease: &crate::state::locks::Lease) -> String {
+    match (lease.holder, lease.agent_pid) {
+        (Holder::Droid, Some(agent)) => format!("droid (agent {agent})"),
+        (Holder::Droid, None) => "droid (ttl)".to_owned(),
+        (Holder::Process, _) => format!("pid {}", lease.pid),
+    }
 }
 
 fn human_secs(secs: i64) -> String {

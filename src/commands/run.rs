@@ -12,7 +12,6 @@ use crate::agent::{
 use crate::cli::*;
 use crate::error::{Error, Result};
 use crate::manifest::Droid;
-use crate::state::AgentStatus;
 use crate::ui::Ui;
 use crate::workspace::{ManifestSource, Workspace};
 
@@ -71,16 +70,10 @@ pub fn run_droids(ctx: &Ctx, ws: &Workspace, droids: &[&Droid], args: &RunArgs) 
 
 /// Two agents in one worktree would trample each other: refuse droids whose agent is alive.
 fn refuse_running(ws: &Workspace, droids: &[&Droid]) -> Result<()> {
-    let state = ws.state.store().read()?;
+    // A corrupt state file is an error here, not "no agent running".
+    ws.state.store().read()?;
     for d in droids {
-        let Some(agent) = state.droids.get(&d.name).and_then(|s| s.agent.as_ref()) else {
-            continue;
-        };
-        let live = matches!(agent.status, AgentStatus::Running | AgentStatus::Stalled);
-        if let (true, Some(pid)) = (live, agent.pid)
-            && crate::state::pid_alive(pid)
-            && leads_its_group(pid)
-        {
+        if let Some(pid) = crate::state::running_agent(&ws.state, &d.name) {
             return Err(Error::usage(format!(
                 "droid `{}` already has an agent running (pid {pid})",
                 d.name
@@ -91,18 +84,6 @@ fn refuse_running(ws: &Workspace, droids: &[&Droid]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Agents lead their own process group; a recycled pid almost never does.
-fn leads_its_group(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(2).map(str::to_owned))
-            .is_some_and(|pgrp| pgrp == pid.to_string()),
-        // No /proc: trust the pid.
-        Err(_) => !std::path::Path::new("/proc/self").exists(),
-    }
 }
 
 fn options(args: &RunArgs, count: usize) -> Result<RunOptions> {

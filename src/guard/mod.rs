@@ -397,6 +397,8 @@ fn take_lease(ws: &Workspace, req: &GuardRequest, path: &str) -> Option<String> 
         mode: LockMode::Write,
         ttl: Duration::from_secs(ttl.as_secs()),
         pid: req.lease_pid,
+        holder: locks::Holder::Process,
+        agent_pid: None,
     };
     match store.try_acquire(&lock_req, None) {
         Ok(report) => match report.attempt {

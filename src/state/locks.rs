@@ -7,11 +7,18 @@
 //! grant and each release takes the next number of `LockTable::seq`; the stress test uses
 //! those numbers to prove that conflicting grants never overlap.
 //!
-//! Who holds a lease: the `pid` recorded is the process that *asked* for it (for the
-//! `droidforge lock` command that is its parent: the shell or agent that runs droidforge),
-//! because the lease must outlive the short-lived `droidforge lock` process. When that
-//! process is gone, the lease is reported as stale and `unlock --force` breaks it. Leases
-//! past their TTL are stale too, and `lock` breaks them by itself.
+//! Who holds a lease ([`Holder`]):
+//! - taken inside a droid's worktree, the *droid* holds it: agents run every command in a
+//!   fresh shell, so no process of theirs outlives the command. When the droid's agent (the
+//!   process group `run` recorded for it) was running at the grant, the lease lives as long
+//!   as that agent; otherwise only its TTL ends it. Any shell of the droid releases it.
+//! - taken anywhere else (the main worktree, with `--droid`), the *process* that asked holds
+//!   it: the `pid` recorded is droidforge's parent (the shell, orchestrator or MCP server
+//!   that runs droidforge), because the lease must outlive the short-lived `droidforge lock`
+//!   process. When that process is gone, the lease is stale.
+//!
+//! A stale lease is reported, broken by `unlock --force` and `doctor --fix`. Leases past
+//! their TTL are stale whoever holds them, and `lock` breaks them by itself.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -19,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{FileLock, StateDir, now, pid_alive, write_atomic};
+use super::{FileLock, StateDir, group_leader_alive, now, pid_alive, write_atomic};
 use crate::error::{Context, Error, Result};
 use crate::ownership::{compile_pattern, patterns_intersect};
 
@@ -42,6 +49,18 @@ impl LockMode {
     }
 }
 
+/// What keeps a lease alive (see the module docs).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Holder {
+    /// The process `pid`: the lease is stale once it is gone. Lock files written before
+    /// droid-held leases existed mean this.
+    #[default]
+    Process,
+    /// The droid: the lease is stale once `agent` (if any) is gone, or its TTL passed.
+    Droid,
+}
+
 /// One granted lease.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Lease {
@@ -50,8 +69,13 @@ pub struct Lease {
     pub droid: String,
     pub globs: Vec<String>,
     pub mode: LockMode,
-    /// The holder process (see the module docs).
+    /// The process that asked for the lease; for [`Holder::Process`] the holder.
     pub pid: u32,
+    #[serde(default)]
+    pub holder: Holder,
+    /// For [`Holder::Droid`]: the droid's running agent (its process group id) at the grant.
+    #[serde(default)]
+    pub agent_pid: Option<u32>,
     /// Epoch seconds.
     pub acquired_at: i64,
     pub expires_at: i64,
@@ -67,11 +91,18 @@ impl Lease {
     /// Why the lease is stale (holder gone, or past its TTL), if it is.
     pub fn stale_reason(&self, at: i64) -> Option<String> {
         if self.is_expired(at) {
-            Some("expired".to_owned())
-        } else if !pid_alive(self.pid) {
-            Some(format!("holder pid {} is gone", self.pid))
-        } else {
-            None
+            return Some("expired".to_owned());
+        }
+        match (self.holder, self.agent_pid) {
+            (Holder::Droid, Some(agent)) if !group_leader_alive(agent) => Some(format!(
+                "the agent of `{}` (pid {agent}) has exited",
+                self.droid
+            )),
+            (Holder::Droid, _) => None,
+            (Holder::Process, _) if !pid_alive(self.pid) => {
+                Some(format!("holder pid {} is gone", self.pid))
+            }
+            (Holder::Process, _) => None,
         }
     }
 }
@@ -147,8 +178,22 @@ pub struct LockRequest {
     pub globs: Vec<String>,
     pub mode: LockMode,
     pub ttl: Duration,
-    /// The holder process recorded in the lease.
+    /// The process that asks (the holder for [`Holder::Process`]).
     pub pid: u32,
+    pub holder: Holder,
+    /// For [`Holder::Droid`]: the droid's running agent, which the lease lives with.
+    pub agent_pid: Option<u32>,
+}
+
+/// Who holds a lease that `droid` asks for from a directory inside `cwd_droid`'s worktree
+/// (`None`: not inside a droid's worktree), and the droid's running agent it lives with: see
+/// the module docs.
+pub fn holder_for(state: &StateDir, droid: &str, cwd_droid: Option<&str>) -> (Holder, Option<u32>) {
+    if cwd_droid == Some(droid) {
+        (Holder::Droid, super::running_agent(state, droid))
+    } else {
+        (Holder::Process, None)
+    }
 }
 
 /// The answer to one attempt.
@@ -276,6 +321,8 @@ impl LockStore {
                     globs: req.globs.clone(),
                     mode: req.mode,
                     pid: req.pid,
+                    holder: req.holder,
+                    agent_pid: req.agent_pid,
                     acquired_at: at,
                     expires_at: at.saturating_add(req.ttl.as_secs().min(i64::MAX as u64) as i64),
                     seq: table.seq,

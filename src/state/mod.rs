@@ -170,3 +170,28 @@ fn process_alive_unix(pid: u32) -> bool {
         .map(|s| s.success())
         .unwrap_or(false)
 }
+
+/// Is `pid` alive and the leader of its own process group? Agents started by `run` lead
+/// their group; a recycled pid almost never does.
+pub fn group_leader_alive(pid: u32) -> bool {
+    if !pid_alive(pid) {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2).map(str::to_owned))
+            .is_some_and(|pgrp| pgrp == pid.to_string()),
+        // No /proc: trust the pid.
+        Err(_) => !Path::new("/proc/self").exists(),
+    }
+}
+
+/// The process group of `droid`'s agent, when `run` recorded it as running (or stalled) and
+/// it is still alive. An unreadable state file counts as no agent.
+pub fn running_agent(state: &StateDir, droid: &str) -> Option<u32> {
+    let s = state.store().read().ok()?;
+    let agent = s.droids.get(droid)?.agent.as_ref()?;
+    let live = matches!(agent.status, AgentStatus::Running | AgentStatus::Stalled);
+    agent.pid.filter(|&pid| live && group_leader_alive(pid))
+}

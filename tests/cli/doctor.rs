@@ -4,7 +4,7 @@ use std::process::{Command, Stdio};
 
 use crate::common::*;
 
-fn doctor(repo: &TestRepo, fix: bool) -> (Option<i32>, serde_json::Value) {
+pub fn doctor(repo: &TestRepo, fix: bool) -> (Option<i32>, serde_json::Value) {
     let mut args = vec!["doctor", "--json"];
     if fix {
         args.push("--fix");
@@ -15,7 +15,7 @@ fn doctor(repo: &TestRepo, fix: bool) -> (Option<i32>, serde_json::Value) {
     (out.status.code(), v)
 }
 
-fn finding<'a>(v: &'a serde_json::Value, code: &str) -> Vec<&'a serde_json::Value> {
+pub fn finding<'a>(v: &'a serde_json::Value, code: &str) -> Vec<&'a serde_json::Value> {
     v["findings"]
         .as_array()
         .unwrap()

@@ -264,3 +264,132 @@ fn the_droid_is_inferred_inside_its_worktree_and_shared_writes_are_reported() {
         .is_empty()
     );
 }
+
+/// Run `droidforge <args>` from a short-lived `sh` in `dir`, the way an agent runs every
+/// command in a fresh shell: the shell (droidforge's parent) is gone when this returns.
+fn df_in_fresh_shell(dir: &std::path::Path, args: &str) -> std::process::Output {
+    let mut cmd = Command::new("sh");
+    hermetic(&mut cmd);
+    cmd.current_dir(dir)
+        .arg("-c")
+        .arg(format!("'{}' {args}", droidforge_bin().display()))
+        .output()
+        .unwrap()
+}
+
+/// A droid's agent started by `droidforge run` in the background: a real process, alive
+/// until [`Agent::stop`] (or the end of the test, even a failing one).
+pub struct Agent {
+    _ctl: tempfile::TempDir,
+    stop: std::path::PathBuf,
+    run: std::process::Child,
+}
+
+impl Agent {
+    pub fn start(repo: &TestRepo, droid: &str) -> Agent {
+        let ctl = tempfile::tempdir().unwrap();
+        let stop = ctl.path().join("stop");
+        let cmd = format!("while [ ! -e '{}' ]; do sleep 0.05; done", stop.display());
+        let run = crate::run::spawn_run(repo, &[droid, "--cmd", &cmd]);
+        crate::run::wait_for("the agent to be recorded as running", || {
+            agent_status(repo, droid) == "running"
+        });
+        Agent {
+            _ctl: ctl,
+            stop,
+            run,
+        }
+    }
+
+    /// Let the agent exit and wait for `run` to finish.
+    pub fn stop(&mut self) {
+        std::fs::write(&self.stop, "").unwrap();
+        crate::run::wait_exit(&mut self.run);
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.stop, "");
+        let _ = self.run.wait();
+    }
+}
+
+fn agent_status(repo: &TestRepo, droid: &str) -> serde_json::Value {
+    std::fs::read_to_string(repo.path(".git/droidforge/state.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .map(|s| s["droids"][droid]["agent"]["status"].clone())
+        .unwrap_or_default()
+}
+
+/// Issue 11 item 4: a lease recorded the pid of the shell that ran `droidforge lock`; agents
+/// run every command in a fresh shell, so the next `locks` called the lease stale and
+/// `doctor --fix` broke it. A lease taken inside a droid's worktree belongs to the droid and
+/// lives as long as the droid's running agent (and its TTL).
+#[test]
+fn lock_taken_by_an_agent_shell_is_not_stale_while_its_agent_runs() {
+    let repo = two_droid_repo();
+    repo.df_ok(&["spawn", "core-droid"]);
+    let wt = repo.path(".droidforge/worktrees/core-droid");
+    let mut agent = Agent::start(&repo, "core-droid");
+
+    // One shell takes the lock (the droid is inferred from the worktree) and exits.
+    let out = df_in_fresh_shell(&wt, "lock INTERFACES.md");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Another process looks: held by the droid, not stale.
+    let v = locks_json(&repo);
+    assert_eq!(v["leases"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["leases"][0]["droid"], "core-droid", "{v}");
+    assert_eq!(v["leases"][0]["holder"], "droid", "{v}");
+    let state: serde_json::Value =
+        serde_json::from_str(&repo.read(".git/droidforge/state.json")).unwrap();
+    assert_eq!(
+        v["leases"][0]["agent_pid"], state["droids"]["core-droid"]["agent"]["pid"],
+        "{v}"
+    );
+    assert!(v["leases"][0]["stale"].is_null(), "{v}");
+    let text = repo.df_ok(&["locks"]);
+    assert!(
+        text.contains("droid (agent ") && !text.contains("stale"),
+        "{text}"
+    );
+    // `doctor --fix` finds nothing to break, and another droid is still kept out.
+    let out = repo.df(&["doctor", "--fix", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!doc.to_string().contains("stale-lock"), "{doc}");
+    assert_eq!(locks_json(&repo)["leases"].as_array().unwrap().len(), 1);
+    let out = repo.df(&["lock", "--droid", "infra-droid", "INTERFACES.md"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("stale"), "{}", stderr(&out));
+
+    // `unlock` from yet another shell of the droid releases it.
+    let out = df_in_fresh_shell(&wt, "unlock INTERFACES.md");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(locks_json(&repo)["leases"].as_array().unwrap().is_empty());
+
+    // Taken again, then the agent exits: the lease dies with it.
+    let out = df_in_fresh_shell(&wt, "lock INTERFACES.md");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(locks_json(&repo)["leases"][0]["stale"].is_null());
+    agent.stop();
+    let v = locks_json(&repo);
+    let why = v["leases"][0]["stale"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(why.contains("agent"), "{v}");
+    let (code, doc) = crate::doctor::doctor(&repo, true);
+    assert_eq!(code, Some(0), "{doc}");
+    assert_eq!(crate::doctor::finding(&doc, "stale-lock").len(), 1, "{doc}");
+    assert!(locks_json(&repo)["leases"].as_array().unwrap().is_empty());
+
+    // With no agent running, a lease of the droid lives until its TTL, whoever took it.
+    let out = df_in_fresh_shell(&wt, "lock INTERFACES.md");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = df_in_fresh_shell(&wt, "lock --ttl 0s src/core/lib.rs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = locks_json(&repo);
+    assert!(v["leases"][0]["stale"].is_null(), "{v}");
+    assert_eq!(v["leases"][1]["stale"], "expired", "{v}");
+}

@@ -458,7 +458,7 @@ fn kill_stalled_stops_a_silent_agent_but_file_activity_is_not_a_stall() {
 }
 
 /// Start `droidforge run` in the background.
-fn spawn_run(repo: &TestRepo, args: &[&str]) -> std::process::Child {
+pub fn spawn_run(repo: &TestRepo, args: &[&str]) -> std::process::Child {
     let mut cmd = Command::new(droidforge_bin());
     hermetic(&mut cmd);
     cmd.current_dir(&repo.root)
@@ -470,7 +470,7 @@ fn spawn_run(repo: &TestRepo, args: &[&str]) -> std::process::Child {
         .unwrap()
 }
 
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let give_up = Instant::now() + Duration::from_secs(30);
     while !cond() {
         assert!(Instant::now() < give_up, "gave up waiting for {what}");
@@ -487,7 +487,7 @@ fn signal(pid: u32, sig: &str) {
     assert!(ok);
 }
 
-fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+pub fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
     let mut status = None;
     wait_for("droidforge to exit", || {
         status = child.try_wait().unwrap();
