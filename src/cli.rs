@@ -361,6 +361,10 @@ pub struct GuardArgs {
 }
 
 /// Take an advisory lease on paths (read = shared, write = exclusive).
+///
+/// Inside a droid's worktree the lease belongs to the droid: it lives as long as the droid's
+/// running agent (or until its TTL), and any shell of the droid can unlock it. From the main
+/// worktree it belongs to the process that ran droidforge.
 #[derive(Debug, Args)]
 pub struct LockArgs {
     /// Path globs (relative to the repository root).
