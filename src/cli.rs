@@ -141,6 +141,9 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
+    /// Print the result as JSON on stdout (the same as `--format json`).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
     /// Only validate; print nothing on success.
     #[arg(long)]
     pub check: bool,
@@ -315,6 +318,9 @@ pub struct CheckArgs {
     /// Output format; `github` prints workflow annotations and writes $GITHUB_STEP_SUMMARY.
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
+    /// Print the result as JSON on stdout (the same as `--format json`).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
 }
 
 /// Render PROGRESS.md from state and each droid's TODO checkboxes.

@@ -24,3 +24,28 @@ pub fn utc_civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
         (rem % 60) as u32,
     )
 }
+
+/// RFC 3339 UTC timestamp with second precision (`2026-11-30T03:29:59Z`) for epoch seconds:
+/// the one spelling of a point in time in machine output (see docs/json.md).
+pub fn rfc3339(secs: i64) -> String {
+    let (y, m, d, hh, mm, ss) = utc_civil(secs);
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+}
+
+/// [`rfc3339`] for epoch milliseconds (truncated to the second, like `date -u`).
+pub fn rfc3339_ms(ms: i64) -> String {
+    rfc3339(ms.div_euclid(1000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_is_utc_with_a_z() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_796_009_399), "2026-11-30T03:29:59Z");
+        assert_eq!(rfc3339_ms(1_796_009_399_999), "2026-11-30T03:29:59Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

@@ -38,7 +38,6 @@ pub struct RemoveOutcome {
     pub branch: String,
     pub branch_deleted: bool,
     /// Uncommitted work that `--force` discarded.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub discarded: Option<DirtyPaths>,
     /// Commits not on the integration branch that `--force --delete-branch` dropped.
     pub discarded_commits: usize,
@@ -342,12 +341,10 @@ pub(crate) fn sample(d: &DirtyPaths) -> String {
 #[derive(Debug, Clone, Serialize)]
 pub struct PruneItem {
     pub path: PathBuf,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
     /// `pruned` / `would-prune` (registration of a missing directory), `removed` /
     /// `would-remove` (orphan worktree), or `kept` (orphan with work that would be lost).
     pub action: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 

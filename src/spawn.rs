@@ -43,7 +43,6 @@ pub struct SpawnOutcome {
     /// Was the branch created by this spawn (false: it existed already)?
     pub branch_created: bool,
     /// The commit the worktree was checked out at.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
     /// Was the brief (re)written?
     pub brief_written: bool,
@@ -54,12 +53,9 @@ pub struct SpawnOutcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hooks_error: Option<String>,
     /// Something worth knowing that is not an error (e.g. `--from` did not apply).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// Why nothing was done (status `error`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hints: Vec<String>,
 }
 

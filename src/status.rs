@@ -87,7 +87,6 @@ pub struct DroidStatus {
     /// keeps fighting its ownership.
     pub guard_refused: GuardRefusals,
     /// Problems computing this row (the rest of the row is still valid).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
 }
 
@@ -158,9 +157,7 @@ pub struct AgentSummary {
     /// idle, queued, running, stalled, exited, failed, timed-out, interrupted, or dead (the
     /// recorded process is gone although it was last seen running).
     pub state: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
 }
 

@@ -119,16 +119,11 @@ impl Outcome {
 pub struct AgentReport {
     pub droid: String,
     pub outcome: Outcome,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
     /// The signal that ended the agent, when it did not exit by itself.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub signal: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at_ms: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub ended_at_ms: Option<i64>,
     pub elapsed_ms: u64,
     pub command: String,
@@ -138,7 +133,6 @@ pub struct AgentReport {
     /// droidforge committed changes the agent left uncommitted.
     pub committed_leftovers: bool,
     /// The commit marked ready.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub ready_commit: Option<String>,
     /// The agent was stalled at some point.
     pub stalled: bool,

@@ -18,7 +18,12 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<i32> {
         verify: args.verify.clone(),
     };
     let report = run_check(&ctx.cwd, &opts, &CheckEnv::from_process())?;
-    match args.format {
+    let format = if args.json {
+        CheckFormat::Json
+    } else {
+        args.format
+    };
+    match format {
         CheckFormat::Text => ctx.ui.data(&render_text(&report)),
         CheckFormat::Json => ctx.ui.json(&report),
         CheckFormat::Github => {

@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx, args: &EventsArgs) -> Result<i32> {
         events.drain(..skip);
     }
     if args.json && !args.follow {
-        ctx.ui.json(&events);
+        ctx.ui.json(&serde_json::json!({ "events": events }));
         return Ok(0);
     }
     for e in &events {
@@ -73,7 +73,7 @@ pub fn run(ctx: &Ctx, args: &EventsArgs) -> Result<i32> {
 
 fn print_event(ctx: &Ctx, e: &Event, json: bool) {
     if json {
-        if let Ok(line) = serde_json::to_string(e) {
+        if let Ok(line) = crate::ui::json::to_line(e) {
             ctx.ui.data(&line);
         }
     } else {

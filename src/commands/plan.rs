@@ -29,19 +29,16 @@ pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<i32> {
         }
     }
     if args.check {
-        ctx.ui.status(
-            "Valid",
-            &format!(
-                "{} ({} droids, {} phases)",
-                ws.forge.source,
-                ws.forge.droids().len(),
-                ws.forge.manifest.phases.len()
-            ),
-        );
+        // As its help says: only the exit code (and warnings on stderr) speak.
         return Ok(0);
     }
     let report = plan::build(&ws.forge, overlaps.found, warnings);
-    match args.format {
+    let format = if args.json {
+        PlanFormat::Json
+    } else {
+        args.format
+    };
+    match format {
         PlanFormat::Text => ctx.ui.data(&plan::render_text(&report)),
         PlanFormat::Mermaid => ctx.ui.data(&plan::render_mermaid(&report)),
         PlanFormat::Dot => ctx.ui.data(&plan::render_dot(&report)),

@@ -61,7 +61,7 @@ pub fn run_droids(ctx: &Ctx, ws: &Workspace, droids: &[&Droid], args: &RunArgs) 
     )?;
     view.finish();
     if args.json {
-        ctx.ui.json(&reports);
+        ctx.ui.json(&serde_json::json!({ "agents": reports }));
     } else {
         render(&ctx.ui, &reports);
     }

@@ -23,7 +23,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<i32> {
         };
         let report = status(&ws, &droids)?;
         let text = if args.json {
-            serde_json::to_string_pretty(&report).context("cannot serialize the status")?
+            crate::ui::json::to_string_pretty(&report).context("cannot serialize the status")?
         } else {
             render_table(&report, &ws.root)
         };

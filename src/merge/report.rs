@@ -24,10 +24,10 @@ pub struct MergeReport {
     /// The droids in merge order.
     pub droids: Vec<DroidReport>,
     /// The commit that recorded the run in PROGRESS.md, if one was written.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub record_commit: Option<String>,
     /// `refs/droidforge/backup/<merge-id>` when the run landed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub backup_ref: Option<String>,
     /// Did the integration branch move?
     #[serde(default)]
@@ -103,15 +103,15 @@ pub struct DroidReport {
     /// The droid branch (short name).
     pub branch: String,
     /// The commit that was merged (the ready mark, or the branch head with `--include-unready`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub ready: Option<String>,
     /// The integration tip right after this droid landed (merged droids only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub tip: Option<String>,
     pub commits: Vec<CommitReport>,
     pub violations: Vec<Violation>,
     pub conflicts: Vec<Conflict>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub reason: Option<String>,
 }
 
@@ -136,7 +136,7 @@ pub struct CommitReport {
     pub original: String,
     /// The rebased commit (equal to `original` with `--strategy merge`); absent when the
     /// droid did not land.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub rewritten: Option<String>,
     pub summary: String,
 }

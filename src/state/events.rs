@@ -43,11 +43,11 @@ pub struct Event {
     /// Epoch milliseconds.
     pub at_ms: i64,
     pub kind: EventKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub droid: Option<String>,
     #[serde(default)]
     pub message: String,
-    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    #[serde(default)]
     pub data: serde_json::Value,
     pub pid: u32,
 }

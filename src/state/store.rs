@@ -49,22 +49,22 @@ pub struct Request {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct DroidState {
     /// When the worktree was created (epoch seconds).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub spawned_at: Option<i64>,
     /// The commit the branch was created from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub base: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub agent: Option<AgentState>,
     /// Result of the last merge attempt: merged, conflict, violation, verify-failed, skipped.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub last_merge: Option<String>,
     /// `done` marked this commit, which was already on the integration branch: the droid is
     /// finished with nothing to merge (it counts as merged for its dependents and phases).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_empty: Option<String>,
     /// The rebased commit that landed, when merged.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub merged_commit: Option<String>,
     /// Every commit of this droid that landed: original id → the commit it became on the
     /// integration branch (the same id for a fast-forward or `--strategy merge`). The merger
@@ -72,9 +72,9 @@ pub struct DroidState {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub landed: BTreeMap<String, String>,
     /// Short description of the last event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub last_event: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub last_event_at: Option<i64>,
 }
 
@@ -107,15 +107,15 @@ impl AgentStatus {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AgentState {
     pub status: AgentStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub pid: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub exit_code: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub started_at: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub ended_at: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub command: Option<String>,
 }
 

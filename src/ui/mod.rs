@@ -5,6 +5,8 @@ use std::io::{IsTerminal, Write};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+pub mod json;
+
 /// Output settings shared by every command.
 #[derive(Debug, Clone)]
 pub struct Ui {
@@ -45,9 +47,10 @@ impl Ui {
         out.flush()
     }
 
-    /// Print a value as pretty JSON on stdout.
-    pub fn json<T: serde::Serialize>(&self, value: &T) {
-        match serde_json::to_string_pretty(value) {
+    /// Print a report as a versioned JSON document on stdout (the convention of docs/json.md:
+    /// `version`, RFC 3339 timestamps, explicit nulls; see [`json::document`]).
+    pub fn json<T: serde::Serialize + ?Sized>(&self, value: &T) {
+        match json::to_string_pretty(value) {
             Ok(s) => self.data(&s),
             Err(e) => self.warn(&format!("cannot serialize output: {e}")),
         }

@@ -14,6 +14,7 @@ mod guard;
 mod guards;
 mod hostile_branches;
 mod init;
+mod json;
 mod locks;
 mod locks_stress;
 mod manifest;

@@ -126,7 +126,7 @@ fn overlap_is_a_warning_and_the_command_runs() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         stderr(&out),
-        "warning: .droidforge/forge.toml:12: droids `a` (`src/**`) and `b` (`src/*.rs`) both own paths such as `src/.rs`\n    help: give the path to one droid, or list it under [paths] shared if both must edit it (`plan --strict` makes this an error)\n       Valid .droidforge/forge.toml (2 droids, 1 phases)\n"
+        "warning: .droidforge/forge.toml:12: droids `a` (`src/**`) and `b` (`src/*.rs`) both own paths such as `src/.rs`\n    help: give the path to one droid, or list it under [paths] shared if both must edit it (`plan --strict` makes this an error)\n"
     );
 }
 
