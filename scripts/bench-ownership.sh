@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Ownership classification benchmark (DESIGN §6): 100,000 paths against 1,000 globs, compared
+# Ownership classification benchmark: 100,000 paths against 1,000 globs, compared
 # with `git check-ignore --stdin` on the same paths and patterns in the same run.
 # Usage: scripts/bench-ownership.sh [PATHS] [GLOBS]
 set -euo pipefail

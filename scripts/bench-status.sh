@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark `droidforge status` with many droids (DESIGN §6: 100 droids well under a second,
+# Benchmark `droidforge status` with many droids (target: 100 droids well under a second,
 # memory flat in the number of droids), against what the same facts cost with git by hand in
 # the same run: `git worktree list` plus, per droid, `git status --porcelain` and
 # `git rev-list --left-right --count`.

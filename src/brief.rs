@@ -175,12 +175,31 @@ pub fn render(forge: &Forge, droid: &Droid, ctx: &BriefContext<'_>) -> String {
         ));
     }
     for t in &droid.tasks {
-        task(t.trim());
+        // A task the human wrote may name a file this droid may not change: say so, so that
+        // the brief never asks for an edit the merger would reject.
+        let forbidden = forbidden_paths_in(forge, droid, t);
+        if forbidden.is_empty() {
+            task(t.trim());
+        } else {
+            let names: Vec<String> = forbidden.iter().map(|p| format!("`{p}`")).collect();
+            task(&format!(
+                "{} (read only: {} {} not among the files you may change)",
+                t.trim(),
+                names.join(", "),
+                if names.len() == 1 { "is" } else { "are" }
+            ));
+        }
     }
     task("Run the tests before you mark anything done.");
-    task(&format!(
-        "Need something from another droid? Write the contract into {INTERFACES_FILE} and `droidforge ask <droid> \"<message>\"`."
-    ));
+    if may_change(forge, droid, INTERFACES_FILE) {
+        task(&format!(
+            "Need something from another droid? Write the contract into {INTERFACES_FILE} and `droidforge ask <droid> \"<message>\"`."
+        ));
+    } else {
+        task(&format!(
+            "Need something from another droid? `droidforge ask <droid> \"<message>\"`; {INTERFACES_FILE} is not among the files you may change."
+        ));
+    }
     s.push('\n');
 
     let mut line = |text: &str| {
@@ -194,6 +213,58 @@ pub fn render(forge: &Forge, droid: &Droid, ctx: &BriefContext<'_>) -> String {
     line("2. Run `droidforge done` in this worktree to mark your commit ready to merge.");
     line("You may keep working afterwards; run `droidforge done` again for a newer checkpoint.");
     s
+}
+
+/// May `droid` change `path` under the manifest's ownership rules (owned, its TODO file, or
+/// shared, and not protected)?
+pub fn may_change(forge: &Forge, droid: &Droid, path: &str) -> bool {
+    let Some(idx) = forge.rules.droid_index(&droid.name) else {
+        return false;
+    };
+    forge.rules.classify(path).allows(idx)
+}
+
+/// The repository paths that `text` names (`src/x.rs`, `INTERFACES.md`, `src/core/`) and that
+/// `droid` may not change, in order of appearance. A directory counts when a file in it would be
+/// forbidden; globs and URLs are not paths.
+pub fn forbidden_paths_in(forge: &Forge, droid: &Droid, text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for token in text.split_whitespace() {
+        let path = token.trim_matches(|c: char| "`'\"()[]{},;:!?<>".contains(c));
+        let path = path.trim_end_matches('.');
+        if !looks_like_path(path) {
+            continue;
+        }
+        let probe = if path.ends_with('/') {
+            format!("{path}file")
+        } else {
+            path.to_owned()
+        };
+        if !may_change(forge, droid, &probe) && !out.iter().any(|p| p == path) {
+            out.push(path.to_owned());
+        }
+    }
+    out
+}
+
+/// A relative repository path: contains a `/`, or is a file name with a common source or
+/// document extension (so that "e.g." or "v1.2" are not paths); no glob or URL syntax.
+fn looks_like_path(s: &str) -> bool {
+    const EXTENSIONS: &[&str] = &[
+        "md", "txt", "rs", "toml", "lock", "json", "yaml", "yml", "ts", "tsx", "js", "jsx", "py",
+        "go", "c", "h", "cc", "cpp", "hpp", "java", "kt", "rb", "sh", "sql", "html", "css",
+    ];
+    if s.is_empty() || s.starts_with(['/', '-', '.']) && !s.starts_with(".droidforge/") {
+        return false;
+    }
+    if s.contains("://") || !s.chars().all(|c| c.is_alphanumeric() || "/._-".contains(c)) {
+        return false;
+    }
+    if s.contains('/') {
+        return s.split('/').any(|c| !c.is_empty() && c != "." && c != "..");
+    }
+    s.rsplit_once('.')
+        .is_some_and(|(stem, ext)| !stem.is_empty() && EXTENSIONS.contains(&ext))
 }
 
 #[cfg(test)]

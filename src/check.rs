@@ -1,4 +1,4 @@
-//! The CI job (DESIGN §5): validate a droid branch, any pull request, or a whole phase without
+//! The CI job (docs/ci.md): validate a droid branch, any pull request, or a whole phase without
 //! changing anything. Reuses the merger in dry-run mode (`run_merge` with an explicit base and
 //! head), so CI and `merge` can never disagree.
 

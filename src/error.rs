@@ -1,11 +1,11 @@
 //! The user-facing error type: a message, optional cause, hints, and the exit code it maps to.
 //!
 //! Every failure a user can reach ends up here so that the binary can print
-//! `error: …` / `  caused by: …` / `hint: …` and exit with the code from DESIGN §3.
+//! `error: …` / `  caused by: …` / `hint: …` and exit with the documented code.
 
 use std::fmt;
 
-/// Exit codes documented in the README (DESIGN §3).
+/// Exit codes, documented in README.md ("Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExitKind {

@@ -225,3 +225,109 @@ pub fn render_dot(r: &PlanReport) -> String {
     out.push_str("}\n");
     out
 }
+
+/// Warnings about ownership that cannot be right on this repository: a droid's pattern that
+/// matches no file of the integration branch (`paths`: its tree; a manifest written for another
+/// layout, like the seed's TypeScript paths on a Rust repository), and a droid's task that names
+/// a path the droid may not change (its brief would ask for an edit the merger rejects), and a
+/// file the brief tells the droid to read that the branch does not have.
+/// `text` is the manifest's text, for line numbers.
+pub fn ownership_warnings(forge: &Forge, paths: &[String], text: &str) -> Vec<Problem> {
+    use crate::manifest::line_of;
+    let mut out = Vec::new();
+    let mut sorted: Vec<&str> = paths.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    // At most this many patterns are named one by one; the rest are counted (a generated
+    // manifest of thousands of droids must not print thousands of lines).
+    const NAMED: usize = 10;
+    let mut unmatched = 0usize;
+    for d in forge.droids() {
+        for pattern in &d.owns {
+            if pattern_matches_any(pattern, &sorted) {
+                continue;
+            }
+            unmatched += 1;
+            if unmatched <= NAMED {
+                out.push(Problem::warning(
+                    line_of(text, pattern),
+                    format!(
+                        "droid `{}` owns `{pattern}`, which matches no file on the integration branch",
+                        d.name
+                    ),
+                    format!(
+                        "fix the pattern, or ignore this if `{}` will create those files",
+                        d.name
+                    ),
+                ));
+            }
+        }
+    }
+    if unmatched > NAMED {
+        out.push(Problem::warning(
+            None,
+            format!(
+                "{} more ownership patterns match no file on the integration branch",
+                unmatched - NAMED
+            ),
+            "check that the manifest was written for this repository's layout".to_owned(),
+        ));
+    }
+    for d in forge.droids() {
+        for read in &d.reads {
+            if !paths.iter().any(|p| p == read) {
+                out.push(Problem::warning(
+                    line_of(text, read),
+                    format!(
+                        "droid `{}` is told to read `{read}`, which is not on the integration branch",
+                        d.name
+                    ),
+                    format!("commit `{read}`, or remove it from the droid's `reads`"),
+                ));
+            }
+        }
+        for task in &d.tasks {
+            for path in crate::brief::forbidden_paths_in(forge, d, task) {
+                out.push(Problem::warning(
+                    line_of(text, task),
+                    format!(
+                        "a task of droid `{d}` names `{path}`, which `{d}` may not change",
+                        d = d.name
+                    ),
+                    format!(
+                        "add `{path}` to the droid's `owns` or to `paths.shared`, or reword the task (the brief marks it read only)"
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Does `pattern` match one of `sorted` (sorted paths)? Only the paths under the pattern's
+/// literal leading directories are tested, so a pattern for a directory the branch lacks costs
+/// a binary search and no glob compilation.
+fn pattern_matches_any(pattern: &str, sorted: &[&str]) -> bool {
+    let Ok(globs) = crate::ownership::compile_pattern(pattern) else {
+        // An invalid pattern is reported by validation; not this warning's business.
+        return true;
+    };
+    globs.iter().any(|glob| {
+        let literal: Vec<&str> = glob
+            .glob()
+            .split('/')
+            .take_while(|c| !c.is_empty() && !c.contains(['*', '?', '[', '{', '\\']))
+            .collect();
+        let prefix = literal.join("/");
+        let start = sorted.partition_point(|p| *p < prefix.as_str());
+        let end = start
+            + sorted[start..]
+                .iter()
+                .take_while(|p| p.starts_with(prefix.as_str()))
+                .count();
+        if start == end {
+            return false;
+        }
+        let matcher = glob.compile_matcher();
+        sorted[start..end].iter().any(|p| matcher.is_match(p))
+    })
+}

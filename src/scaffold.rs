@@ -129,9 +129,10 @@ pub fn example_manifest(n: usize, integration: &str) -> Manifest {
 
 /// The manifest text with a header explaining the format.
 pub fn manifest_text(m: &Manifest) -> String {
-    let mut out = String::from(
+    let mut out = format!(
         "# droidforge manifest: who works on what. Read by `droidforge` from the integration branch\n\
-         # when merging, so commit changes before `merge`. Reference: README.md#the-manifest\n\
+         # when merging, so commit changes before `merge`. Reference:\n\
+         # {DOCS_URL}/README.md#the-manifest\n\
          #\n\
          # Ownership patterns are relative to the repository root; `*` stays in one directory,\n\
          # `**` crosses directories, a directory pattern covers its contents.\n\n",
@@ -169,10 +170,15 @@ pub fn initial_progress() -> String {
         .to_owned()
 }
 
+/// Where droidforge's own documentation lives; files droidforge writes into a user's repository
+/// link here (by docs/ headings), never to a document of the user's or one outside droidforge.
+pub const DOCS_URL: &str = "https://github.com/droidforge/droidforge/blob/main";
+
 /// `.github/workflows/droidforge.yml`: validate droid pull requests with `droidforge check`.
 pub fn github_workflow(integration: &str) -> String {
     format!(
-        r#"# Validate droid branches before they land (droidforge check, DESIGN §5).
+        r#"# Validate droid branches before they land with `droidforge check`.
+# Reference: {DOCS_URL}/docs/ci.md#github-actions
 name: droidforge
 on:
   pull_request:

@@ -80,8 +80,16 @@ pub fn run(ctx: &Ctx, args: &InternalStressArgs) -> Result<i32> {
                 })
                 .args(&globs);
             let got: serde_json::Value = run_json(&mut cmd)?;
-            let lease: crate::state::locks::Lease = serde_json::from_value(got["lease"].clone())
-                .context("`lock --json` printed no lease")?;
+            // `--json` prints times as RFC 3339 (docs/json.md); the worker logs the lease's id,
+            // globs and mode only, so the times are zeroed before reading it back as a `Lease`.
+            let mut printed = got["lease"].clone();
+            for field in ["acquired_at", "expires_at"] {
+                if let Some(t) = printed.get_mut(field) {
+                    *t = serde_json::Value::from(0);
+                }
+            }
+            let lease: crate::state::locks::Lease =
+                serde_json::from_value(printed).context("`lock --json` printed no lease")?;
             std::thread::sleep(hold);
             let mut cmd = std::process::Command::new(&exe);
             cmd.current_dir(&ctx.cwd)

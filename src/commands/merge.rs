@@ -1,4 +1,4 @@
-//! `droidforge merge`: land ready droids on the integration branch (DESIGN §4). Renders the
+//! `droidforge merge`: land ready droids on the integration branch (docs/merge.md). Renders the
 //! [`MergeReport`] built by [`crate::merge::run_merge`].
 
 use super::Ctx;

@@ -3,6 +3,7 @@
 use super::Ctx;
 use crate::cli::{PlanArgs, PlanFormat};
 use crate::error::Result;
+use crate::manifest::MANIFEST_PATH;
 use crate::plan;
 use crate::workspace::{ManifestSource, Workspace};
 
@@ -10,7 +11,16 @@ pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<i32> {
     let ws = Workspace::load(&ctx.cwd, ManifestSource::WorkingTree, args.strict)?;
     // Overlap analysis is `plan`'s job alone; other commands load the manifest without it.
     let overlaps = ws.forge.overlaps();
-    let warnings = ws.forge.overlap_problems(&overlaps);
+    let mut warnings = ws.forge.overlap_problems(&overlaps);
+    // Ownership checked against the integration branch's files (no branch yet: nothing to check).
+    let tree = match ws.repo.branch_tip(&ws.integration)? {
+        Some(tip) => ws.repo.tree_paths(tip)?,
+        None => Vec::new(),
+    };
+    if !tree.is_empty() {
+        let text = std::fs::read_to_string(ws.root.join(MANIFEST_PATH)).unwrap_or_default();
+        warnings.extend(plan::ownership_warnings(&ws.forge, &tree, &text));
+    }
     for w in &warnings {
         ctx.ui.warn(&w.render(&ws.forge.source));
     }

@@ -1,4 +1,4 @@
-//! The serde schema of `.droidforge/forge.toml` (DESIGN §2). Unknown keys are errors.
+//! The serde schema of `.droidforge/forge.toml` (documented in README.md, "The manifest"). Unknown keys are errors.
 
 use serde::{Deserialize, Serialize};
 

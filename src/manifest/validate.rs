@@ -32,7 +32,7 @@ impl Problem {
         }
     }
 
-    fn warning(line: Option<usize>, message: String, fix: String) -> Problem {
+    pub fn warning(line: Option<usize>, message: String, fix: String) -> Problem {
         Problem {
             severity: Severity::Warning,
             line,

@@ -1,4 +1,4 @@
-//! The merger: land droids' ready work on the integration branch in dependency
+//! The merger (docs/merge.md): land droids' ready work on the integration branch in dependency
 //! order — ownership gate, in-memory replay, optional verification, one compare-and-swap ref
 //! update, a PROGRESS.md record, and crash recovery through a journal. No UI here: everything
 //! returns a [`MergeReport`]; `progress` receives one-line updates.

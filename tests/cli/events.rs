@@ -30,16 +30,17 @@ fn events_text_json_filter_and_last() {
 
     let last = repo.df_ok(&["events", "-n", "1", "--json"]);
     let json: serde_json::Value = serde_json::from_str(&last).unwrap();
-    assert_eq!(json.as_array().unwrap().len(), 1);
-    assert_eq!(json[0]["kind"], "ready");
+    assert_eq!(json["events"].as_array().unwrap().len(), 1);
+    assert_eq!(json["events"][0]["kind"], "ready");
 
     let all = repo.df_ok(&["events", "--json"]);
     let json: serde_json::Value = serde_json::from_str(&all).unwrap();
-    let at: Vec<i64> = json
+    // RFC 3339 UTC with a fixed width sorts as text.
+    let at: Vec<&str> = json["events"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["at_ms"].as_i64().unwrap())
+        .map(|e| e["at"].as_str().unwrap())
         .collect();
     assert!(at.windows(2).all(|w| w[0] <= w[1]), "{at:?}");
 
@@ -52,7 +53,8 @@ fn events_text_json_filter_and_last() {
 fn events_on_a_fresh_forge_print_nothing() {
     let repo = two_droid_repo();
     assert_eq!(repo.df_ok(&["events"]), "");
-    assert_eq!(repo.df_ok(&["events", "--json"]).trim(), "[]");
+    let json: serde_json::Value = serde_json::from_str(&repo.df_ok(&["events", "--json"])).unwrap();
+    assert_eq!(json, serde_json::json!({ "version": 1, "events": [] }));
 }
 
 #[test]

@@ -94,3 +94,82 @@ fn no_command_is_a_stub() {
         .collect();
     assert!(offenders.is_empty(), "stub commands left: {offenders:?}");
 }
+
+/// Every file under `dir` (recursively), with its path relative to the crate root.
+fn text_files(rel: &str) -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    let mut stack = vec![root.join(rel)];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).unwrap() {
+                stack.push(entry.unwrap().path());
+            }
+        } else if let Ok(text) = std::fs::read_to_string(&path) {
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            out.push((rel, text));
+        }
+    }
+    out
+}
+
+/// GitHub's anchor for a Markdown heading: lowercase, punctuation dropped, spaces to `-`.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+#[test]
+fn generated_files_point_users_at_documents_they_cannot_use() {
+    // Spelled in pieces so that this file does not match itself.
+    let banned = [concat!("DES", "IGN"), concat!("STY", "LE.md")];
+    let mut offenders = Vec::new();
+    for dir in ["src", "docs", "README.md", "scripts", ".ci"] {
+        for (rel, text) in text_files(dir) {
+            for (n, line) in text.lines().enumerate() {
+                if banned.iter().any(|b| line.contains(b)) {
+                    offenders.push(format!("{rel}:{}: {line}", n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "references to documents that are not part of droidforge:\n{}",
+        offenders.join("\n")
+    );
+
+    // Links droidforge writes (`{DOCS_URL}/path#anchor`) name a real file and heading.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (rel, text) in text_files("src") {
+        for (_, rest) in text
+            .match_indices("{DOCS_URL}/")
+            .map(|(i, _)| ((), &text[i + 11..]))
+        {
+            let link: String = rest
+                .chars()
+                .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '\\')
+                .collect();
+            let (file, frag) = link.split_once('#').unwrap_or((&link, ""));
+            let doc = std::fs::read_to_string(root.join(file))
+                .unwrap_or_else(|_| panic!("{rel}: link to missing `{file}`"));
+            if !frag.is_empty() {
+                assert!(
+                    doc.lines()
+                        .filter(|l| l.starts_with('#'))
+                        .any(|l| anchor(l.trim_start_matches('#')) == frag),
+                    "{rel}: `{file}` has no heading for `#{frag}`"
+                );
+            }
+        }
+    }
+}

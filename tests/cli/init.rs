@@ -85,3 +85,52 @@ fn init_outside_a_repository_is_a_clear_error() {
     assert!(err.contains("is not inside a git repository"), "{err}");
     assert!(err.contains("hint: "), "{err}");
 }
+
+/// Issue 11 item 5: with a manifest that does not share INTERFACES.md, the briefs told every
+/// droid to write contracts into it, and the merge then rejected that edit as a violation.
+#[test]
+fn init_from_seed_on_existing_manifest_writes_briefs_the_merge_rejects() {
+    let repo = TestRepo::new();
+    let manifest = TWO_DROIDS.replace("shared = [\"INTERFACES.md\"]", "shared = []");
+    repo.manifest(&manifest);
+    repo.commit("Set up forge", &[("src/core/lib.rs", "pub fn core() {}\n")]);
+    repo.df_ok(&["init", "--from-seed"]);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "Scaffold"]);
+    repo.df_ok(&["spawn", "core-droid"]);
+    let brief = repo.read(".droidforge/worktrees/core-droid/.droidforge/BRIEF.md");
+    assert!(
+        !brief.contains("Write the contract into INTERFACES.md"),
+        "the brief asks for an edit the manifest forbids:\n{brief}"
+    );
+    assert!(
+        brief.contains("INTERFACES.md is not among the files you may change"),
+        "{brief}"
+    );
+
+    // The oracle: the edit the old brief asked for is what the merge rejects.
+    let wt = repo.path(".droidforge/worktrees/core-droid");
+    commit_in(
+        &wt,
+        "contract",
+        &[("INTERFACES.md", "# Interfaces\n\nfn x();\n")],
+    );
+    df_in(&wt, &["done"]);
+    let out = repo.df(&["merge", "core-droid"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+}
+
+#[test]
+fn seed_briefs_still_invite_contracts_in_the_shared_interfaces_file() {
+    let repo = TestRepo::new();
+    repo.commit("Start", &[("README.md", "x\n")]);
+    repo.df_ok(&["init", "--from-seed"]);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "Scaffold"]);
+    repo.df_ok(&["spawn", "core-droid"]);
+    let brief = repo.read(".droidforge/worktrees/core-droid/.droidforge/BRIEF.md");
+    assert!(
+        brief.contains("Write the contract into INTERFACES.md"),
+        "{brief}"
+    );
+}

@@ -131,7 +131,7 @@ fn plan_check_scales_to_ten_thousand_droids() {
     let out = repo.df(&["plan", "--check"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
-    assert_eq!(err.matches("warning: ").count(), 3, "{err}");
+    assert_eq!(err.matches("own paths such as").count(), 3, "{err}");
     assert!(
         err.contains("droids `d7` (`tests/d7_*.rs`) and `narrow` (`tests/d7_[ab]*.rs`) both own paths such as `tests/d7_a.rs`"),
         "{err}"
@@ -146,10 +146,7 @@ fn plan_check_scales_to_ten_thousand_droids() {
         err.contains("3 droids own paths such as `shared/a`: `x1` (`shared/**`), `x2` (`shared/**`), `x3` (`shared/**`)"),
         "{err}"
     );
-    assert!(
-        err.contains("Valid .droidforge/forge.toml (10005 droids, 1 phases)"),
-        "{err}"
-    );
+    assert_eq!(stdout(&out), "", "`plan --check` prints nothing on success");
 
     let strict = repo.df(&["plan", "--check", "--strict"]);
     assert_eq!(strict.status.code(), Some(2), "{}", stderr(&strict));
@@ -173,4 +170,84 @@ fn plan_groups_ten_thousand_droids_owning_one_glob() {
     assert_eq!(overlaps.len(), 1);
     assert_eq!(overlaps[0]["droids"].as_array().unwrap().len(), 10_000);
     assert_eq!(overlaps[0]["example"], "src/a");
+}
+
+/// Issue 11 item 14: the seed's TypeScript ownership on a Rust repository passed `plan` silently.
+#[test]
+fn plan_is_silent_about_patterns_that_match_no_file() {
+    let repo = TestRepo::new();
+    repo.commit(
+        "Rust project",
+        &[
+            ("src/main.rs", "fn main() {}\n"),
+            ("Cargo.toml", "[package]\n"),
+        ],
+    );
+    repo.df_ok(&["init", "--from-seed"]);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "Scaffold"]);
+    let out = repo.df(&["plan"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let manifest = repo.read(MANIFEST);
+    let ts = manifest
+        .lines()
+        .find_map(|l| l.split('"').nth(1).filter(|p| p.ends_with(".ts")))
+        .expect("the seed owns TypeScript paths");
+    assert!(
+        err.contains("warning:") && err.contains(&format!("owns `{ts}`, which matches no file")),
+        "{err}"
+    );
+    assert!(err.contains("droid `core-droid`"), "{err}");
+    // A pattern that matches committed files is not reported.
+    let repo = two_droid_repo();
+    let err = stderr(&repo.df(&["plan"]));
+    assert!(!err.contains("matches no file"), "{err}");
+}
+
+/// Issue 11 item 5: a task naming a file the droid may not change was rendered as an order.
+#[test]
+fn plan_is_silent_about_tasks_naming_paths_the_droid_may_not_change() {
+    let repo = TestRepo::new();
+    let manifest = TWO_DROIDS.replace(
+        "todo = \"TODO_CORE.md\"\n",
+        "todo = \"TODO_CORE.md\"\ntasks = [\"Update src/infra/lib.rs and src/core/lib.rs.\"]\n",
+    );
+    repo.manifest(&manifest);
+    repo.commit(
+        "Set up",
+        &[
+            ("INTERFACES.md", "x\n"),
+            ("src/core/lib.rs", "\n"),
+            ("src/infra/lib.rs", "\n"),
+        ],
+    );
+    let err = stderr(&repo.df(&["plan"]));
+    assert!(
+        err.contains("a task of droid `core-droid` names `src/infra/lib.rs`, which `core-droid` may not change"),
+        "{err}"
+    );
+    assert!(!err.contains("names `src/core/lib.rs`"), "{err}");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&repo.df(&["plan", "--json"]))).unwrap();
+    assert!(
+        json["warnings"].to_string().contains("src/infra/lib.rs"),
+        "{json}"
+    );
+    // The brief marks the task read only instead of ordering a rejected edit.
+    repo.df_ok(&["spawn", "core-droid"]);
+    let brief = repo.read(".droidforge/worktrees/core-droid/.droidforge/BRIEF.md");
+    assert!(
+        brief.contains("(read only: `src/infra/lib.rs` is not among the files you may change)"),
+        "{brief}"
+    );
+}
+
+#[test]
+fn plan_check_prints_a_status_line_on_success() {
+    let repo = two_droid_repo();
+    let out = repo.df(&["plan", "--check"]);
+    assert!(out.status.success());
+    assert_eq!(stdout(&out), "");
+    assert_eq!(stderr(&out), "", "`plan --check` printed on success");
 }

@@ -75,7 +75,8 @@ fn run_json(repo: &TestRepo, args: &[&str]) -> (i32, serde_json::Value) {
 }
 
 fn report<'a>(json: &'a serde_json::Value, droid: &str) -> &'a serde_json::Value {
-    json.as_array()
+    json["agents"]
+        .as_array()
         .unwrap()
         .iter()
         .find(|r| r["droid"] == droid)
@@ -120,11 +121,19 @@ fn pids(file: &Path) -> Vec<(String, u32)> {
 
 fn events(repo: &TestRepo) -> Vec<serde_json::Value> {
     let out = repo.df_ok(&["events", "--json"]);
-    serde_json::from_str::<serde_json::Value>(&out)
-        .unwrap()
+    serde_json::from_str::<serde_json::Value>(&out).unwrap()["events"]
         .as_array()
         .unwrap()
         .clone()
+}
+
+/// The raw journal lines (millisecond times, which `events --json` renders as RFC 3339).
+fn journal(repo: &TestRepo) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(repo.path(".git/droidforge/events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
@@ -299,7 +308,8 @@ fn jobs_limits_how_many_agents_are_alive_at_once() {
     // They did nothing, so they are not ready; what matters here is the overlap.
     assert_eq!(code, 1);
     assert!(
-        json.as_array()
+        json["agents"]
+            .as_array()
             .unwrap()
             .iter()
             .all(|r| r["outcome"] == "no-work")
@@ -337,7 +347,7 @@ fn stagger_spaces_starts_in_selection_order() {
         &["--all", "--stagger", "300ms", "--cmd", &fake.cmd()],
     );
     // When the runner spawned each agent process (recorded with the `started` event).
-    let starts: Vec<(String, i64)> = events(&repo)
+    let starts: Vec<(String, i64)> = journal(&repo)
         .iter()
         .filter(|e| e["kind"] == "started")
         .map(|e| {
