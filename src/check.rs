@@ -312,7 +312,10 @@ fn check_human(ws: &Workspace, base: Oid, head: Oid, verify: Option<&str>) -> Re
     }
     if !dr.violations.is_empty() {
         dr.status = DroidStatus::Violation;
-        dr.reason = Some(format!("{} protected path(s) changed", dr.violations.len()));
+        dr.reason = Some(format!(
+            "{} changed",
+            crate::text::count(dr.violations.len(), "protected path")
+        ));
         return Ok(dr);
     }
     if commits.is_empty() {
@@ -330,7 +333,7 @@ fn check_human(ws: &Workspace, base: Oid, head: Oid, verify: Option<&str>) -> Re
         merge::gate::Applied::Clean { tip, .. } => tip,
         merge::gate::Applied::Conflict(conflicts) => {
             dr.status = DroidStatus::Conflict;
-            dr.reason = Some(format!("{} conflicting path(s)", conflicts.len()));
+            dr.reason = Some(crate::text::count(conflicts.len(), "conflicting path"));
             dr.conflicts = conflicts;
             return Ok(dr);
         }

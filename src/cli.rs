@@ -3,6 +3,47 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
+
+/// The forge of the repository around the current directory, for shell completion (which must
+/// never fail loudly: no repository or no manifest completes nothing).
+fn completion_forge() -> Option<crate::manifest::Forge> {
+    let cwd = std::env::current_dir().ok()?;
+    let root = crate::repo::Repo::discover(&cwd)
+        .ok()?
+        .main_workdir()
+        .ok()?;
+    let path = root.join(crate::manifest::MANIFEST_PATH);
+    let text = std::fs::read_to_string(&path).ok()?;
+    crate::manifest::Forge::parse(&text, &path.to_string_lossy(), false).ok()
+}
+
+/// Droid names from the manifest, with their roles as help.
+fn droid_candidates() -> Vec<CompletionCandidate> {
+    completion_forge()
+        .map(|f| {
+            f.droids()
+                .iter()
+                .map(|d| CompletionCandidate::new(&d.name).help(Some(d.role.clone().into())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Phase ids from the manifest, with their names as help.
+fn phase_candidates() -> Vec<CompletionCandidate> {
+    completion_forge()
+        .map(|f| {
+            f.manifest
+                .phases
+                .iter()
+                .map(|p| {
+                    CompletionCandidate::new(p.id.to_string()).help(Some(p.name.clone().into()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 /// Run several AI coding agents ("droids") on one codebase in parallel: a git worktree and
 /// branch per droid, an ownership manifest, and a merger that lands their work in dependency
@@ -49,8 +90,7 @@ pub enum Command {
     Mcp(McpArgs),
     Demo(DemoArgs),
     Completions(CompletionsArgs),
-    /// Print the man page (roff) to stdout.
-    Man,
+    Man(ManArgs),
     /// Internal: the scripted agent used by `demo` and the tests.
     #[command(hide = true)]
     ScriptedAgent(ScriptedAgentArgs),
@@ -89,10 +129,10 @@ pub struct AskArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct Selection {
     /// Droid names.
-    #[arg(value_name = "DROID")]
+    #[arg(value_name = "DROID", add = ArgValueCandidates::new(droid_candidates))]
     pub droids: Vec<String>,
     /// Every droid working in this phase.
-    #[arg(long, value_name = "N", conflicts_with = "droids")]
+    #[arg(long, value_name = "N", conflicts_with = "droids", add = ArgValueCandidates::new(phase_candidates))]
     pub phase: Option<u32>,
     /// Every droid in the manifest.
     #[arg(long, conflicts_with_all = ["droids", "phase"])]
@@ -212,7 +252,7 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// The droid (default: inferred from the current worktree; every droid in the main one).
-    #[arg(conflicts_with = "all")]
+    #[arg(conflicts_with = "all", add = ArgValueCandidates::new(droid_candidates))]
     pub droid: Option<String>,
     /// Every droid, also inside a droid's worktree.
     #[arg(long)]
@@ -229,6 +269,7 @@ pub struct StatusArgs {
 #[derive(Debug, Args)]
 pub struct DoneArgs {
     /// The droid (default: inferred from the current worktree).
+    #[arg(add = ArgValueCandidates::new(droid_candidates))]
     pub droid: Option<String>,
     /// Mark this revision instead of the branch head.
     #[arg(long, value_name = "REV")]
@@ -304,10 +345,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "REV")]
     pub head: Option<String>,
     /// The droid the head belongs to (default: inferred from the branch name).
-    #[arg(long, value_name = "NAME", conflicts_with = "phase")]
+    #[arg(long, value_name = "NAME", add = ArgValueCandidates::new(droid_candidates), conflicts_with = "phase")]
     pub droid: Option<String>,
     /// Dry-run the merge of a whole phase.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", add = ArgValueCandidates::new(phase_candidates))]
     pub phase: Option<u32>,
     /// Fail when the head is not a droid branch.
     #[arg(long)]
@@ -340,7 +381,7 @@ pub struct GuardArgs {
     #[arg(value_name = "PATH", required_unless_present_any = ["staged", "install", "uninstall", "hook"])]
     pub paths: Vec<PathBuf>,
     /// The droid (default: inferred from the worktree).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", add = ArgValueCandidates::new(droid_candidates))]
     pub droid: Option<String>,
     /// Check the paths staged for commit against HEAD (what the pre-commit hook runs); outside
     /// a droid worktree there is nothing to guard.
@@ -393,7 +434,7 @@ pub struct LockArgs {
     )]
     pub wait: Option<String>,
     /// The droid taking the lock (default: inferred from the worktree).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", add = ArgValueCandidates::new(droid_candidates))]
     pub droid: Option<String>,
     /// Release the lock automatically after this long (default 1h).
     #[arg(long, value_name = "DURATION")]
@@ -410,7 +451,7 @@ pub struct UnlockArgs {
     #[arg(value_name = "GLOB")]
     pub globs: Vec<String>,
     /// The droid (default: inferred from the current worktree).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", add = ArgValueCandidates::new(droid_candidates))]
     pub droid: Option<String>,
     /// Break locks held by another (dead or stuck) holder.
     #[arg(long)]
@@ -441,7 +482,12 @@ pub struct EventsArgs {
     #[arg(long)]
     pub json: bool,
     /// The droid (default: inferred from the current worktree; every droid in the main one).
-    #[arg(long, value_name = "NAME", conflicts_with = "all")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        conflicts_with = "all",
+        add = ArgValueCandidates::new(droid_candidates)
+    )]
     pub droid: Option<String>,
     /// Events of every droid, also inside a droid's worktree.
     #[arg(long)]
@@ -455,7 +501,7 @@ pub struct EventsArgs {
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
     /// Droid names.
-    #[arg(required = true, value_name = "DROID")]
+    #[arg(required = true, value_name = "DROID", add = ArgValueCandidates::new(droid_candidates))]
     pub droids: Vec<String>,
     /// Also delete the droid's branch (refused if it has unmerged commits, unless --force).
     #[arg(long)]
@@ -506,7 +552,16 @@ pub struct DemoArgs {
     pub keep: Option<PathBuf>,
 }
 
-/// Print shell completions.
+/// Print the man page (roff) to stdout, or write one page per command to a directory.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write droidforge.1 and droidforge-<command>.1 for every command into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// Print the shell script that enables completion (commands, options, droid names and phase
+/// ids from the manifest). Bash: `source <(droidforge completions bash)`.
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell to generate completions for.

@@ -57,5 +57,6 @@ pub mod scaffold;
 pub mod spawn;
 pub mod state;
 pub mod status;
+pub mod text;
 pub mod ui;
 pub mod workspace;

@@ -1,8 +1,13 @@
 //! The `droidforge` binary: parse, run, map the error to an exit code.
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 fn main() {
+    // A shell asking for completions (`COMPLETE=bash droidforge -- droidforge spawn co`) is
+    // answered here and the process exits; otherwise this does nothing.
+    clap_complete::CompleteEnv::with_factory(droidforge::cli::Cli::command)
+        .var(droidforge::commands::completions::COMPLETE_VAR)
+        .complete();
     let cli = droidforge::cli::Cli::parse();
     let quiet = cli.quiet;
     let code = match droidforge::commands::run(cli) {

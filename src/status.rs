@@ -420,7 +420,10 @@ pub fn agent_summary(stored: Option<&DroidState>) -> AgentSummary {
 }
 
 /// The report as a text table.
-pub fn render_table(report: &StatusReport, root: &Path) -> String {
+/// The status table. `width`: the terminal's columns when stdout is a terminal — the last
+/// event is shortened and then the least important columns dropped until every line fits;
+/// `None` (a pipe or a file) prints every column in full, since a script reads it.
+pub fn render_table(report: &StatusReport, root: &Path, width: Option<usize>) -> String {
     let header = [
         "DROID",
         "PHASE",
@@ -498,7 +501,10 @@ pub fn render_table(report: &StatusReport, root: &Path) -> String {
             let last = d
                 .last_event
                 .as_deref()
-                .map(|e| truncate(e, 40))
+                .map(|e| match width {
+                    Some(_) => truncate(e, 40),
+                    None => e.lines().next().unwrap_or("").to_owned(),
+                })
                 .unwrap_or_else(dash);
             vec![
                 d.droid.clone(),
@@ -527,7 +533,10 @@ pub fn render_table(report: &StatusReport, root: &Path) -> String {
             ]
         })
         .collect();
-    let mut out = crate::ui::table(&header, &rows);
+    let mut out = match width {
+        Some(w) => fit_table(&header, rows, w),
+        None => crate::ui::table(&header, &rows),
+    };
     for o in &report.orphans {
         out.push_str(&format!(
             "orphan worktree {} ({}) belongs to no droid in the manifest\n",
@@ -536,6 +545,51 @@ pub fn render_table(report: &StatusReport, root: &Path) -> String {
         ));
     }
     out
+}
+
+/// The table cut to `width` columns: first the LAST EVENT text, then whole columns in order of
+/// least use (the DROID column always stays).
+fn fit_table(header: &[&str], mut rows: Vec<Vec<String>>, width: usize) -> String {
+    let mut header: Vec<&str> = header.to_vec();
+    let widest = |t: &str| t.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    let mut text = crate::ui::table(&header, &rows);
+    if widest(&text) <= width {
+        return text;
+    }
+    if let Some(last) = header.iter().position(|h| *h == "LAST EVENT") {
+        let over = widest(&text) - width;
+        let longest = rows
+            .iter()
+            .map(|r| r[last].chars().count())
+            .max()
+            .unwrap_or(0);
+        let keep = longest.saturating_sub(over).max(12);
+        for r in &mut rows {
+            r[last] = truncate(&r[last], keep);
+        }
+        text = crate::ui::table(&header, &rows);
+    }
+    for drop in [
+        "WORKTREE",
+        "LAST EVENT",
+        "BEHIND",
+        "PHASE",
+        "MERGED",
+        "DIRTY",
+        "BRANCH",
+    ] {
+        if widest(&text) <= width {
+            break;
+        }
+        if let Some(i) = header.iter().position(|h| *h == drop) {
+            header.remove(i);
+            for r in &mut rows {
+                r.remove(i);
+            }
+            text = crate::ui::table(&header, &rows);
+        }
+    }
+    text
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -553,6 +607,26 @@ fn truncate(s: &str, max: usize) -> String {
 mod tests {
     use super::*;
     use crate::state::AgentState;
+
+    #[test]
+    fn the_table_fits_the_width_by_cutting_the_last_event_then_columns() {
+        let header = ["DROID", "WORKTREE", "LAST EVENT"];
+        let rows = vec![vec![
+            "core-droid".to_owned(),
+            ".droidforge/worktrees/core-droid".to_owned(),
+            "x".repeat(60),
+        ]];
+        let wide = fit_table(&header, rows.clone(), 200);
+        assert!(wide.contains(&"x".repeat(60)), "{wide}");
+        for width in [80, 60, 40] {
+            let text = fit_table(&header, rows.clone(), width);
+            assert!(
+                text.lines().all(|l| l.chars().count() <= width),
+                "{width}:\n{text}"
+            );
+            assert!(text.contains("core-droid"), "{text}");
+        }
+    }
 
     #[test]
     fn truncates_on_char_boundaries() {

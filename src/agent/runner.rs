@@ -611,7 +611,8 @@ async fn run_one(
                 } else if !stalled && quiet >= opts.stall {
                     stalled = true;
                     report.stalled = true;
-                    let msg = format!("no output and no file change for {}", human_duration(quiet));
+                    // The limit it crossed, not the poll's overshoot; the measured quiet is in the data.
+                    let msg = format!("no output and no file change for {}", human_duration(opts.stall));
                     shared.recorder.agent(&job.droid, |a| a.status = AgentStatus::Stalled);
                     shared.recorder.event(EventKind::Stalled, &job.droid, &msg, serde_json::json!({ "quiet_ms": quiet.as_millis() as u64 }));
                     shared.change(idx, &format!("stalled: {msg}"), |r| r.status = AgentStatus::Stalled);
@@ -648,8 +649,9 @@ async fn run_one(
         }
         Some(Stop::Timeout) => {
             report.outcome = Outcome::TimedOut;
+            // The limit it enforced: `took` also counts the grace period of stopping it.
             report.message = format!(
-                "timed out after {took} (limit {}) and was stopped",
+                "timed out after {} (--timeout) and was stopped",
                 human_duration(opts.timeout.unwrap_or_default())
             );
         }

@@ -72,7 +72,10 @@ fn droid_lines(d: &DroidReport, out: &mut String) {
         d.droid.clone()
     };
     let verdict = match d.status {
-        DroidStatus::Merged => format!("pass ({} commit(s) replay cleanly)", d.commits.len()),
+        DroidStatus::Merged => format!(
+            "pass ({} replay cleanly)",
+            crate::text::count(d.commits.len(), "commit")
+        ),
         DroidStatus::UpToDate => "pass (already contained in the base)".to_owned(),
         s => format!(
             "{}{}",

@@ -41,7 +41,11 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<i32> {
 fn render(ctx: &Ctx, r: &DemoReport, kept: bool) {
     let ui = &ctx.ui;
     ui.data("== droidforge status ==");
-    ui.data(&crate::status::render_table(&r.forge_status, &r.repo));
+    ui.data(&crate::status::render_table(
+        &r.forge_status,
+        &r.repo,
+        crate::ui::stdout_width(),
+    ));
     ui.data("== merge --phase 1 ==");
     let rows: Vec<Vec<String>> = r
         .status

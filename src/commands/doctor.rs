@@ -46,7 +46,7 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> Result<i32> {
         .count();
     if report.fixed > 0 {
         ctx.ui
-            .status("Fixed", &format!("{} finding(s)", report.fixed));
+            .status("Fixed", &crate::text::count(report.fixed, "finding"));
     }
     if !args.fix && fixable > 0 {
         ctx.ui.hint(&format!(

@@ -136,10 +136,10 @@ pub fn run(ctx: &Ctx, args: &DoneArgs) -> Result<i32> {
         ctx.ui.status(
             "Ready",
             &format!(
-                "`{droid}` at {} {} ({ahead} {} ahead of `{}`)",
+                "`{droid}` at {} {} ({} ahead of `{}`)",
                 short(&report.commit),
                 report.summary,
-                if ahead == 1 { "commit" } else { "commits" },
+                crate::text::count(ahead, "commit"),
                 ws.integration
             ),
         );

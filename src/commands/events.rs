@@ -81,15 +81,15 @@ fn print_event(ctx: &Ctx, e: &Event, json: bool) {
     }
 }
 
-/// `HH:MM:SS kind droid message` (UTC).
+/// `YYYY-MM-DD HH:MM:SS kind droid message` (UTC): a journal spans days, so the date is shown.
 pub fn format_event(e: &Event) -> String {
-    let (_, time) = utc_parts(e.at_ms);
+    let (date, time) = utc_parts(e.at_ms);
     let kind = serde_json::to_value(e.kind)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
     let line = format!(
-        "{time} {kind:<12} {:<16} {}",
+        "{date} {time} {kind:<12} {:<16} {}",
         e.droid.as_deref().unwrap_or("-"),
         e.message
     );

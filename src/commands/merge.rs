@@ -103,10 +103,7 @@ fn finish(ctx: &Ctx, args: &MergeArgs, ws: &Workspace, report: MergeReport) -> R
 fn render(ctx: &Ctx, report: &MergeReport) {
     let mut rows = Vec::new();
     for d in &report.droids {
-        let commits = match d.commits.len() {
-            1 => "1 commit".to_owned(),
-            n => format!("{n} commits"),
-        };
+        let commits = crate::text::count(d.commits.len(), "commit");
         let detail = match (d.status, &d.tip) {
             (DroidStatus::Merged, Some(tip)) => format!("{commits} → {}", short(tip)),
             (DroidStatus::Merged, None) => commits,
@@ -153,7 +150,8 @@ fn render(ctx: &Ctx, report: &MergeReport) {
         ctx.ui.status(
             "Dry run",
             &format!(
-                "{merged} of {total} droid(s) would merge onto `{}`; nothing was changed",
+                "{merged} of {} would merge onto `{}`; nothing was changed",
+                crate::text::count(total, "droid"),
                 report.integration
             ),
         );
@@ -161,7 +159,8 @@ fn render(ctx: &Ctx, report: &MergeReport) {
         ctx.ui.status(
             "Landed",
             &format!(
-                "{merged} of {total} droid(s) on `{}` ({} → {}), merge `{}`",
+                "{merged} of {} on `{}` ({} → {}), merge `{}`",
+                crate::text::count(total, "droid"),
                 report.integration,
                 short(&report.old_tip),
                 short(&report.new_tip),

@@ -74,7 +74,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Mcp(args) => mcp::run(&ctx, &args),
         Command::Demo(args) => demo::run(&ctx, &args),
         Command::Completions(args) => completions::completions(&ctx, &args),
-        Command::Man => completions::man(&ctx),
+        Command::Man(args) => completions::man(&ctx, &args),
         Command::ScriptedAgent(args) => demo::scripted_agent(&ctx, &args),
         Command::InternalStress(args) => internal_stress::run(&ctx, &args),
     }

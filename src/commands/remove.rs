@@ -38,16 +38,20 @@ pub fn remove(ctx: &Ctx, args: &RemoveArgs) -> Result<i32> {
         }
         if let Some(d) = &o.discarded {
             ctx.ui.warn(&format!(
-                "discarded {} changed and {} untracked file(s) of `{}`",
-                d.counts.changed, d.counts.untracked, o.droid
+                "discarded {} and {} of `{}`",
+                crate::text::count(d.counts.changed, "changed file"),
+                crate::text::count(d.counts.untracked, "untracked file"),
+                o.droid
             ));
         }
         if o.branch_deleted {
             ctx.ui.status("Deleted", &format!("branch {}", o.branch));
             if o.discarded_commits > 0 {
                 ctx.ui.warn(&format!(
-                    "dropped {} commit(s) of `{}` that were not on `{}`",
-                    o.discarded_commits, o.branch, ws.integration
+                    "dropped {} of `{}` that were not on `{}`",
+                    crate::text::count(o.discarded_commits, "commit"),
+                    o.branch,
+                    ws.integration
                 ));
             }
         } else if o.worktree_removed {

@@ -25,7 +25,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<i32> {
         let text = if args.json {
             crate::ui::json::to_string_pretty(&report).context("cannot serialize the status")?
         } else {
-            render_table(&report, &ws.root)
+            render_table(&report, &ws.root, crate::ui::stdout_width())
         };
         let Some(secs) = args.watch else {
             ctx.ui.data(&text);

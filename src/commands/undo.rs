@@ -14,9 +14,9 @@ pub fn run(ctx: &Ctx, args: &UndoArgs) -> Result<i32> {
     }
     if !report.undone {
         let mut msg = format!(
-            "cannot undo merge `{}`: {} commit(s) landed on `{}` since",
+            "cannot undo merge `{}`: {} landed on `{}` since",
             report.merge_id,
-            report.landed_since.len(),
+            crate::text::count(report.landed_since.len(), "commit"),
             report.integration
         );
         for c in report.landed_since.iter().take(20) {

@@ -259,12 +259,12 @@ fn finish(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<String>> {
             EventKind::Landed,
             None,
             format!(
-                "merge {} moved `{}` {} → {} ({} droid(s) merged)",
+                "merge {} moved `{}` {} → {} ({} merged)",
                 report.merge_id,
                 report.integration,
                 short(&report.old_tip),
                 short(&report.new_tip),
-                merged.len()
+                crate::text::count(merged.len(), "droid")
             ),
         )
         .with_data(serde_json::json!({
@@ -314,8 +314,8 @@ fn record_outcomes(
         };
         let msg = match d.status {
             DroidStatus::Merged => format!(
-                "{} commit(s) onto `{}` (merge {})",
-                d.commits.len(),
+                "{} onto `{}` (merge {})",
+                crate::text::count(d.commits.len(), "commit"),
                 report.integration,
                 report.merge_id
             ),

@@ -277,7 +277,10 @@ pub fn run_merge(
                 summary: info.summary.clone(),
             });
         }
-        progress(&format!("{name}: checking {} commit(s)", commits.len()));
+        progress(&format!(
+            "{name}: checking {}",
+            crate::text::count(commits.len(), "commit")
+        ));
 
         // Entries git would refuse land nowhere, whoever owns the directory.
         let invalid = gate::check_entries_of(&repo, &commits)?;
@@ -305,8 +308,8 @@ pub fn run_merge(
         if !violations.is_empty() {
             dr.status = DroidStatus::Violation;
             dr.reason = Some(format!(
-                "{} path(s) outside its ownership",
-                violations.len()
+                "{} outside its ownership",
+                crate::text::count(violations.len(), "path")
             ));
             dr.violations = violations;
             progress(&format!("{name}: ownership violation"));
@@ -348,8 +351,8 @@ pub fn run_merge(
                 if !violations.is_empty() {
                     dr.status = DroidStatus::Violation;
                     dr.reason = Some(format!(
-                        "{} path(s) outside its ownership",
-                        violations.len()
+                        "{} outside its ownership",
+                        crate::text::count(violations.len(), "path")
                     ));
                     dr.violations = violations;
                     progress(&format!("{name}: ownership violation"));
@@ -364,7 +367,7 @@ pub fn run_merge(
             }
             gate::Applied::Conflict(conflicts) => {
                 dr.status = DroidStatus::Conflict;
-                dr.reason = Some(format!("{} conflicting path(s)", conflicts.len()));
+                dr.reason = Some(crate::text::count(conflicts.len(), "conflicting path"));
                 dr.conflicts = conflicts;
                 progress(&format!("{name}: conflict"));
                 not_landed.insert(name.to_owned(), "was rejected (conflict)".to_owned());
@@ -415,13 +418,13 @@ pub fn run_merge(
         dr.status = DroidStatus::Merged;
         dr.tip = Some(new_tip.to_string());
         progress(&format!(
-            "{name}: {} {} commit(s)",
+            "{name}: {} {}",
             if opts.dry_run {
                 "would merge"
             } else {
                 "merged"
             },
-            dr.commits.len()
+            crate::text::count(dr.commits.len(), "commit")
         ));
         tip = new_tip;
         report.droids.push(dr);

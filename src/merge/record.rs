@@ -90,7 +90,7 @@ pub fn render(
         let status = match in_report {
             Some(d) if !matches!(d.status, DroidStatus::Unready | DroidStatus::UpToDate) => {
                 notes = match d.status {
-                    DroidStatus::Merged => format!("{} commit(s)", d.commits.len()),
+                    DroidStatus::Merged => crate::text::count(d.commits.len(), "commit"),
                     _ => reason_line(d),
                 };
                 if let Some(tip) = &d.tip {

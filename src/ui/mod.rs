@@ -122,6 +122,23 @@ impl Ui {
     }
 }
 
+/// The terminal's width in columns when stdout is a terminal; `None` for a pipe or a file
+/// (whose reader gets every column in full). `$COLUMNS` overrides the terminal's own answer.
+pub fn stdout_width() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    if let Some(cols) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return Some(cols);
+    }
+    Some(
+        terminal_size::terminal_size_of(std::io::stdout())
+            .map(|(w, _)| w.0 as usize)
+            .filter(|w| *w > 0)
+            .unwrap_or(80),
+    )
+}
+
 /// Render rows as a left-aligned text table with a header.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let cols = header.len();

@@ -17,14 +17,16 @@ fn events_text_json_filter_and_last() {
     let lines: Vec<&str> = text.lines().collect();
     assert!(!lines.is_empty());
     for line in &lines {
-        // HH:MM:SS kind droid message
+        // YYYY-MM-DD HH:MM:SS kind droid message (issue 11: the date was missing)
         let parts: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(parts[0].len(), 8, "{line}");
-        assert_eq!(parts[0].matches(':').count(), 2, "{line}");
-        assert_eq!(parts[2], "infra-droid", "{line}");
+        assert_eq!(parts[0].len(), 10, "{line}");
+        assert_eq!(parts[0].matches('-').count(), 2, "{line}");
+        assert_eq!(parts[1].len(), 8, "{line}");
+        assert_eq!(parts[1].matches(':').count(), 2, "{line}");
+        assert_eq!(parts[3], "infra-droid", "{line}");
     }
     assert!(
-        lines[0].split_whitespace().nth(1) == Some("spawned"),
+        lines[0].split_whitespace().nth(2) == Some("spawned"),
         "{text}"
     );
 

@@ -56,7 +56,7 @@ fn remove_refuses_uncommitted_and_untracked_changes() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         stderr(&out)
-            .contains("warning: discarded 1 changed and 2 untracked file(s) of `core-droid`")
+            .contains("warning: discarded 1 changed file and 2 untracked files of `core-droid`")
     );
     assert!(!dir.exists());
     assert_eq!(linked_worktrees(&repo).len(), 0);
@@ -116,7 +116,7 @@ fn delete_branch_refuses_unmerged_commits() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         stderr(&out),
-        "     Deleted branch droidforge/core-droid\nwarning: dropped 2 commit(s) of `droidforge/core-droid` that were not on `main`\n"
+        "     Deleted branch droidforge/core-droid\nwarning: dropped 2 commits of `droidforge/core-droid` that were not on `main`\n"
     );
     assert_eq!(repo.git(&["branch", "--list", "droidforge/core-droid"]), "");
     assert_eq!(repo.git(&["for-each-ref", "refs/droidforge/ready/"]), "");

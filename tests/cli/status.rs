@@ -315,3 +315,20 @@ fn watch_redraws_and_stops_when_the_reader_goes_away() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+/// Issue 11 item 12: the table cut the last event at 40 characters even when piped, where no
+/// terminal width applies and a script reads every column.
+#[test]
+fn status_table_cuts_columns_when_piped() {
+    let repo = two_droid_repo();
+    repo.df_ok(&["spawn", "core-droid"]);
+    let long = "src/core/a/very/long/path/that/goes/on/and/on/contract.rs";
+    repo.df_ok(&["lock", "--droid", "core-droid", long]);
+    let text = repo.df_ok(&["status"]);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("core-droid"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains(long), "{text}");
+    assert!(!row.contains('…'), "{text}");
+}
