@@ -683,7 +683,6 @@ pub struct UndoReport {
     pub landed_since: Vec<LandedCommit>,
     /// When it could not be undone: the command that moves the integration branch back to
     /// its tip from before the merge (dropping the later commits too), for a user who means it.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub move_back_command: Option<String>,
     pub notes: Vec<String>,
 }

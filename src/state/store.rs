@@ -61,7 +61,7 @@ pub struct DroidState {
     pub last_merge: Option<String>,
     /// `done` marked this commit, which was already on the integration branch: the droid is
     /// finished with nothing to merge (it counts as merged for its dependents and phases).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub finished_empty: Option<String>,
     /// The rebased commit that landed, when merged.
     #[serde(default)]

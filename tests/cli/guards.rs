@@ -173,3 +173,21 @@ fn generated_files_point_users_at_documents_they_cannot_use() {
         }
     }
 }
+
+/// docs/json.md: machine output has explicit nulls, so no reported field may vanish when empty
+/// (the manifest's TOML, which has no null, is the exception).
+#[test]
+fn machine_output_keeps_explicit_nulls() {
+    let offenders: Vec<String> = sources()
+        .into_iter()
+        .filter(|(rel, text)| {
+            !rel.starts_with("src/manifest/")
+                && text.contains(concat!("skip_serializing_if = \"Option::", "is_none\""))
+        })
+        .map(|(rel, _)| rel)
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "optional fields left out of JSON instead of null: {offenders:?}"
+    );
+}
