@@ -47,10 +47,8 @@ pub struct SpawnOutcome {
     /// Was the brief (re)written?
     pub brief_written: bool,
     /// Agent hook settings files (re)written in the worktree, e.g. `.claude/settings.local.json`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<String>,
     /// Why the agent hooks could not be installed (the worktree itself is fine).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub hooks_error: Option<String>,
     /// Something worth knowing that is not an error (e.g. `--from` did not apply).
     pub note: Option<String>,

@@ -54,7 +54,7 @@ fn ask_from_a_droid_worktree_lands_in_the_owners_brief_status_and_journal() {
 
     let events: serde_json::Value =
         serde_json::from_str(&repo.df_ok(&["events", "--json"])).unwrap();
-    let asked = events
+    let asked = events["events"]
         .as_array()
         .unwrap()
         .iter()
