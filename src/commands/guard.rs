@@ -114,7 +114,9 @@ fn hooks(ctx: &Ctx, args: &GuardArgs) -> Result<i32> {
         }
     }
     if args.json {
-        ctx.ui.json(&installed);
+        // No bare arrays in machine output (docs/json.md): the list is a named field.
+        ctx.ui
+            .json(&serde_json::json!({ "version": 1, "installed": installed }));
     }
     Ok(0)
 }

@@ -24,9 +24,10 @@ pub fn document<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Result<V
             map
         }
     };
-    // `version` comes first; a report that versions its own shape keeps its number.
+    // `version` comes first; a report that versions its own shape keeps its number. `shift_remove`
+    // keeps the order of the other fields (`remove` would move the last one into its place).
     let mut map = Map::new();
-    let version = body.remove("version").unwrap_or(Value::from(VERSION));
+    let version = body.shift_remove("version").unwrap_or(Value::from(VERSION));
     map.insert("version".to_owned(), version);
     map.extend(body);
     Ok(Value::Object(map))
@@ -104,6 +105,34 @@ mod tests {
                 "rows": [{ "started_at": "1970-01-01T00:00:00Z" }],
             })
         );
+    }
+
+    /// A report with its own `version` field (guard, plan, spawn) had its last field moved into
+    /// the place of `version` (`Map::remove` is a swap-remove with `preserve_order`).
+    #[test]
+    fn own_version_moved_the_last_field_out_of_order() {
+        #[derive(serde::Serialize)]
+        struct Report {
+            droid: &'static str,
+            version: u32,
+            source: &'static str,
+            paths: Vec<u8>,
+        }
+        let doc = document(&Report {
+            droid: "a",
+            version: 2,
+            source: "edit",
+            paths: vec![],
+        })
+        .unwrap();
+        let keys: Vec<&str> = doc
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["version", "droid", "source", "paths"]);
+        assert_eq!(doc["version"], 2);
     }
 
     #[test]

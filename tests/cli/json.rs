@@ -150,6 +150,26 @@ fn json_shapes_differ_between_commands() {
     insta::assert_json_snapshot!("locks", locks);
     let unlock = json_of(&repo, &wt, &["unlock", "--json", "--all"]);
     insta::assert_json_snapshot!("unlock", unlock);
+    let guard = json_of(
+        &repo,
+        &wt,
+        &["guard", "--json", "src/core/lib.rs", "src/infra/lib.rs"],
+    );
+    insta::assert_json_snapshot!("guard", guard);
+    let install = json_of(&repo, &root, &["guard", "--install", "--json"]);
+    insta::assert_json_snapshot!("guard_install", install);
+    let uninstall = json_of(&repo, &root, &["guard", "--uninstall", "--json"]);
+    insta::assert_json_snapshot!("guard_uninstall", uninstall);
+    let ask = json_of(
+        &repo,
+        &root,
+        &["ask", "--json", "core-droid", "expose c() publicly"],
+    );
+    insta::assert_json_snapshot!("ask", ask);
+    let asks = json_of(&repo, &root, &["ask", "--list", "--json"]);
+    insta::assert_json_snapshot!("ask_list", asks);
+    let closed = json_of(&repo, &wt, &["ask", "--done", "1", "--json"]);
+    insta::assert_json_snapshot!("ask_done", closed);
     let status = json_of(&repo, &root, &["status", "--json"]);
     insta::assert_json_snapshot!("status", status);
     let check = json_of(
