@@ -108,13 +108,12 @@ fn init_from_seed_on_existing_manifest_writes_briefs_the_merge_rejects() {
         "{brief}"
     );
 
-    // The oracle: the edit the old brief asked for is what the merge rejects.
+    // The oracle: the edit the old brief asked for is what the merge rejects (committed past
+    // the pre-commit guard, which refuses it too).
     let wt = repo.path(".droidforge/worktrees/core-droid");
-    commit_in(
-        &wt,
-        "contract",
-        &[("INTERFACES.md", "# Interfaces\n\nfn x();\n")],
-    );
+    write_files(&wt, &[("INTERFACES.md", "# Interfaces\n\nfn x();\n")]);
+    git_in(&wt, &["add", "-A"]);
+    git_in(&wt, &["commit", "-q", "--no-verify", "-m", "contract"]);
     df_in(&wt, &["done"]);
     let out = repo.df(&["merge", "core-droid"]);
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
