@@ -249,8 +249,8 @@ pub fn run_merge(
         if commits.is_empty() {
             dr.status = DroidStatus::UpToDate;
             dr.reason = Some(format!(
-                "its {} commit(s) up to {} already landed on `{}`",
-                already.len(),
+                "its {} up to {} already landed on `{}`",
+                crate::text::count(already.len(), "commit"),
                 gate::short(candidate),
                 ws.integration
             ));
