@@ -89,7 +89,30 @@ pub fn diagnose(ws: &Workspace, fix: bool) -> Result<DoctorReport> {
     check_agents(ws, fix, &mut findings);
     check_locks(ws, fix, &mut findings);
     check_ref_locks(ws, fix, &mut findings);
-    if ws.state.merge_journal_path().exists() {
+    let journal_path = ws.state.merge_journal_path();
+    if std::fs::symlink_metadata(&journal_path).is_ok()
+        && let Err(e) = crate::merge::read_journal(&ws.state)
+    {
+        // Unreadable: `merge --continue` cannot finish it and saying "run --continue" would
+        // send the user in a circle. Moving it aside is the way out; the backup refs still
+        // say where the integration branch was before each merge.
+        let mut f = Finding::new("corrupt-merge-journal", Severity::Error, "merge-journal.json")
+            .msg(format!("the merge journal cannot be read: {}", e.message))
+            .why(format!(
+                "`{}` records a merge that is landing so `merge --continue` can finish it; it no longer parses, so the interrupted merge cannot be finished or rolled back automatically",
+                journal_path.display()
+            ))
+            .fix(format!("move it aside as `merge-journal.json.corrupt-<time>`; {}", crate::merge::CHECK_BY_HAND));
+        if fix && let Ok(aside) = crate::state::move_aside(&journal_path) {
+            f.fixed = true;
+            f.message = format!(
+                "the merge journal could not be read; moved it to `{}`. {}",
+                aside.display(),
+                crate::merge::CHECK_BY_HAND
+            );
+        }
+        findings.push(f);
+    } else if journal_path.exists() {
         findings.push(
             Finding::new("interrupted-merge", Severity::Error, "merge-journal.json")
                 .msg("a merge was interrupted before it finished")
@@ -114,14 +137,7 @@ pub fn diagnose(ws: &Workspace, fix: bool) -> Result<DoctorReport> {
 
 /// Move a corrupt file aside (`<name>.corrupt-<epoch>`) and write `empty` in its place.
 fn move_aside(path: &std::path::Path, empty: &[u8]) -> Result<std::path::PathBuf> {
-    let aside = path.with_file_name(format!(
-        "{}.corrupt-{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        now()
-    ));
-    std::fs::rename(path, &aside)?;
+    let aside = crate::state::move_aside(path)?;
     write_atomic(path, empty)?;
     Ok(aside)
 }

@@ -144,9 +144,9 @@ impl Workspace {
         let root = repo.main_workdir()?;
         let state = StateDir::new(&repo.common_dir());
         let cache_path = state.root.join(MANIFEST_CACHE);
-        let cached: Option<ManifestCache> = std::fs::read(&cache_path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
+        // A cache that cannot be read is rebuilt (and rewritten) below.
+        let cached: Option<ManifestCache> =
+            crate::state::read_state_json(&cache_path, "manifest cache", "").unwrap_or(None);
         // The integration branch's *name* comes from the main worktree's file (see
         // `ManifestSource::Integration`); reading it parses the whole file, so remember it
         // per (size, mtime) of that file.

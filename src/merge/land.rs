@@ -58,21 +58,19 @@ fn oid(hex: &str) -> Result<Oid> {
     parse_oid(hex).ok_or_else(|| Error::failure(format!("`{hex}` is not an object id")))
 }
 
+/// How to check the integration branch by hand after an unreadable merge journal was set aside.
+pub const CHECK_BY_HAND: &str = "Check the integration branch by hand: `git for-each-ref refs/droidforge/backup/` lists the tip it had before each merge (newest id last), compare it with `git log <integration branch>`; `droidforge undo` rolls the last merge back if it is wrong";
+
+/// How to get past an unreadable merge journal.
+fn journal_fix() -> String {
+    format!(
+        "run `droidforge merge --abort` (or `droidforge doctor --fix`): it moves the journal aside as `merge-journal.json.corrupt-<time>`. {CHECK_BY_HAND}"
+    )
+}
+
 /// The pending merge journal, if any.
 pub fn read_journal(state: &StateDir) -> Result<Option<MergeJournal>> {
-    let path = state.merge_journal_path();
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            Error::failure(format!("the merge journal `{}` is corrupt", path.display()))
-                .with_source(e)
-                .hint(format!(
-                    "check `git log` of the integration branch, then delete `{}`",
-                    path.display()
-                ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::failure(format!("cannot read `{}`", path.display())).with_source(e)),
-    }
+    crate::state::read_state_json(&state.merge_journal_path(), "merge journal", &journal_fix())
 }
 
 fn remove_journal(state: &StateDir) -> Result<()> {
@@ -589,7 +587,39 @@ pub struct AbortReport {
 /// its journal.
 pub fn abort_merge(ws: &Workspace) -> Result<AbortReport> {
     let _lock = lock_merges(ws)?;
-    let journal = read_journal(&ws.state)?.ok_or_else(no_journal)?;
+    let journal = match read_journal(&ws.state) {
+        Ok(j) => j.ok_or_else(no_journal)?,
+        // An unreadable journal cannot be rolled back; set it aside so merging works again
+        // and say how to check the branch (the backup refs are untouched).
+        Err(e) if std::fs::symlink_metadata(ws.state.merge_journal_path()).is_ok() => {
+            let aside = crate::state::move_aside(&ws.state.merge_journal_path())?;
+            ws.event(
+                EventKind::Interrupted,
+                None,
+                format!("unreadable merge journal moved to {}", aside.display()),
+            );
+            return Ok(AbortReport {
+                merge_id: "(unreadable journal)".into(),
+                integration: ws.integration.clone(),
+                restored: false,
+                tip: ws
+                    .repo
+                    .branch_tip(&ws.integration)?
+                    .map(|o| o.to_string())
+                    .unwrap_or_default(),
+                notes: vec![
+                    format!("the merge journal could not be read ({})", e.message),
+                    format!(
+                        "moved it to `{}`; `{}` was left alone",
+                        aside.display(),
+                        ws.integration
+                    ),
+                    CHECK_BY_HAND.to_owned(),
+                ],
+            });
+        }
+        Err(e) => return Err(e),
+    };
     clear_stale_locks(ws, &journal);
     let old = journal.old_oid()?;
     let new = journal.new_oid()?;
@@ -831,9 +861,8 @@ pub fn undo(ws: &Workspace, merge_id: Option<&str>) -> Result<UndoReport> {
         .root
         .join("merges")
         .join(format!("{}.json", record.id));
-    if let Some(report) = std::fs::read(&saved)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<MergeReport>(&b).ok())
+    if let Some(report) =
+        crate::state::read_state_json::<MergeReport>(&saved, "merge report", "").unwrap_or(None)
     {
         out.notes.extend(restore_droids(ws, &report)?);
     }

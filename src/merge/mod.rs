@@ -16,7 +16,8 @@ pub mod record;
 pub mod report;
 
 pub use land::{
-    AbortReport, MergeJournal, UndoReport, abort_merge, continue_merge, read_journal, undo,
+    AbortReport, CHECK_BY_HAND, MergeJournal, UndoReport, abort_merge, continue_merge,
+    read_journal, undo,
 };
 pub use report::{CommitReport, Conflict, DroidReport, DroidStatus, MergeReport, Violation};
 

@@ -252,20 +252,15 @@ impl LockStore {
     /// Read the table (empty when none was written yet).
     pub fn read(&self) -> Result<LockTable> {
         let path = self.path();
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                Error::failure(format!("the lock file `{}` is corrupt", path.display()))
-                    .with_source(e)
-                    .hint("run `droidforge doctor --fix` to rebuild it")
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(LockTable {
-                version: 1,
-                ..LockTable::default()
-            }),
-            Err(e) => {
-                Err(Error::failure(format!("cannot read `{}`", path.display())).with_source(e))
-            }
-        }
+        Ok(super::read_state_json(
+            &path,
+            "lock file",
+            "run `droidforge doctor --fix`: it moves the file aside as `locks.json.corrupt-<time>` and starts with no locks held",
+        )?
+        .unwrap_or_else(|| LockTable {
+            version: 1,
+            ..LockTable::default()
+        }))
     }
 
     /// Read-modify-write under `locks.lock`; the file is rewritten only when something changed.

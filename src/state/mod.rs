@@ -8,10 +8,12 @@
 //! - `merge-journal.json`: present only while a merge is landing (crash recovery).
 
 mod events;
+pub mod file;
 pub mod locks;
 mod store;
 
 pub use events::{Event, EventKind, Journal};
+pub use file::{MAX_STATE_FILE, move_aside, read_state_bytes, read_state_json};
 pub use store::{AgentState, AgentStatus, DroidState, MergeRecord, Request, State, Store};
 
 use std::path::{Path, PathBuf};

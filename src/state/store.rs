@@ -6,9 +6,12 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{FileLock, write_atomic};
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Result};
 
 pub const STATE_VERSION: u32 = 1;
+
+/// How to get past an unusable `state.json`.
+const STATE_FIX: &str = "run `droidforge doctor --fix`: it moves the file aside as `state.json.corrupt-<time>` and rebuilds the merge history from the backup refs";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct State {
@@ -150,20 +153,12 @@ impl Store {
     /// Read the current state (empty when none was written yet).
     pub fn read(&self) -> Result<State> {
         let path = self.path();
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                Error::failure(format!("the state file `{}` is corrupt", path.display()))
-                    .with_source(e)
-                    .hint("run `droidforge doctor --fix` to rebuild it")
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State {
+        Ok(
+            super::read_state_json(&path, "state file", STATE_FIX)?.unwrap_or_else(|| State {
                 version: STATE_VERSION,
                 ..State::default()
             }),
-            Err(e) => {
-                Err(Error::failure(format!("cannot read `{}`", path.display())).with_source(e))
-            }
-        }
+        )
     }
 
     /// Read-modify-write under the state lock. Concurrent updaters serialize; none is lost.

@@ -28,4 +28,5 @@ mod plan;
 mod remove;
 mod run;
 mod spawn;
+mod state_files;
 mod status;
