@@ -144,17 +144,26 @@ fn move_aside(path: &std::path::Path, empty: &[u8]) -> Result<std::path::PathBuf
 
 fn check_state_files(ws: &Workspace, fix: bool, out: &mut Vec<Finding>) {
     let state_path = ws.state.root.join("state.json");
-    if state_path.exists() && ws.state.store().read().is_err() {
+    if std::fs::symlink_metadata(&state_path).is_ok() && ws.state.store().read().is_err() {
         let mut f = Finding::new("corrupt-state", Severity::Error, state_path.display().to_string())
             .msg("the state file does not parse")
             .why("runtime facts (agent pids, merge results) cannot be read; every command that needs them fails. Writes are atomic, so this means an outside edit or a disk problem")
-            .fix("move it aside as `state.json.corrupt-<time>` and start from an empty state (refs, branches and worktrees are untouched)");
+            .fix("move it aside as `state.json.corrupt-<time>` and start from a fresh state whose merge history is rebuilt from the backup refs `refs/droidforge/backup/*` (refs, branches and worktrees are untouched)");
         if fix {
-            let empty = b"{\n  \"version\": 1\n}\n";
-            if let Ok(aside) = move_aside(&state_path, empty) {
+            // The merge history is what `undo` needs; the backup refs (and the per-merge
+            // reports) survive a lost state file, so rebuild it from them.
+            let fresh = crate::state::State {
+                version: crate::state::STATE_VERSION,
+                merges: crate::merge::rebuild_merge_history(ws).unwrap_or_default(),
+                ..Default::default()
+            };
+            let rebuilt = fresh.merges.len();
+            if let Ok(bytes) = serde_json::to_vec_pretty(&fresh)
+                && let Ok(aside) = move_aside(&state_path, &bytes)
+            {
                 f.fixed = true;
                 f.message = format!(
-                    "the state file did not parse; moved it to `{}`",
+                    "the state file could not be used; moved it to `{}` and rebuilt the history of {rebuilt} merge(s) from the backup refs",
                     aside.display()
                 );
             }
@@ -162,7 +171,7 @@ fn check_state_files(ws: &Workspace, fix: bool, out: &mut Vec<Finding>) {
         out.push(f);
     }
     let locks = LockStore::new(&ws.state);
-    if locks.path().exists() && locks.read().is_err() {
+    if std::fs::symlink_metadata(locks.path()).is_ok() && locks.read().is_err() {
         let mut f = Finding::new(
             "corrupt-locks",
             Severity::Error,

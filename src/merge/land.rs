@@ -58,6 +58,63 @@ fn oid(hex: &str) -> Result<Oid> {
     parse_oid(hex).ok_or_else(|| Error::failure(format!("`{hex}` is not an object id")))
 }
 
+/// The merge history rebuilt from what survives a lost `state.json`: one record per backup
+/// ref `refs/droidforge/backup/<id>` (its target is the tip before that merge), completed from
+/// `<state>/merges/<id>.json` when that file is readable (new tip, merged droids). A record
+/// whose new tip is unknown keeps `new_tip` empty; `undo` then names the backup ref instead.
+pub fn rebuild_merge_history(ws: &Workspace) -> Result<Vec<MergeRecord>> {
+    let mut out = Vec::new();
+    for (name, target) in ws.repo.refs_with_prefix(BACKUP_PREFIX)? {
+        let id = name.trim_start_matches(BACKUP_PREFIX).to_owned();
+        let saved = ws.state.root.join("merges").join(format!("{id}.json"));
+        let report: Option<MergeReport> =
+            crate::state::read_state_json(&saved, "merge report", "").unwrap_or(None);
+        let (integration, new_tip, droids) = match &report {
+            Some(r) if r.old_tip == target.to_string() => (
+                r.integration.clone(),
+                r.new_tip.clone(),
+                r.droids
+                    .iter()
+                    .filter(|d| d.status == DroidStatus::Merged)
+                    .map(|d| d.droid.clone())
+                    .collect(),
+            ),
+            _ => (ws.integration.clone(), String::new(), Vec::new()),
+        };
+        out.push(MergeRecord {
+            at: merge_id_epoch(&id).unwrap_or(0),
+            id,
+            integration,
+            old_tip: target.to_string(),
+            new_tip,
+            droids,
+            undone: false,
+        });
+    }
+    // Merge ids start with their UTC time: sorting by id is chronological.
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+/// Epoch seconds of a merge id `YYYYMMDD-HHMMSS-xxxxxx` (UTC).
+fn merge_id_epoch(id: &str) -> Option<i64> {
+    let num = |r: std::ops::Range<usize>| id.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (hh, mm, ss) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    if id.as_bytes().get(8) != Some(&b'-') || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
 /// How to check the integration branch by hand after an unreadable merge journal was set aside.
 pub const CHECK_BY_HAND: &str = "Check the integration branch by hand: `git for-each-ref refs/droidforge/backup/` lists the tip it had before each merge (newest id last), compare it with `git log <integration branch>`; `droidforge undo` rolls the last merge back if it is wrong";
 
@@ -787,6 +844,18 @@ pub fn undo(ws: &Workspace, merge_id: Option<&str>) -> Result<UndoReport> {
             )),
         );
     };
+    if record.new_tip.is_empty() {
+        return Err(Error::failure(format!(
+            "merge `{}` was rebuilt from its backup ref by `droidforge doctor --fix`; the tip it made is not known",
+            record.id
+        ))
+        .hint(format!(
+            "the tip before it is {} (`{backup_ref}`); check `git log {}` and move the branch back by hand with `{}`",
+            record.old_tip,
+            record.integration,
+            move_back_command(ws, &record.integration, &record.old_tip)?
+        )));
+    }
     let new = oid(&record.new_tip)?;
     let mut current = ws.repo.branch_tip(&record.integration)?;
     // The tip undo moves from: the merge's new tip, or a record commit on top of it.

@@ -17,7 +17,7 @@ pub mod report;
 
 pub use land::{
     AbortReport, CHECK_BY_HAND, MergeJournal, UndoReport, abort_merge, continue_merge,
-    read_journal, undo,
+    read_journal, rebuild_merge_history, undo,
 };
 pub use report::{CommitReport, Conflict, DroidReport, DroidStatus, MergeReport, Violation};
 

@@ -14,7 +14,9 @@ mod store;
 
 pub use events::{Event, EventKind, Journal};
 pub use file::{MAX_STATE_FILE, move_aside, read_state_bytes, read_state_json};
-pub use store::{AgentState, AgentStatus, DroidState, MergeRecord, Request, State, Store};
+pub use store::{
+    AgentState, AgentStatus, DroidState, MergeRecord, Request, STATE_VERSION, State, Store,
+};
 
 use std::path::{Path, PathBuf};
 

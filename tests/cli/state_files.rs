@@ -166,3 +166,54 @@ fn a_corrupt_merge_journal_is_moved_aside_by_doctor_fix() {
     assert!(msg.contains("refs/droidforge/backup/"), "{msg}");
     assert!(!journal.exists());
 }
+
+#[test]
+fn doctor_fix_on_corrupt_state_drops_the_merge_history() {
+    use crate::merge_support::{done, droid_commit, merge_json};
+    let repo = two_droid_repo();
+    let t0 = repo.rev("main");
+    droid_commit(&repo, "core-droid", "core 1", &[("src/core/a.rs", "a\n")]);
+    done(&repo, "core-droid");
+    let (_, report) = merge_json(&repo, &["core-droid"]);
+    let id = report["merge_id"].as_str().unwrap().to_owned();
+    assert_ne!(repo.rev("main"), t0);
+    std::fs::write(state_dir(&repo).join("state.json"), "{ torn").unwrap();
+    let out = repo.df(&["doctor", "--fix"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let state: serde_json::Value =
+        serde_json::from_str(&repo.read(".git/droidforge/state.json")).unwrap();
+    let merges = state["merges"].as_array().unwrap();
+    assert_eq!(merges.len(), 1, "{state}");
+    assert_eq!(merges[0]["id"], id.as_str());
+    assert_eq!(merges[0]["old_tip"], t0.as_str());
+    assert_eq!(merges[0]["droids"][0], "core-droid");
+    // The rebuilt history is usable: undo restores the integration branch.
+    repo.df_ok(&["undo"]);
+    assert_eq!(repo.rev("main"), t0);
+    repo.assert_fsck();
+}
+
+#[test]
+fn doctor_fix_rebuilds_merge_history_from_backup_refs_alone() {
+    use crate::merge_support::{done, droid_commit, merge_json};
+    let repo = two_droid_repo();
+    let t0 = repo.rev("main");
+    droid_commit(&repo, "core-droid", "core 1", &[("src/core/a.rs", "a\n")]);
+    done(&repo, "core-droid");
+    let (_, report) = merge_json(&repo, &["core-droid"]);
+    let id = report["merge_id"].as_str().unwrap().to_owned();
+    std::fs::remove_dir_all(state_dir(&repo).join("merges")).unwrap();
+    std::fs::write(state_dir(&repo).join("state.json"), "[]").unwrap();
+    repo.df_ok(&["doctor", "--fix"]);
+    let state: serde_json::Value =
+        serde_json::from_str(&repo.read(".git/droidforge/state.json")).unwrap();
+    assert_eq!(state["merges"][0]["id"], id.as_str(), "{state}");
+    assert_eq!(state["merges"][0]["old_tip"], t0.as_str());
+    // Its new tip is unknown: undo refuses, naming the backup ref and the old tip.
+    let out = repo.df(&["undo"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("refs/droidforge/backup/{id}")), "{err}");
+    assert!(err.contains(&t0), "{err}");
+    assert_ne!(repo.rev("main"), t0);
+}
