@@ -213,7 +213,10 @@ fn doctor_fix_rebuilds_merge_history_from_backup_refs_alone() {
     let out = repo.df(&["undo"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains(&format!("refs/droidforge/backup/{id}")), "{err}");
+    assert!(
+        err.contains(&format!("refs/droidforge/backup/{id}")),
+        "{err}"
+    );
     assert!(err.contains(&t0), "{err}");
     assert_ne!(repo.rev("main"), t0);
 }
