@@ -70,7 +70,7 @@ pub fn rebuild_merge_history(ws: &Workspace) -> Result<Vec<MergeRecord>> {
         let report: Option<MergeReport> =
             crate::state::read_state_json(&saved, "merge report", "").unwrap_or(None);
         let (integration, new_tip, droids) = match &report {
-            Some(r) if r.old_tip == target.to_string() => (
+            Some(r) if parse_oid(&r.old_tip) == Some(target) => (
                 r.integration.clone(),
                 r.new_tip.clone(),
                 r.droids
