@@ -23,6 +23,13 @@ pub enum PatternError {
 
 /// Check a pattern for escapes and compile it, returning the globs it expands to.
 pub fn compile_pattern(pattern: &str) -> Result<Vec<globset::Glob>, PatternError> {
+    compile_base(pattern, checked_base(pattern)?)
+}
+
+/// The checked, normalized form of `pattern` that [`compile_pattern`] compiles: trimmed, no
+/// trailing `/`, no leading `./`. Cheap (no glob is built), so callers can decide from it
+/// whether a pattern is worth compiling at all.
+fn checked_base(pattern: &str) -> Result<&str, PatternError> {
     let trimmed = pattern.trim();
     if trimmed.is_empty() {
         return Err(PatternError::Empty(pattern.to_owned()));
@@ -34,7 +41,11 @@ pub fn compile_pattern(pattern: &str) -> Result<Vec<globset::Glob>, PatternError
         return Err(PatternError::Escapes(pattern.to_owned()));
     }
     let base = trimmed.trim_end_matches('/');
-    let base = base.strip_prefix("./").unwrap_or(base);
+    Ok(base.strip_prefix("./").unwrap_or(base))
+}
+
+/// Compile a base from [`checked_base`] into the pattern and its `/**` expansion.
+fn compile_base(pattern: &str, base: &str) -> Result<Vec<globset::Glob>, PatternError> {
     let mut globs = Vec::with_capacity(2);
     for candidate in [base.to_owned(), format!("{base}/**")] {
         if candidate.ends_with("/**/**") {
@@ -137,9 +148,16 @@ impl Rules {
         only_for: Option<&[String]>,
     ) -> Result<Rules, PatternError> {
         let mut globs: Vec<(globset::Glob, Grant)> = Vec::new();
-        let can_match = |glob: &str| {
+        // A glob sits in the index under its literal leading components, and `classify` only
+        // consults the globs on the path's own chain of components; so a glob whose literal
+        // components are not a prefix of any asked path's components can never decide one of
+        // them. Both globs of a pattern (`base` and `base/**`) have the literal components of
+        // `base`, so the test runs on the raw text, before the (costly) compile. Skipped
+        // patterns are not checked for glob syntax: `only_for` callers classify a manifest that
+        // was validated in full before.
+        let can_match = |base: &str| {
             only_for.is_none_or(|paths| {
-                let lit = literal_components(glob);
+                let lit = literal_components(base);
                 paths.iter().any(|p| {
                     let mut comps = p.split('/');
                     lit.iter().all(|l| comps.next() == Some(l))
@@ -147,8 +165,10 @@ impl Rules {
             })
         };
         let mut add = |pattern: &str, grant: Grant| -> Result<(), PatternError> {
-            for glob in compile_pattern(pattern)? {
-                if can_match(glob.glob()) {
+            let base = checked_base(pattern)?;
+            if can_match(base) {
+                for glob in compile_base(pattern, base)? {
+                    debug_assert_eq!(literal_components(glob.glob()), literal_components(base));
                     globs.push((glob, grant));
                 }
             }
@@ -449,6 +469,59 @@ mod tests {
             .unwrap();
             assert_eq!(some.classify(p), full.classify(p), "{p}");
         }
+    }
+
+    // The guard compiles only the patterns whose literal prefix fits the asked paths; a wrong
+    // filter would allow an edit that the full rules refuse. Random manifests and paths over a
+    // tiny alphabet (so that prefixes collide often), every kind of glob syntax, and the
+    // spellings that `compile_pattern` normalizes (`./`, trailing `/`, `//`, spaces).
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        #[test]
+        fn candidate_only_rules_classify_like_all_rules(
+            protected in proptest::collection::vec(pattern_strategy(), 0..3),
+            shared in proptest::collection::vec(pattern_strategy(), 0..3),
+            owns in proptest::collection::vec(proptest::collection::vec(pattern_strategy(), 0..5), 1..5),
+            paths in proptest::collection::vec(path_strategy(), 1..6),
+        ) {
+            let names: Vec<String> = (0..owns.len()).map(|i| format!("d{i}")).collect();
+            let droids = || names.iter().zip(&owns).map(|(n, o)| (n.as_str(), o.as_slice()));
+            let prot = || protected.iter().map(String::as_str);
+            let shar = || shared.iter().map(String::as_str);
+            // Generated patterns may be invalid globs; the filter is only for valid manifests.
+            let Ok(full) = Rules::new(prot(), shar(), droids()) else { return Ok(()); };
+            // All paths at once (a symlink and its target) and each alone.
+            let together = Rules::new_for_paths(prot(), shar(), droids(), &paths).unwrap();
+            for p in &paths {
+                let alone =
+                    Rules::new_for_paths(prot(), shar(), droids(), std::slice::from_ref(p)).unwrap();
+                proptest::prop_assert_eq!(alone.classify(p), full.classify(p), "{}", p);
+                proptest::prop_assert_eq!(together.classify(p), full.classify(p), "{}", p);
+            }
+        }
+    }
+
+    fn pattern_strategy() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let comp = prop::sample::select(vec![
+            "a", "b", "ab", "*", "**", "?", "a*", "*.rs", "[ab]", "{a,b}", "x.rs", ".", "",
+            "a\\*",
+        ]);
+        (
+            prop::sample::select(vec!["", "./", " "]),
+            prop::collection::vec(comp, 1..4),
+            prop::sample::select(vec!["", "/", "//"]),
+        )
+            .prop_map(|(lead, comps, tail)| format!("{lead}{}{tail}", comps.join("/")))
+    }
+
+    fn path_strategy() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop::collection::vec(
+            prop::sample::select(vec!["a", "b", "ab", "x.rs", "a*", "c", "{a,b}", "."]),
+            1..5,
+        )
+        .prop_map(|comps| comps.join("/"))
     }
 
     #[test]
