@@ -57,8 +57,9 @@ pub struct GuardRequest {
     /// The worktree the paths must stay inside (the droid's worktree).
     pub worktree: PathBuf,
     pub source: GuardSource,
-    /// The process recorded as holder of a lease taken under `[forge] auto_lock` (the agent
-    /// or shell that asked, as for `droidforge lock`).
+    /// The process that asks, recorded in a lease taken under `[forge] auto_lock` (as for
+    /// `droidforge lock`: inside the droid's worktree the droid holds the lease, elsewhere
+    /// this process does).
     pub lease_pid: u32,
 }
 
@@ -365,10 +366,14 @@ fn shared_locks(ws: &Workspace, req: &GuardRequest, out: &mut [PathVerdict]) {
     }
 }
 
-/// Take the droid's write lease on exactly `path`, or refresh the one it holds.
+/// Take the droid's write lease on exactly `path`, or refresh the one it holds. The guard
+/// runs in the agent's short-lived hook process, so inside the droid's worktree the lease
+/// belongs to the droid (alive with its running agent, or until the TTL), like `lock`'s.
 fn take_lease(ws: &Workspace, req: &GuardRequest, path: &str) -> Option<String> {
     let store = LockStore::new(&ws.state);
     let ttl = locks::DEFAULT_TTL;
+    let (holder, agent_pid) =
+        locks::holder_for(&ws.state, &req.droid, ws.current_droid().as_deref());
     let refreshed = store
         .update(|table| {
             let until = crate::state::now().saturating_add(ttl.as_secs() as i64);
@@ -383,6 +388,8 @@ fn take_lease(ws: &Workspace, req: &GuardRequest, path: &str) -> Option<String> 
                 .map(|l| {
                     l.expires_at = until;
                     l.pid = req.lease_pid;
+                    l.holder = holder;
+                    l.agent_pid = agent_pid;
                     l.id.clone()
                 })
         })
@@ -397,8 +404,8 @@ fn take_lease(ws: &Workspace, req: &GuardRequest, path: &str) -> Option<String> 
         mode: LockMode::Write,
         ttl: Duration::from_secs(ttl.as_secs()),
         pid: req.lease_pid,
-        holder: locks::Holder::Process,
-        agent_pid: None,
+        holder,
+        agent_pid,
     };
     match store.try_acquire(&lock_req, None) {
         Ok(report) => match report.attempt {

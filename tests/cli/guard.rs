@@ -387,3 +387,61 @@ fn auto_lock_must_be_a_boolean() {
         stderr(&out)
     );
 }
+
+/// Issue 12 item 4 follow-up: the lease `auto_lock` takes recorded the guard's parent (the
+/// agent's short-lived hook shell), so it was stale as soon as the hook returned. It belongs
+/// to the droid: held while the droid's agent runs, and within its TTL.
+#[test]
+fn auto_lock_lease_is_held_by_the_droid_after_the_guard_process_exits() {
+    let repo = two_droid_repo();
+    let text = repo.read(MANIFEST);
+    repo.commit(
+        "auto_lock",
+        &[(
+            MANIFEST,
+            &text.replace(
+                "integration = \"main\"",
+                "integration = \"main\"\nauto_lock = true",
+            ),
+        )],
+    );
+    repo.df_ok(&["spawn", "core-droid"]);
+    let wt = repo.path(".droidforge/worktrees/core-droid");
+    let locks = || -> serde_json::Value {
+        serde_json::from_str(&repo.df_ok(&["locks", "--json"])).unwrap()
+    };
+
+    // No agent running: the lease lives until its TTL, though the hook's shell is gone.
+    let out = crate::locks::df_in_fresh_shell(&wt, "guard INTERFACES.md");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = locks();
+    assert_eq!(v["leases"][0]["droid"], "core-droid", "{v}");
+    assert_eq!(v["leases"][0]["holder"], "droid", "{v}");
+    assert!(v["leases"][0]["stale"].is_null(), "{v}");
+    repo.df_ok(&["unlock", "--droid", "core-droid", "--all"]);
+
+    // The droid's agent runs: the lease lives with it, `doctor --fix` leaves it alone.
+    let mut agent = crate::locks::Agent::start(&repo, "core-droid");
+    let out = crate::locks::df_in_fresh_shell(&wt, "guard INTERFACES.md");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = locks();
+    assert_eq!(v["leases"][0]["holder"], "droid", "{v}");
+    assert!(v["leases"][0]["agent_pid"].is_u64(), "{v}");
+    assert!(v["leases"][0]["stale"].is_null(), "{v}");
+    let (code, doc) = crate::doctor::doctor(&repo, true);
+    assert_eq!(code, Some(0), "{doc}");
+    assert!(
+        crate::doctor::finding(&doc, "stale-lock").is_empty(),
+        "{doc}"
+    );
+    assert_eq!(locks()["leases"].as_array().unwrap().len(), 1);
+    // When the agent exits, so does its lease.
+    agent.stop();
+    let v = locks();
+    assert!(
+        v["leases"][0]["stale"]
+            .as_str()
+            .is_some_and(|w| w.contains("agent")),
+        "{v}"
+    );
+}

@@ -267,7 +267,7 @@ fn the_droid_is_inferred_inside_its_worktree_and_shared_writes_are_reported() {
 
 /// Run `droidforge <args>` from a short-lived `sh` in `dir`, the way an agent runs every
 /// command in a fresh shell: the shell (droidforge's parent) is gone when this returns.
-fn df_in_fresh_shell(dir: &std::path::Path, args: &str) -> std::process::Output {
+pub fn df_in_fresh_shell(dir: &std::path::Path, args: &str) -> std::process::Output {
     let mut cmd = Command::new("sh");
     hermetic(&mut cmd);
     cmd.current_dir(dir)
