@@ -273,6 +273,14 @@ pub fn install(worktree: &Path, exe: &Path) -> Result<Vec<String>> {
             continue;
         };
         let path = worktree.join(rel);
+        // A droid branch may commit `.claude` as a link out of the worktree: neither read
+        // nor write through it.
+        if crate::safe_fs::is_link_under(worktree, Path::new(rel)) {
+            return Err(crate::safe_fs::refuse(
+                &path,
+                "it or a directory on the way is a symbolic link",
+            ));
+        }
         let text = match std::fs::read(&path) {
             Ok(bytes) => Some(String::from_utf8(bytes).map_err(|_| {
                 Error::failure(format!("`{}` is not UTF-8 text", path.display()))
@@ -286,11 +294,7 @@ pub fn install(worktree: &Path, exe: &Path) -> Result<Vec<String>> {
             }
         };
         if let Some(new) = merge_settings(text.as_deref(), agent, exe, &path)? {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("cannot create `{}`", dir.display()))?;
-            }
-            crate::state::write_atomic(&path, new.as_bytes())?;
+            crate::safe_fs::write_under(worktree, rel, new.as_bytes())?;
             written.push(rel.to_owned());
         }
     }

@@ -12,7 +12,8 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-fn refuse(path: &Path, why: &str) -> Error {
+/// The error for a write droidforge refuses (names the path and why).
+pub fn refuse(path: &Path, why: &str) -> Error {
     Error::failure(format!("refusing to write `{}`: {why}", path.display())).hint(
         "droidforge never writes through a symbolic link; replace it with a regular file (or remove it) and run the command again",
     )
@@ -106,6 +107,29 @@ pub fn write_under(root: &Path, rel: impl AsRef<Path>, contents: impl AsRef<[u8]
         .map_err(|e| Error::failure(format!("cannot write `{}`", path.display())).with_source(e))
 }
 
+/// Replace `root/rel` atomically (a temp file in the same directory, renamed over it) with
+/// permission bits `mode`, refusing like [`write_under`] when a directory on the way or the
+/// file itself is a symbolic link. For files that may be in use while they are rewritten
+/// (git hooks a commit elsewhere is running): readers see the old or the new file.
+pub fn replace_under(
+    root: &Path,
+    rel: impl AsRef<Path>,
+    contents: impl AsRef<[u8]>,
+    mode: u32,
+) -> Result<()> {
+    let rel = rel.as_ref();
+    let path = root.join(rel);
+    let (Some(name), parent) = (rel.file_name(), rel.parent()) else {
+        return Err(refuse(&path, "not a file path"));
+    };
+    let target = create_dirs_under(root, parent.unwrap_or(Path::new("")))?.join(name);
+    if std::fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(refuse(&path, "it is a symbolic link"));
+    }
+    // A rename replaces a link that appeared meanwhile instead of following it.
+    crate::state::write_atomic_mode(&target, contents.as_ref(), Some(mode))
+}
+
 /// Is `root/rel` (or a directory on the way) a symbolic link? For callers that skip existing
 /// files: an existing link is not "a file that is already there".
 pub fn is_link_under(root: &Path, rel: &Path) -> bool {
@@ -138,6 +162,16 @@ mod tests {
             "ok"
         );
         write_under(root, "a/b/c.md", "again").unwrap();
+        assert!(replace_under(root, "todo.md", "a", 0o755).is_err());
+        assert!(replace_under(root, "sub/y", "a", 0o755).is_err());
+        replace_under(root, "a/hook", "#!/bin/sh\n", 0o755).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(root.join("a/hook"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755);
+        assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
         assert_eq!(
             std::fs::read_to_string(root.join("a/b/c.md")).unwrap(),
             "again"

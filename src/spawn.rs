@@ -50,6 +50,12 @@ pub struct SpawnOutcome {
     pub hooks: Vec<String>,
     /// Why the agent hooks could not be installed (the worktree itself is fine).
     pub hooks_error: Option<String>,
+    /// The pre-commit guard installed or refreshed for the worktree.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard: Option<crate::guard::hook::Installed>,
+    /// Why the pre-commit guard could not be installed (the merge gate still checks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard_error: Option<String>,
     /// Something worth knowing that is not an error (e.g. `--from` did not apply).
     pub note: Option<String>,
     /// Why nothing was done (status `error`).
@@ -69,6 +75,8 @@ impl SpawnOutcome {
             brief_written: false,
             hooks: Vec::new(),
             hooks_error: None,
+            guard: None,
+            guard_error: None,
             note: None,
             error: None,
             hints: Vec::new(),
@@ -224,7 +232,18 @@ pub fn spawn(
         }
         outcomes[index] = Some(outcome);
     }
-    let outcomes: Vec<SpawnOutcome> = outcomes.into_iter().flatten().collect();
+    let mut outcomes: Vec<SpawnOutcome> = outcomes.into_iter().flatten().collect();
+    // The pre-commit guard in every droid worktree, refreshed for existing ones (so `run`,
+    // which spawns first, restores a deleted hook too).
+    for o in outcomes.iter_mut() {
+        if o.status == SpawnStatus::Error {
+            continue;
+        }
+        match crate::guard::hook::install(ws, &o.worktree) {
+            Ok(done) => o.guard = Some(done),
+            Err(e) => o.guard_error = Some(e.full_message()),
+        }
+    }
     record(ws, &outcomes);
     Ok(outcomes)
 }

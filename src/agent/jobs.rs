@@ -80,6 +80,20 @@ pub fn prepare(
     let outcomes = crate::spawn::spawn(ws, droids, None, &indicatif::ProgressBar::hidden())?;
     let mut spawned = Vec::new();
     for o in outcomes {
+        // The agent still runs without its edit hook or commit guard (the merge gate
+        // checks ownership anyway), but the user should know.
+        if let Some(e) = &o.hooks_error {
+            notes.push(format!(
+                "agent edit hooks for `{}` not installed: {e}",
+                o.droid
+            ));
+        }
+        if let Some(e) = &o.guard_error {
+            notes.push(format!(
+                "no pre-commit guard in `{}`: {e} (the merge gate still checks ownership)",
+                o.droid
+            ));
+        }
         match o.status {
             SpawnStatus::Created => spawned.push(o.droid),
             SpawnStatus::Exists => {}

@@ -108,22 +108,17 @@ pub fn run(ctx: &Ctx, args: &SpawnArgs) -> Result<i32> {
             }
         }
     }
-    // The pre-commit guard in every spawned worktree (refreshed for existing ones).
+    // The pre-commit guard `spawn` installed or refreshed in every worktree.
     for o in &outcomes {
-        if o.status == SpawnStatus::Error {
-            continue;
-        }
-        match crate::guard::hook::install(&ws, &o.worktree) {
-            Ok(done) if done.fresh && !args.json => {
-                super::guard::report_installed(ctx, &o.droid, &done)
+        match (&o.guard, &o.guard_error) {
+            (Some(done), _) if done.fresh && !args.json => {
+                super::guard::report_installed(ctx, &o.droid, done)
             }
-            Ok(_) => {}
-            Err(e) => {
-                ctx.ui.warn(&format!(
-                    "no pre-commit guard in `{}`: {} (the merge gate still checks ownership)",
-                    o.droid, e.message
-                ));
-            }
+            (_, Some(e)) => ctx.ui.warn(&format!(
+                "no pre-commit guard in `{}`: {e} (the merge gate still checks ownership)",
+                o.droid
+            )),
+            _ => {}
         }
     }
     Ok(if failed > 0 { 1 } else { 0 })

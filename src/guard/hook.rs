@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use crate::error::{Context, Error, Result};
 use crate::repo::Repo;
+use crate::safe_fs;
 use crate::workspace::Workspace;
 
 /// Marks a hook file as droidforge's.
@@ -42,13 +43,17 @@ pub struct Installed {
     pub fresh: bool,
 }
 
+/// Where droidforge's hooks live, relative to the state directory.
+const HOOKS: &str = "hooks";
+
 /// The directory droidforge's hooks live in.
 pub fn hooks_dir(ws: &Workspace) -> PathBuf {
-    ws.state.root.join("hooks")
+    ws.state.root.join(HOOKS)
 }
 
 /// Install (or refresh) the pre-commit guard for the droid worktree at `worktree`.
 pub fn install(ws: &Workspace, worktree: &Path) -> Result<Installed> {
+    ws.state.ensure()?;
     let dir = hooks_dir(ws);
     // The hooks directory the user's hooks come from: what git reads outside droid worktrees.
     let user_setting = Repo::config_get(&ws.root, "core.hooksPath")?;
@@ -69,10 +74,7 @@ pub fn install(ws: &Workspace, worktree: &Path) -> Result<Installed> {
     }
     if Repo::config_get(&ws.root, "extensions.worktreeConfig")?.as_deref() != Some("true") {
         Repo::config_set_local(&ws.root, "extensions.worktreeConfig", "true")?;
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create `{}`", dir.display()))?;
-        std::fs::write(dir.join(ENABLED_MARKER), b"")
-            .with_context(|| format!("cannot write `{}`", dir.display()))?;
+        safe_fs::write_under(&ws.state.root, Path::new(HOOKS).join(ENABLED_MARKER), b"")?;
     }
     // Which user hooks exist (relative settings resolve against the main worktree here; at
     // run time git's rule applies: against the worktree the hook runs in).
@@ -87,16 +89,12 @@ pub fn install(ws: &Workspace, worktree: &Path) -> Result<Installed> {
         })
         .unwrap_or_default();
     user_hooks.sort();
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let exe = std::env::current_exe()
         .and_then(|p| p.canonicalize())
         .context("cannot find the droidforge binary's own path")?;
-    write_hook(
-        &dir.join("pre-commit"),
-        &pre_commit_script(&exe, &chains_to),
-    )?;
+    write_hook(ws, "pre-commit", &pre_commit_script(&exe, &chains_to))?;
     for name in user_hooks.iter().filter(|n| *n != "pre-commit") {
-        write_hook(&dir.join(name), &forward_script(&chains_to))?;
+        write_hook(ws, name, &forward_script(&chains_to))?;
     }
     let fresh = Repo::worktree_config_get(worktree, "core.hooksPath")?.as_deref() != Some(&ours);
     if fresh {
@@ -161,15 +159,10 @@ fn is_hook_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '-')
 }
 
-fn write_hook(path: &Path, script: &str) -> Result<()> {
-    crate::state::write_atomic(path, script.as_bytes())?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
-            .with_context(|| format!("cannot make `{}` executable", path.display()))?;
-    }
-    Ok(())
+/// Write droidforge's hook `name` (executable, replaced atomically: a commit in another
+/// worktree may be running it), never through a symbolic link.
+fn write_hook(ws: &Workspace, name: &str, script: &str) -> Result<()> {
+    safe_fs::replace_under(&ws.state.root, Path::new(HOOKS).join(name), script, 0o755)
 }
 
 /// Single-quote a string for `sh`.

@@ -284,3 +284,24 @@ fn invalid_settings_json_is_refused_and_left_unchanged() {
         "{ \"hooks\": oops"
     );
 }
+
+/// Issue 12 follow-up: the agent hook settings were written with a plain write that follows
+/// symbolic links, so a droid branch committing `.claude` as a link to a directory outside
+/// the worktree made `spawn` write droidforge's settings there.
+#[test]
+fn spawn_refuses_to_write_agent_hooks_through_a_symlinked_claude_dir() {
+    let repo = two_droid_repo();
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), repo.path(".claude")).unwrap();
+    repo.git(&["add", ".claude"]);
+    repo.git(&["commit", "-q", "-m", "claude settings elsewhere"]);
+    let out = repo.df(&["spawn", "core-droid"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(".claude"), "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+    assert!(
+        std::fs::read_dir(outside.path()).unwrap().next().is_none(),
+        "droidforge wrote outside the worktree"
+    );
+}

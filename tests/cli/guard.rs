@@ -182,7 +182,7 @@ fn guard_sees_a_new_manifest_version_on_the_integration_branch() {
 }
 
 /// Commit everything in `dir`; returns git's output (success or not).
-fn try_commit(dir: &std::path::Path, msg: &str, all: bool) -> std::process::Output {
+pub fn try_commit(dir: &std::path::Path, msg: &str, all: bool) -> std::process::Output {
     let mut cmd = std::process::Command::new("git");
     hermetic(&mut cmd);
     let mut args = vec!["commit", "-q", "-m", msg];
@@ -443,5 +443,42 @@ fn auto_lock_lease_is_held_by_the_droid_after_the_guard_process_exits() {
             .as_str()
             .is_some_and(|w| w.contains("agent")),
         "{v}"
+    );
+}
+
+/// Issue 12 item 3 follow-up: `run` refreshed the agent hooks of an existing worktree but not
+/// the git pre-commit guard (only `spawn` and `guard --install` wrote it), so a deleted hook
+/// stayed deleted and the droid's commits went unchecked.
+#[test]
+fn run_restores_a_deleted_pre_commit_guard_and_agent_hooks() {
+    let (repo, wt) = spawned();
+    let hook = repo.path(".git/droidforge/hooks/pre-commit");
+    let settings = wt.join(".claude/settings.local.json");
+    assert!(hook.exists() && settings.exists());
+    std::fs::remove_file(&hook).unwrap();
+    std::fs::remove_file(&settings).unwrap();
+    git_in(&wt, &["config", "--worktree", "--unset", "core.hooksPath"]);
+
+    let out = repo.df(&["run", "core-droid", "--cmd", "true"]);
+    assert!(
+        !stderr(&out).contains("guard"),
+        "run warned about the guard: {}",
+        stderr(&out)
+    );
+    assert!(hook.exists(), "run did not restore the pre-commit hook");
+    assert!(
+        std::fs::read_to_string(&settings)
+            .unwrap()
+            .contains("guard --hook claude")
+    );
+    // git runs it again: a commit of another droid's file is refused in the worktree.
+    write_files(&wt, &[("src/infra/lib.rs", "pub fn stolen() {}\n")]);
+    git_in(&wt, &["add", "-A"]);
+    let out = try_commit(&wt, "steal", false);
+    assert!(!out.status.success(), "the commit went through");
+    assert!(
+        stderr(&out).contains("owned by `infra-droid`"),
+        "{}",
+        stderr(&out)
     );
 }
