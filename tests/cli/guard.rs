@@ -332,8 +332,8 @@ fn status_counts_the_edits_and_commits_the_guard_refused() {
     assert!(table.contains("2/1"), "{table}");
 }
 
-#[test]
-fn auto_lock_takes_the_droids_write_lease_on_a_shared_path_it_edits() {
+/// `two_droid_repo` with `[forge] auto_lock = true` committed.
+fn auto_lock_repo() -> TestRepo {
     let repo = two_droid_repo();
     let text = repo.read(MANIFEST);
     repo.commit(
@@ -346,6 +346,12 @@ fn auto_lock_takes_the_droids_write_lease_on_a_shared_path_it_edits() {
             ),
         )],
     );
+    repo
+}
+
+#[test]
+fn auto_lock_takes_the_droids_write_lease_on_a_shared_path_it_edits() {
+    let repo = auto_lock_repo();
     repo.df_ok(&["spawn", "--all"]);
     let wt = repo.path(".droidforge/worktrees/core-droid");
     let out = df_in(&wt, &["guard", "INTERFACES.md"]);
@@ -393,18 +399,7 @@ fn auto_lock_must_be_a_boolean() {
 /// to the droid: held while the droid's agent runs, and within its TTL.
 #[test]
 fn auto_lock_lease_is_held_by_the_droid_after_the_guard_process_exits() {
-    let repo = two_droid_repo();
-    let text = repo.read(MANIFEST);
-    repo.commit(
-        "auto_lock",
-        &[(
-            MANIFEST,
-            &text.replace(
-                "integration = \"main\"",
-                "integration = \"main\"\nauto_lock = true",
-            ),
-        )],
-    );
+    let repo = auto_lock_repo();
     repo.df_ok(&["spawn", "core-droid"]);
     let wt = repo.path(".droidforge/worktrees/core-droid");
     let locks = || -> serde_json::Value {
