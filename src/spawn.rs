@@ -51,10 +51,8 @@ pub struct SpawnOutcome {
     /// Why the agent hooks could not be installed (the worktree itself is fine).
     pub hooks_error: Option<String>,
     /// The pre-commit guard installed or refreshed for the worktree.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub guard: Option<crate::guard::hook::Installed>,
     /// Why the pre-commit guard could not be installed (the merge gate still checks).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub guard_error: Option<String>,
     /// Something worth knowing that is not an error (e.g. `--from` did not apply).
     pub note: Option<String>,
