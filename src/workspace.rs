@@ -62,7 +62,7 @@ impl Workspace {
         let (forge, integration) = match source {
             ManifestSource::WorkingTree => {
                 let path = root.join(MANIFEST_PATH);
-                let text = std::fs::read_to_string(&path).map_err(|e| {
+                let bytes = std::fs::read(&path).map_err(|e| {
                     if e.kind() == std::io::ErrorKind::NotFound {
                         Error::usage(format!("no forge manifest at `{}`", path.display()))
                             .hint("run `droidforge init` to create one")
@@ -70,7 +70,7 @@ impl Workspace {
                         Error::failure(format!("cannot read `{}`", path.display())).with_source(e)
                     }
                 })?;
-                let forge = Forge::parse(&text, MANIFEST_PATH, strict)?;
+                let forge = Forge::parse_bytes(&bytes, MANIFEST_PATH, strict)?;
                 let integration = match forge.integration() {
                     Some(name) => name.to_owned(),
                     None => main_branch()?.ok_or_else(no_integration_branch)?,
@@ -181,9 +181,8 @@ impl Workspace {
         let (manifest, fresh) = match cached.filter(|c| c.blob == blob_hex) {
             Some(c) => (c.manifest, c.disk != disk_key),
             None => {
-                let text = String::from_utf8(repo.read_blob(blob)?)
-                    .map_err(|_| Error::usage(format!("`{label}` is not valid UTF-8")))?;
-                (Forge::parse(&text, &label, false)?.manifest, true)
+                let bytes = repo.read_blob(blob)?;
+                (Forge::parse_bytes(&bytes, &label, false)?.manifest, true)
             }
         };
         if fresh {
@@ -357,9 +356,7 @@ fn forge_at(
     let bytes = repo
         .read_file_at(commit, MANIFEST_PATH)?
         .ok_or_else(missing)?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Error::usage(format!("`{label}` is not valid UTF-8")))?;
-    Forge::parse(&text, label, strict)
+    Forge::parse_bytes(&bytes, label, strict)
 }
 
 fn no_integration_branch() -> Error {

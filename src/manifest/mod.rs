@@ -31,6 +31,24 @@ pub struct Forge {
 }
 
 impl Forge {
+    /// Parse and validate manifest bytes as read from a file or blob: text that is not UTF-8
+    /// is an invalid manifest (exit 2) placed at its line and byte offset.
+    pub fn parse_bytes(bytes: &[u8], source: &str, strict: bool) -> Result<Forge> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Forge::parse(text, source, strict),
+            Err(e) => {
+                let at = e.valid_up_to();
+                let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
+                let problem = Problem::error(
+                    Some(line),
+                    format!("the manifest is not valid UTF-8 (byte offset {at})"),
+                    "save the file as UTF-8 (TOML requires it)".to_owned(),
+                );
+                Err(invalid(source, &[problem]))
+            }
+        }
+    }
+
     /// Parse and validate manifest text. Ownership overlaps are not analysed (that is
     /// [`Forge::overlaps`], for `plan`), except that `strict` makes any overlap an error.
     pub fn parse(text: &str, source: &str, strict: bool) -> Result<Forge> {

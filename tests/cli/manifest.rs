@@ -214,3 +214,30 @@ fn manifest_rejects_owning_the_whole_repo_or_protected_paths_and_a_protected_tod
         ".droidforge/forge.toml:8: droid `a` keeps its TODO list in `.droidforge/forge.toml`, a protected path",
     );
 }
+
+#[test]
+fn a_non_utf8_manifest_exits_1_without_a_position() {
+    // Working-tree manifest (`plan --check` reads it) and the committed one (`status`).
+    let repo = TestRepo::new();
+    repo.commit("init", &[("README.md", "r\n")]);
+    std::fs::create_dir_all(repo.path(".droidforge")).unwrap();
+    let mut bytes = format!("{PHASE}[[droid]]\nname = \"a\"\n").into_bytes();
+    let offset = bytes.len() + "role = \"".len();
+    bytes.extend_from_slice(b"role = \"caf\xe9\"\nphases = [1]\nowns = [\"src/**\"]\n");
+    std::fs::write(repo.path(MANIFEST), &bytes).unwrap();
+    let out = repo.df(&["plan", "--check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(".droidforge/forge.toml:6:"), "{err}");
+    assert!(
+        err.contains(&format!("byte offset {}", offset + 3)),
+        "{err}"
+    );
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "latin-1 manifest"]);
+    let out = repo.df(&["status"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("forge.toml:6:"), "{err}");
+    assert!(err.contains("not valid UTF-8"), "{err}");
+}
