@@ -89,26 +89,48 @@ impl Repo {
     /// Find the repository containing `dir`.
     pub fn discover(dir: &Path) -> Result<Repo> {
         let git = gix::discover(dir).map_err(|e| {
-            Error::failure(format!(
-                "`{}` is not inside a git repository",
-                dir.display()
-            ))
-            .with_source(e)
-            .hint("run droidforge inside a git repository, or create one with `git init`")
+            unsupported_format(dir, &e).unwrap_or_else(|| {
+                Error::failure(format!(
+                    "`{}` is not inside a git repository",
+                    dir.display()
+                ))
+                .with_source(e)
+                .hint("run droidforge inside a git repository, or create one with `git init`")
+            })
         })?;
-        Ok(Repo::from_git(git))
+        Repo::from_git(git, dir)
     }
 
     /// Open the repository at exactly `dir`.
     pub fn open(dir: &Path) -> Result<Repo> {
-        let git = gix::open(dir)
-            .with_context(|| format!("cannot open the git repository at `{}`", dir.display()))?;
-        Ok(Repo::from_git(git))
+        let git = gix::open(dir).map_err(|e| {
+            unsupported_format(dir, &e).unwrap_or_else(|| {
+                Error::failure(format!(
+                    "cannot open the git repository at `{}`",
+                    dir.display()
+                ))
+                .with_source(e)
+            })
+        })?;
+        Repo::from_git(git, dir)
     }
 
-    fn from_git(mut git: gix::Repository) -> Repo {
+    fn from_git(mut git: gix::Repository, dir: &Path) -> Result<Repo> {
+        // gix reads only the files ref backend; on a reftable repository it would see no
+        // branches at all, so refuse instead of acting on an empty view.
+        let ref_storage = git
+            .config_snapshot()
+            .string("extensions.refStorage")
+            .map(|v| v.to_string());
+        if let Some(format) = ref_storage.filter(|v| !v.eq_ignore_ascii_case("files")) {
+            return Err(Error::failure(format!(
+                "`{}` uses the `{format}` ref format (extensions.refStorage), which droidforge does not support",
+                dir.display()
+            ))
+            .hint("droidforge needs the `files` ref format; convert with `git refs migrate --ref-format=files` (git 2.46+) or use a clone made without `--ref-format=reftable`"));
+        }
         git.object_cache_size_if_unset(32 * 1024 * 1024);
-        Repo { git }
+        Ok(Repo { git })
     }
 
     /// The shared `.git` directory of all worktrees.
@@ -578,4 +600,31 @@ fn absolute(p: &Path) -> PathBuf {
 pub fn valid_branch_name(name: &str) -> bool {
     let full = format!("refs/heads/{name}");
     !name.is_empty() && gix::validate::reference::name(full.as_bytes().into()).is_ok()
+}
+
+/// A repository gix refuses because of its object format (SHA-256: gix is built here for SHA-1
+/// only) gets an error naming the format, not "not a git repository".
+fn unsupported_format(dir: &Path, e: &dyn std::error::Error) -> Option<Error> {
+    let mut chain = Vec::new();
+    let mut cur: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = cur {
+        chain.push(err.to_string());
+        cur = err.source();
+    }
+    let text = chain.join(": ");
+    if !text.contains("extensions.objectFormat") {
+        return None;
+    }
+    let format = text
+        .split("input=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or("unknown");
+    Some(
+        Error::failure(format!(
+            "`{}` is a git repository in the `{format}` object format (extensions.objectFormat), which droidforge does not support",
+            dir.display()
+        ))
+        .hint("droidforge works with SHA-1 repositories only; use a repository made by `git init` without `--object-format=sha256`"),
+    )
 }

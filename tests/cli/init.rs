@@ -133,3 +133,48 @@ fn seed_briefs_still_invite_contracts_in_the_shared_interfaces_file() {
         "{brief}"
     );
 }
+
+/// A repository made with `git init <format_flag>` and one commit.
+fn repo_in_format(format_flag: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut init = std::process::Command::new("git");
+    hermetic(&mut init);
+    let ok = init
+        .current_dir(tmp.path())
+        .args(["init", "-q", "-b", "main", format_flag, "."])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    commit_in(tmp.path(), "init", &[("README.md", "r\n")]);
+    tmp
+}
+
+#[test]
+fn sha256_and_reftable_repositories_are_misreported_or_silently_empty() {
+    // SHA-256 was "not inside a git repository"; reftable showed no branches at all.
+    for (flag, format, key) in [
+        (
+            "--object-format=sha256",
+            "sha256",
+            "extensions.objectFormat",
+        ),
+        ("--ref-format=reftable", "reftable", "extensions.refStorage"),
+    ] {
+        let tmp = repo_in_format(flag);
+        for args in [&["init"][..], &["status"][..]] {
+            let out = df_in(tmp.path(), args);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{flag} {args:?}: {}",
+                stderr(&out)
+            );
+            let err = stderr(&out);
+            assert!(err.contains(&format!("`{format}`")), "{err}");
+            assert!(err.contains(key), "{err}");
+            assert!(!err.contains("panicked"), "{err}");
+        }
+        // Nothing was written into the repository.
+        assert!(!tmp.path().join(".droidforge").exists(), "{flag}");
+    }
+}
