@@ -387,3 +387,40 @@ fn toml_hint(e: &toml::de::Error) -> String {
         "fix the TOML syntax at that line".to_owned()
     }
 }
+
+/// Fuzzing entry point, shared by the cargo-fuzz target (`fuzz/fuzz_targets/manifest.rs`) and
+/// the proptest in `cargo test`, so both exercise the very same code: parse and validate
+/// `bytes` as a manifest, run the overlap analysis on what validates, and check the contract
+/// for hostile manifests — never a panic (the caller notices), every rejection is exit 2 and
+/// every problem in it carries a position (`file:line`, the line may come with a byte offset).
+/// `Err` describes a broken contract.
+#[doc(hidden)]
+pub fn fuzz_manifest(bytes: &[u8]) -> std::result::Result<(), String> {
+    match Forge::parse_bytes(bytes, MANIFEST_PATH, false) {
+        Ok(forge) => {
+            let found = forge.overlaps();
+            let _ = forge.overlap_problems(&found);
+            Ok(())
+        }
+        Err(e) => {
+            if e.kind != ExitKind::Usage {
+                return Err(format!(
+                    "a rejection exits {} instead of 2: {}",
+                    e.kind.code(),
+                    e.full_message()
+                ));
+            }
+            let problem_prefix = format!("\n  {MANIFEST_PATH}");
+            let unplaced = e.message.split(&problem_prefix).skip(1).find(|rest| {
+                !rest
+                    .strip_prefix(':')
+                    .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+            });
+            match (e.message.contains(&problem_prefix), unplaced) {
+                (false, _) => Err(format!("a rejection names no problem: {}", e.message)),
+                (true, Some(_)) => Err(format!("a problem without a position: {}", e.message)),
+                (true, None) => Ok(()),
+            }
+        }
+    }
+}

@@ -59,9 +59,68 @@ pub fn line_of(text: &str, value: &str) -> Option<usize> {
     let pos = text
         .find(&quoted)
         .or_else(|| text.find(&single))
+        .or_else(|| find_escaped(text, value))
         .or_else(|| text.find(value))?;
     Some(text[..pos].lines().count().max(1) + usize::from(text[..pos].ends_with('\n')))
         .map(|l| l.min(text.lines().count().max(1)))
+}
+
+/// The byte position of the first one-line TOML basic string (`"…"`) whose unescaped value is
+/// `value`: a hostile name written with escapes (`"a\"b"`, `"\u0000"`) still gets its line.
+fn find_escaped(text: &str, value: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'"' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut out = String::new();
+        let mut chars = text[i + 1..].char_indices();
+        let mut end = None;
+        while let Some((j, c)) = chars.next() {
+            match c {
+                '"' => {
+                    end = Some(i + 1 + j);
+                    break;
+                }
+                '\n' => break,
+                '\\' => match chars.next().map(|(_, e)| e) {
+                    Some('n') => out.push('\n'),
+                    Some('t') => out.push('\t'),
+                    Some('r') => out.push('\r'),
+                    Some('b') => out.push('\u{8}'),
+                    Some('f') => out.push('\u{c}'),
+                    Some('e') => out.push('\u{1b}'),
+                    Some(k @ ('u' | 'U' | 'x')) => {
+                        let n = match k {
+                            'u' => 4,
+                            'U' => 8,
+                            _ => 2,
+                        };
+                        let hex: String = (0..n)
+                            .filter_map(|_| chars.next().map(|(_, h)| h))
+                            .collect();
+                        if let Some(ch) =
+                            u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32)
+                        {
+                            out.push(ch);
+                        }
+                    }
+                    Some(other) => out.push(other),
+                    None => break,
+                },
+                c => out.push(c),
+            }
+        }
+        match end {
+            Some(_) if out == value => return Some(start),
+            Some(e) => i = e + 1,
+            None => i += 1,
+        }
+    }
+    None
 }
 
 fn valid_droid_name(name: &str) -> bool {

@@ -13,6 +13,7 @@ mod glob_intersect;
 mod guard;
 mod guards;
 mod hostile_branches;
+mod hostile_manifests;
 mod init;
 mod json;
 mod locks;
