@@ -173,6 +173,24 @@ pub fn render_progress(tables: &[PhaseTable], old_log: &[String], new_log: &[Log
     out
 }
 
+/// Fuzzing entry point for the TODO checkbox parser (shared by `fuzz/fuzz_targets/todo.rs` and
+/// the proptest in `cargo test`): any bytes, read as lossy UTF-8 like a TODO file, never panic
+/// and give counts that add up. `Err` describes a broken contract.
+#[doc(hidden)]
+pub fn fuzz_todo(bytes: &[u8]) -> std::result::Result<(), String> {
+    let text = String::from_utf8_lossy(bytes);
+    let p = parse_todo(&text);
+    let lines = text.lines().count();
+    let counted = p.done + p.open + p.in_progress;
+    if counted > lines {
+        return Err(format!("{counted} checkboxes counted in {lines} lines"));
+    }
+    if p.percent().is_some_and(|v| v > 100) {
+        return Err(format!("{p:?} is over 100 %"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,22 +233,4 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert!(rows[0].contains("m1") && rows[1].contains("m2"));
     }
-}
-
-/// Fuzzing entry point for the TODO checkbox parser (shared by `fuzz/fuzz_targets/todo.rs` and
-/// the proptest in `cargo test`): any bytes, read as lossy UTF-8 like a TODO file, never panic
-/// and give counts that add up. `Err` describes a broken contract.
-#[doc(hidden)]
-pub fn fuzz_todo(bytes: &[u8]) -> std::result::Result<(), String> {
-    let text = String::from_utf8_lossy(bytes);
-    let p = parse_todo(&text);
-    let lines = text.lines().count();
-    let counted = p.done + p.open + p.in_progress;
-    if counted > lines {
-        return Err(format!("{counted} checkboxes counted in {lines} lines"));
-    }
-    if p.percent().is_some_and(|v| v > 100) {
-        return Err(format!("{p:?} is over 100 %"));
-    }
-    Ok(())
 }
