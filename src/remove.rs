@@ -3,8 +3,9 @@
 //!
 //! Work is "lost" when a worktree has uncommitted or untracked files, or — when the branch is
 //! deleted — when the branch has commits that did not land on the integration branch. The
-//! merger rebases, so a landed commit is recognised by its identity (author, author time,
-//! summary) among the integration commits since the merge base, or by being the recorded
+//! merger rebases, so a landed commit is recognised by the landed mapping the merger records
+//! (original → rewritten, still on the integration branch), by its identity (author, author
+//! time, summary) among the integration commits since the merge base, or by being the recorded
 //! merged commit.
 
 use std::collections::HashSet;
@@ -287,7 +288,16 @@ pub fn unmerged_commits(ws: &Workspace, tip: Oid, stored: Option<&DroidState>) -
         .filter_map(|c| ws.repo.commit_info(c).ok())
         .map(|c| (c.author.name, c.author.email, c.author.time, c.summary))
         .collect();
-    Ok(candidates
+    // The recorded landed mapping (original → rewritten) is the exact answer; the identity
+    // match covers commits that landed before the state recorded it.
+    let recorded = stored.map(|s| &s.landed);
+    let mut unmerged = Vec::with_capacity(candidates.len());
+    for c in candidates {
+        if crate::merge::plan::landed_on(&ws.repo, recorded, c, int_tip)?.is_none() {
+            unmerged.push(c);
+        }
+    }
+    Ok(unmerged
         .into_iter()
         .filter(|c| match ws.repo.commit_info(*c) {
             Ok(i) => !landed.contains(&(i.author.name, i.author.email, i.author.time, i.summary)),

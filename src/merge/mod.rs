@@ -489,12 +489,9 @@ fn drop_landed(
     let mut keep = Vec::with_capacity(commits.len());
     let mut already = Vec::new();
     for info in commits {
-        let rewritten = landed
-            .get(&info.id.to_string())
-            .and_then(|h| crate::repo::parse_oid(h));
-        match rewritten {
-            Some(new) if repo.is_ancestor(new, tip)? => already.push((info.id, new)),
-            _ => keep.push(info),
+        match plan::landed_on(repo, Some(landed), info.id, tip)? {
+            Some(new) => already.push((info.id, new)),
+            None => keep.push(info),
         }
     }
     Ok((keep, already))

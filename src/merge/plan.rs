@@ -1,6 +1,8 @@
 //! Resolve the merge set and its order: the selection in deterministic dependency order, the
 //! phase gate, and which commit of each droid is merged (its ready mark).
 
+use std::collections::BTreeMap;
+
 use crate::error::{Error, Result};
 use crate::repo::Oid;
 use crate::workspace::Workspace;
@@ -111,15 +113,44 @@ pub fn plan(ws: &Workspace, opts: &MergeOptions, t0: Oid) -> Result<MergePlan> {
 
 /// Is the droid's work merged (nothing pending)? Yes when its ready work is on the integration
 /// branch: a ready mark contained in `t0` (this includes `done` with nothing ahead: "finished,
-/// nothing to merge"), or, once a merge cleared the mark, a recorded merge. A droid without a
-/// ready mark and without a recorded merge is not merged, however few commits it has: it has
-/// not said it is finished, so its dependents wait.
+/// nothing to merge"), a ready mark recorded as landed whose rewritten copy is in `t0` (a mark
+/// that could not be cleared, or set again on the original commits after a rebased landing),
+/// or, once a merge cleared the mark, a recorded merge. A droid without a ready mark and
+/// without a recorded merge is not merged, however few commits it has: it has not said it is
+/// finished, so its dependents wait.
 pub fn is_merged(ws: &Workspace, droid: &str, t0: Oid) -> Result<bool> {
     if let Some(ready) = ws.repo.ref_target(&ws.ready_ref(droid))? {
         // A ready mark that is not a commit (damaged or hostile) is not merged work.
-        return Ok(ws.repo.not_a_commit(ready)?.is_none() && ws.repo.is_ancestor(ready, t0)?);
+        if ws.repo.not_a_commit(ready)?.is_some() {
+            return Ok(false);
+        }
+        if ws.repo.is_ancestor(ready, t0)? {
+            return Ok(true);
+        }
+        let state = ws.state.store().read().unwrap_or_default();
+        let landed = state.droids.get(droid).map(|d| &d.landed);
+        return Ok(landed_on(&ws.repo, landed, ready, t0)?.is_some());
     }
     Ok(merged_before(ws, droid))
+}
+
+/// The commit `original` became on the integration branch, when the state records it as
+/// landed (`landed`: a droid's original → rewritten mapping) and that commit is still
+/// contained in `tip` (an undone or rewound merge no longer counts). The one answer to "did
+/// this commit already land?" for the merger and the dependency and phase gates.
+pub fn landed_on(
+    repo: &crate::repo::Repo,
+    landed: Option<&BTreeMap<String, String>>,
+    original: Oid,
+    tip: Oid,
+) -> Result<Option<Oid>> {
+    let Some(new) = landed
+        .and_then(|l| l.get(&original.to_string()))
+        .and_then(|h| crate::repo::parse_oid(h))
+    else {
+        return Ok(None);
+    };
+    Ok(repo.is_ancestor(new, tip)?.then_some(new))
 }
 
 /// Does the state record this droid's work as merged (a landed merge, or `done` with nothing

@@ -342,3 +342,47 @@ fn undo_hint_is_a_command_that_works() {
     assert_eq!(repo.rev("main"), before_merge);
     assert!(repo.git(&["status", "--porcelain"]).trim().is_empty());
 }
+
+/// A merge that could not reset the droid's branch (its worktree had uncommitted edits) leaves
+/// the original commits on the branch; a repeated `done` marks them ready again. They are
+/// recorded as landed (rewritten on `main`), so the droid is merged and its dependents land.
+#[test]
+fn droid_marked_ready_again_after_landing_counts_as_merged_for_dependents() {
+    let repo = chain_repo();
+    let original = droid_commit(&repo, "droid-1", "one", &[("droid-1/a.txt", "a\n")]);
+    done(&repo, "droid-1");
+    // main moves, so droid-1 lands rebased (its original commit is not on main).
+    repo.commit("main moves", &[("INTERFACES.md", "# Interfaces\n\nv2\n")]);
+    let wt = repo.path(".droidforge/worktrees/droid-1");
+    // An uncommitted edit to a file the move to the rebased commit changes (main changed
+    // INTERFACES.md) keeps the branch where it is.
+    std::fs::write(wt.join("INTERFACES.md"), "local edit\n").unwrap();
+    let (out, report) = merge_json(&repo, &["droid-1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(status_of(&report, "droid-1"), "merged", "{report:#}");
+    assert_eq!(
+        droid_git(&repo, "droid-1", &["rev-parse", "HEAD"]).trim(),
+        original,
+        "the dirty worktree's branch stays where it was"
+    );
+    assert!(
+        !repo.git(&["rev-list", "main"]).contains(&original),
+        "the original commit must not be on main (it was rebased)"
+    );
+    // The droid says it is finished again: its ready mark is the original, already landed.
+    done(&repo, "droid-1");
+    assert_eq!(
+        repo.git(&["rev-parse", "refs/droidforge/ready/droid-1"])
+            .trim(),
+        original
+    );
+    droid_commit(&repo, "droid-2", "two", &[("droid-2/b.txt", "b\n")]);
+    done(&repo, "droid-2");
+    let (out, report) = merge_json(&repo, &["droid-2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(status_of(&report, "droid-2"), "merged", "{report:#}");
+    assert_eq!(repo.git(&["show", "main:droid-2/b.txt"]), "b\n");
+    assert_eq!(repo.git(&["show", "main:droid-1/a.txt"]), "a\n");
+    assert_no_commit_landed_twice(&repo.root, "main");
+    repo.assert_fsck();
+}
