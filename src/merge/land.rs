@@ -341,6 +341,7 @@ fn record_outcomes(
     more: impl FnOnce(&mut crate::state::State),
 ) -> Result<()> {
     ws.state.store().update(|s| {
+        record_upstream(s, report);
         for d in &report.droids {
             if matches!(d.status, DroidStatus::Unready | DroidStatus::UpToDate) {
                 continue;
@@ -394,6 +395,29 @@ pub fn record_unlanded(ws: &Workspace, report: &MergeReport) -> Result<()> {
     ws.state.ensure()?;
     let rows = super::record::log_rows(report);
     record_outcomes(ws, report, |s| s.unrecorded_log.extend(rows))
+}
+
+/// Commits whose change was found already upstream count as landed (original → the upstream
+/// commit), so a ready mark on them is merged work and they are never replayed.
+fn record_upstream(s: &mut crate::state::State, report: &MergeReport) {
+    for d in &report.droids {
+        for c in &d.upstream {
+            if let Some(new) = &c.rewritten {
+                let entry = s.droids.entry(d.droid.clone()).or_default();
+                entry.landed.insert(c.original.clone(), new.clone());
+            }
+        }
+    }
+}
+
+/// Record only the commits found already upstream (a run that landed nothing and rejected
+/// nothing).
+pub fn record_upstream_only(ws: &Workspace, report: &MergeReport) -> Result<()> {
+    if report.droids.iter().all(|d| d.upstream.is_empty()) {
+        return Ok(());
+    }
+    ws.state.ensure()?;
+    ws.state.store().update(|s| record_upstream(s, report))
 }
 
 /// Drop the waiting merge-log rows that `progress_text` (a written PROGRESS.md) now holds.

@@ -271,6 +271,45 @@ pub fn run_merge(
             report.droids.push(dr);
             continue;
         }
+        // Commits whose change is already upstream under another id (cherry-picked onto the
+        // integration branch) are skipped, as `git rebase` skips them. A merge commit brings
+        // them in with their history instead, as `git merge` does.
+        let (commits, upstream) = match opts.strategy {
+            Strategy::Rebase => drop_upstream(&repo, tip, candidate, commits)?,
+            Strategy::Merge => (commits, Vec::new()),
+        };
+        dr.upstream = upstream
+            .iter()
+            .map(|(original, upstream)| {
+                Ok(CommitReport {
+                    original: original.to_string(),
+                    rewritten: Some(upstream.to_string()),
+                    summary: repo.commit_info(*original)?.summary,
+                })
+            })
+            .collect::<Result<_>>()?;
+        if commits.is_empty() {
+            dr.status = DroidStatus::UpToDate;
+            dr.reason = Some(format!(
+                "its {} commit(s) up to {} are already on `{}` under other ids (first: {} as {})",
+                upstream.len(),
+                gate::short(candidate),
+                ws.integration,
+                gate::short(upstream[0].0),
+                gate::short(upstream[0].1)
+            ));
+            report.droids.push(dr);
+            continue;
+        }
+        if !upstream.is_empty() {
+            report.notes.push(format!(
+                "`{name}`: {} commit(s) skipped, their change is already on `{}` (first: {} as {})",
+                upstream.len(),
+                ws.integration,
+                gate::short(upstream[0].0),
+                gate::short(upstream[0].1)
+            ));
+        }
         for info in &commits {
             dr.commits.push(CommitReport {
                 original: info.id.to_string(),
@@ -464,6 +503,8 @@ pub fn run_merge(
     if tip == t0 {
         if attempted && !opts.no_record {
             land::record_unlanded(ws, &report)?;
+        } else if !opts.no_record {
+            land::record_upstream_only(ws, &report)?;
         }
         return Ok(report);
     }
@@ -495,6 +536,41 @@ fn drop_landed(
         }
     }
     Ok((keep, already))
+}
+
+/// Split `commits` into those still to land and those whose exact change (see
+/// [`crate::repo::ChangeSet`]) a commit of the integration branch since its merge base with
+/// `candidate` already made. Returns (to land, [(original, the upstream commit)]).
+fn drop_upstream(
+    repo: &crate::repo::Repo,
+    tip: Oid,
+    candidate: Oid,
+    commits: Vec<crate::repo::CommitInfo>,
+) -> Result<(Vec<crate::repo::CommitInfo>, Vec<Landed>)> {
+    let Some(base) = repo.merge_base(tip, candidate)? else {
+        return Ok((commits, Vec::new()));
+    };
+    let upstream = repo.commits_between(Some(base), tip)?;
+    if upstream.is_empty() {
+        return Ok((commits, Vec::new()));
+    }
+    let mut upstream_changes: HashMap<crate::repo::ChangeSet, Oid> = HashMap::new();
+    for id in upstream {
+        if let Some(change) = repo.change_set(id)? {
+            upstream_changes.entry(change).or_insert(id);
+        }
+    }
+    let mut keep = Vec::with_capacity(commits.len());
+    let mut skipped = Vec::new();
+    for info in commits {
+        match repo.change_set(info.id)? {
+            Some(change) if upstream_changes.contains_key(&change) => {
+                skipped.push((info.id, upstream_changes[&change]));
+            }
+            _ => keep.push(info),
+        }
+    }
+    Ok((keep, skipped))
 }
 
 fn warn_about_locked_paths(

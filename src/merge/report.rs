@@ -109,6 +109,10 @@ pub struct DroidReport {
     #[serde(default)]
     pub tip: Option<String>,
     pub commits: Vec<CommitReport>,
+    /// Commits skipped because their change is already on the integration branch under
+    /// another id (`rewritten` is that upstream commit).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstream: Vec<CommitReport>,
     pub violations: Vec<Violation>,
     pub conflicts: Vec<Conflict>,
     #[serde(default)]
@@ -124,6 +128,7 @@ impl DroidReport {
             ready: None,
             tip: None,
             commits: Vec::new(),
+            upstream: Vec::new(),
             violations: Vec::new(),
             conflicts: Vec::new(),
             reason: None,

@@ -1,4 +1,5 @@
-//! Which paths a commit changes, with rename detection, for ownership checks.
+//! Which paths a commit changes, with rename detection, for ownership checks; and the exact
+//! change set of a commit, to recognise a change that is already upstream.
 
 use gix::object::tree::diff::ChangeDetached;
 
@@ -148,5 +149,82 @@ impl Repo {
             }
         }
         Ok(out)
+    }
+}
+
+/// One entry of a [`ChangeSet`]: a path with its (mode, object id) before and after.
+type EntryChange = (String, Option<(u16, Oid)>, Option<(u16, Oid)>);
+
+/// What a commit changes relative to its first parent, exactly: every changed path with its
+/// mode and object id before and after, sorted, renames not folded. Two commits with equal
+/// change sets make the same change (the same as equal `git patch-id`s for those commits,
+/// but never equal for different changes: no hashing, no whitespace folding, so a change with
+/// the same effect but different context lines — which git's patch id would also treat as
+/// different — is not matched).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ChangeSet(Vec<EntryChange>);
+
+impl Repo {
+    /// The change set of a commit with exactly one parent (`None` for a root or a merge
+    /// commit, and for a commit that changes nothing: git keeps commits that start empty, so
+    /// they are never "already upstream").
+    pub fn change_set(&self, commit: Oid) -> Result<Option<ChangeSet>> {
+        let info = self.commit_info(commit)?;
+        let [parent] = info.parents[..] else {
+            return Ok(None);
+        };
+        let find = |id: Oid| {
+            self.git
+                .find_tree(id)
+                .with_context(|| format!("tree {id} is missing"))
+        };
+        let old = find(self.tree_id(parent)?)?;
+        let new = find(info.tree)?;
+        let opts = gix::diff::Options::default().with_rewrites(None);
+        let changes = self
+            .git
+            .diff_tree_to_tree(Some(&old), Some(&new), Some(opts))
+            .with_context(|| format!("cannot diff commit {commit}"))?;
+        // Trees are described by what they hold, except an empty one (its own entry).
+        let keep =
+            |mode: gix::object::tree::EntryMode, id: &Oid| !mode.is_tree() || id.is_empty_tree();
+        let mut out: Vec<EntryChange> = Vec::new();
+        for change in changes {
+            match change {
+                ChangeDetached::Addition {
+                    location,
+                    entry_mode,
+                    id,
+                    ..
+                } if keep(entry_mode, &id) => {
+                    out.push((location.to_string(), None, Some((entry_mode.value(), id))))
+                }
+                ChangeDetached::Deletion {
+                    location,
+                    entry_mode,
+                    id,
+                    ..
+                } if keep(entry_mode, &id) => {
+                    out.push((location.to_string(), Some((entry_mode.value(), id)), None))
+                }
+                ChangeDetached::Modification {
+                    location,
+                    previous_entry_mode,
+                    entry_mode,
+                    previous_id,
+                    id,
+                } if !(entry_mode.is_tree() && previous_entry_mode.is_tree()) => out.push((
+                    location.to_string(),
+                    Some((previous_entry_mode.value(), previous_id)),
+                    Some((entry_mode.value(), id)),
+                )),
+                _ => {}
+            }
+        }
+        if out.is_empty() {
+            return Ok(None);
+        }
+        out.sort();
+        Ok(Some(ChangeSet(out)))
     }
 }

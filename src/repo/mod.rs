@@ -16,7 +16,7 @@ mod staged;
 mod worktree;
 
 pub use checkout::CheckoutUpdate;
-pub use diff::{ChangeKind, PathChange};
+pub use diff::{ChangeKind, ChangeSet, PathChange};
 pub use dirty::DirtyPaths;
 pub use fsck_names::InvalidEntry;
 pub use replay::{ConflictEntry, ReplayOutcome, Replayed};

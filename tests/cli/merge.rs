@@ -930,3 +930,69 @@ fn an_untracked_file_in_the_way_of_a_merged_file_is_never_overwritten() {
     assert!(notes.contains("`src/core/a.rs`"), "{notes}");
     assert_eq!(repo.read("src/core/a.rs"), "my own untracked file\n");
 }
+
+/// A droid commit that is already on the integration branch under another id (a human
+/// cherry-picked it) is skipped as `git rebase` skips it, not replayed as an empty duplicate.
+#[test]
+fn commit_already_upstream_by_cherry_pick_is_not_landed_twice() {
+    let repo = repo_with(
+        &forge_toml(&[("alpha", &["alpha/**"], &[])]),
+        &[("alpha/a.txt", "1\n2\n3\n")],
+    );
+    let c1 = droid_commit(
+        &repo,
+        "alpha",
+        "alpha c1",
+        &[("alpha/a.txt", "1 one\n2\n3\n")],
+    );
+    droid_commit(&repo, "alpha", "alpha c2", &[("alpha/b.txt", "b\n")]);
+    done(&repo, "alpha");
+    repo.commit("main moves", &[("README", "r\n")]);
+    repo.git(&["cherry-pick", &c1]);
+    let picked = repo.rev("main");
+    repo.commit("main moves again", &[("README", "r2\n")]);
+
+    let (out, report) = merge_json(&repo, &["alpha"]);
+    assert!(out.status.success(), "{}\n{report:#}", stderr(&out));
+    assert_eq!(status_of(&report, "alpha"), "merged", "{report:#}");
+    let commits = droid_entry(&report, "alpha")["commits"].as_array().unwrap();
+    assert_eq!(commits.len(), 1, "{report:#}");
+    assert_eq!(commits[0]["summary"], "alpha c2");
+    let subjects = repo.git(&["log", "--format=%s", "main"]);
+    assert_eq!(
+        subjects.lines().filter(|s| *s == "alpha c1").count(),
+        1,
+        "{subjects}"
+    );
+    assert!(repo.git(&["rev-list", "main"]).contains(&picked));
+    assert_eq!(repo.git(&["show", "main:alpha/a.txt"]), "1 one\n2\n3\n");
+    assert_eq!(repo.git(&["show", "main:alpha/b.txt"]), "b\n");
+    assert_no_commit_landed_twice(&repo.root, "main");
+    repo.assert_fsck();
+
+    // Every commit upstream: nothing lands, the droid is up to date and counts as merged for
+    // its dependents.
+    let repo2 = repo_with(
+        &forge_toml(&[
+            ("alpha", &["alpha/**"], &[]),
+            ("beta", &["beta/**"], &["alpha"]),
+        ]),
+        &[("alpha/a.txt", "1\n")],
+    );
+    let only = droid_commit(&repo2, "alpha", "alpha only", &[("alpha/a.txt", "2\n")]);
+    done(&repo2, "alpha");
+    repo2.commit("main moves", &[("README", "r\n")]);
+    repo2.git(&["cherry-pick", &only]);
+    let before = repo2.rev("main");
+    let (out, report) = merge_json(&repo2, &["alpha"]);
+    assert!(out.status.success(), "{}\n{report:#}", stderr(&out));
+    assert_eq!(status_of(&report, "alpha"), "up-to-date", "{report:#}");
+    assert_eq!(repo2.rev("main"), before, "nothing may land");
+    droid_commit(&repo2, "beta", "beta b", &[("beta/b.txt", "b\n")]);
+    done(&repo2, "beta");
+    let (out, report) = merge_json(&repo2, &["beta"]);
+    assert!(out.status.success(), "{}\n{report:#}", stderr(&out));
+    assert_eq!(status_of(&report, "beta"), "merged", "{report:#}");
+    assert_no_commit_landed_twice(&repo2.root, "main");
+    repo2.assert_fsck();
+}
