@@ -123,6 +123,29 @@ impl Workspace {
                 (forge, integration)
             }
         };
+        // Droid worktrees go under `worktree_dir`; a directory the integration branch
+        // tracks would be mixed with the project's own files.
+        let wt = forge
+            .manifest
+            .forge
+            .worktree_dir
+            .trim()
+            .trim_end_matches('/');
+        if !wt.is_empty()
+            && let Some(tip) = repo.branch_tip(&integration)?
+            && repo.is_dir_at(tip, wt)?
+        {
+            let label = format!("{integration}:{MANIFEST_PATH}");
+            let at = match crate::manifest::line_of(&forge.text, &forge.manifest.forge.worktree_dir)
+            {
+                Some(l) => format!("{label}:{l}"),
+                None => label,
+            };
+            return Err(Error::usage(format!(
+                "invalid manifest: {at}: worktree_dir `{wt}` is a directory tracked on `{integration}`; droid worktrees would be created among the project's files"
+            ))
+            .hint("set `worktree_dir` to an untracked directory (the default is `.droidforge/worktrees`)"));
+        }
         let state = StateDir::new(&repo.common_dir());
         Ok(Workspace {
             repo,

@@ -343,6 +343,15 @@ impl Repo {
         Ok(entry.mode().is_blob().then(|| entry.object_id()))
     }
 
+    /// Is `path` a directory (tree) in a commit's tree?
+    pub fn is_dir_at(&self, commit: Oid, path: &str) -> Result<bool> {
+        let tree = self.tree_of(commit)?;
+        Ok(tree
+            .lookup_entry_by_path(path)
+            .with_context(|| format!("cannot look up `{path}`"))?
+            .is_some_and(|e| e.mode().is_tree()))
+    }
+
     /// The bytes of a blob.
     pub fn read_blob(&self, id: Oid) -> Result<Vec<u8>> {
         let obj = self

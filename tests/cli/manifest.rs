@@ -241,3 +241,18 @@ fn a_non_utf8_manifest_exits_1_without_a_position() {
     assert!(err.contains("forge.toml:6:"), "{err}");
     assert!(err.contains("not valid UTF-8"), "{err}");
 }
+
+#[test]
+fn a_tracked_directory_as_worktree_dir_is_accepted() {
+    let repo = TestRepo::new();
+    repo.manifest(&format!(
+        "[forge]\nworktree_dir = \"src\"\n\n{PHASE}[[droid]]\nname = \"a\"\nphases = [1]\nowns = [\"lib/**\"]\n"
+    ));
+    repo.commit("forge", &[("src/main.rs", "fn main() {}\n")]);
+    let out = repo.df(&["spawn", "a"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("main:.droidforge/forge.toml:2:"), "{err}");
+    assert!(err.contains("worktree_dir `src`"), "{err}");
+    assert!(!repo.path("src/a").exists());
+}
