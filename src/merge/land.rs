@@ -205,9 +205,24 @@ pub fn land(ws: &Workspace, report: &mut MergeReport, progress: &dyn Fn(&str)) -
         }
         return Err(e);
     }
-    let notes = finish(ws, &journal)?;
+    let notes = finish(ws, &journal).map_err(|e| moved_but_unfinished(&journal, e))?;
     report.notes.extend(notes);
     Ok(())
+}
+
+/// The follow-up work after the ref update failed (a full disk, a broken state file): the
+/// integration branch has already moved, so the error must say so and how to finish, not read
+/// like a merge that did not happen.
+fn moved_but_unfinished(journal: &MergeJournal, cause: Error) -> Error {
+    Error::failure(format!(
+        "merge {} moved `{}` from {} to {}, but finishing it failed (ready marks, branches, checkouts or state may be stale)",
+        journal.merge_id,
+        journal.integration,
+        short(&journal.old_tip),
+        short(&journal.new_tip)
+    ))
+    .with_source(cause)
+    .hint("fix the cause, then run `droidforge merge --continue` to finish the merge (safe to repeat)")
 }
 
 fn test_pause() {
@@ -646,7 +661,7 @@ pub fn continue_merge(ws: &Workspace, progress: &dyn Fn(&str)) -> Result<MergeRe
         ))
         .hint("run `droidforge merge --abort` to drop the interrupted merge, then merge again"));
     }
-    let notes = finish(ws, &journal)?;
+    let notes = finish(ws, &journal).map_err(|e| moved_but_unfinished(&journal, e))?;
     report.notes.extend(notes);
     report.landed = true;
     report.backup_ref = Some(journal.backup_ref.clone());

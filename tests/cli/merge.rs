@@ -453,6 +453,55 @@ fn integration_moved_during_merge_fails_cleanly() {
 }
 
 #[test]
+fn a_failure_after_the_ref_update_does_not_say_the_branch_moved() {
+    // Regression: when the follow-up work after the ref update failed (a full disk, a broken
+    // state file), the error read like a failed merge although `main` had already moved.
+    let repo = two_droid_repo();
+    let t0 = repo.rev("main");
+    droid_commit(&repo, "core-droid", "core 1", &[("src/core/a.rs", "a\n")]);
+    done(&repo, "core-droid");
+    let go = repo.path("../go");
+    let mut cmd = std::process::Command::new(droidforge_bin());
+    hermetic(&mut cmd);
+    let child = cmd
+        .current_dir(&repo.root)
+        .args(["merge", "core-droid"])
+        .env("DROIDFORGE_TEST_PAUSE_BEFORE_LAND", &go)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let journal = repo.path(".git/droidforge/merge-journal.json");
+    while !journal.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // The state file becomes unwritable between the ref update and the follow-up work.
+    let state = repo.path(".git/droidforge/state.json");
+    let saved = std::fs::read(&state).unwrap_or_default();
+    let _ = std::fs::remove_file(&state);
+    std::fs::create_dir(&state).unwrap();
+    std::fs::write(&go, "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("moved `main` from"), "{err}");
+    assert!(err.contains("droidforge merge --continue"), "{err}");
+    let moved = repo.rev("main");
+    assert_ne!(moved, t0, "the branch did move");
+    assert!(journal.exists(), "the journal stays for --continue");
+    // Once the cause is gone, --continue finishes the merge.
+    std::fs::remove_dir(&state).unwrap();
+    if !saved.is_empty() {
+        std::fs::write(&state, &saved).unwrap();
+    }
+    let out = repo.df(&["merge", "--continue"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!journal.exists());
+    assert_eq!(repo.rev("main"), moved);
+    repo.assert_fsck();
+}
+
+#[test]
 fn undo_restores_only_when_nothing_landed_on_top() {
     let repo = two_droid_repo();
     let t0 = repo.rev("main");
