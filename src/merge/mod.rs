@@ -346,18 +346,7 @@ pub fn run_merge(
             gate::check_ownership_of(&repo, &ws.forge.rules, name, tip, candidate, &commits)?;
         let violations = ownership.violations;
         if !violations.is_empty() {
-            dr.status = DroidStatus::Violation;
-            dr.reason = Some(format!(
-                "{} outside its ownership",
-                crate::text::count(violations.len(), "path")
-            ));
-            dr.violations = violations;
-            progress(&format!("{name}: ownership violation"));
-            not_landed.insert(
-                name.to_owned(),
-                "was rejected (ownership violation)".to_owned(),
-            );
-            report.droids.push(dr);
+            reject_for_violations(dr, violations, &mut report, &mut not_landed, progress);
             continue;
         }
 
@@ -389,18 +378,7 @@ pub fn run_merge(
                 let violations =
                     gate::check_landing(&repo, &ws.forge.rules, name, tip, new_tip, candidate)?;
                 if !violations.is_empty() {
-                    dr.status = DroidStatus::Violation;
-                    dr.reason = Some(format!(
-                        "{} outside its ownership",
-                        crate::text::count(violations.len(), "path")
-                    ));
-                    dr.violations = violations;
-                    progress(&format!("{name}: ownership violation"));
-                    not_landed.insert(
-                        name.to_owned(),
-                        "was rejected (ownership violation)".to_owned(),
-                    );
-                    report.droids.push(dr);
+                    reject_for_violations(dr, violations, &mut report, &mut not_landed, progress);
                     continue;
                 }
                 (new_tip, rewritten)
@@ -571,6 +549,29 @@ fn drop_upstream(
         }
     }
     Ok((keep, skipped))
+}
+
+/// Reject a droid for ownership violations, found before or after its replay: nothing of it
+/// lands, and droids that depend on it are skipped.
+fn reject_for_violations(
+    mut dr: DroidReport,
+    violations: Vec<Violation>,
+    report: &mut MergeReport,
+    not_landed: &mut HashMap<String, String>,
+    progress: &dyn Fn(&str),
+) {
+    dr.status = DroidStatus::Violation;
+    dr.reason = Some(format!(
+        "{} outside its ownership",
+        crate::text::count(violations.len(), "path")
+    ));
+    dr.violations = violations;
+    progress(&format!("{}: ownership violation", dr.droid));
+    not_landed.insert(
+        dr.droid.clone(),
+        "was rejected (ownership violation)".to_owned(),
+    );
+    report.droids.push(dr);
 }
 
 fn warn_about_locked_paths(
