@@ -183,26 +183,12 @@ fn locks_of_dead_holders_are_broken() {
 
 #[test]
 fn an_interrupted_merge_is_reported_and_left_alone() {
-    use crate::merge_support::{done, droid_commit};
+    use crate::merge_support::{done, droid_commit, merge_paused_before_land};
     let repo = two_droid_repo();
     // A real journal: pause a merge right before it lands, keep a copy of its journal, kill it.
     droid_commit(&repo, "core-droid", "core 1", &[("src/core/a.rs", "a\n")]);
     done(&repo, "core-droid");
-    let go = repo.path("../go");
-    let mut cmd = Command::new(droidforge_bin());
-    hermetic(&mut cmd);
-    let mut child = cmd
-        .current_dir(&repo.root)
-        .args(["merge", "core-droid"])
-        .env("DROIDFORGE_TEST_PAUSE_BEFORE_LAND", &go)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let journal = repo.path(".git/droidforge/merge-journal.json");
-    while !journal.exists() {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    let (mut child, _go) = merge_paused_before_land(&repo, &["merge", "core-droid"]);
     child.kill().unwrap();
     child.wait().unwrap();
     let (code, v) = doctor(&repo, true);

@@ -416,21 +416,8 @@ fn integration_moved_during_merge_fails_cleanly() {
     let repo = two_droid_repo();
     droid_commit(&repo, "core-droid", "core 1", &[("src/core/a.rs", "a\n")]);
     done(&repo, "core-droid");
-    let go = repo.path("../go");
-    let mut cmd = std::process::Command::new(droidforge_bin());
-    hermetic(&mut cmd);
-    let child = cmd
-        .current_dir(&repo.root)
-        .args(["merge", "core-droid"])
-        .env("DROIDFORGE_TEST_PAUSE_BEFORE_LAND", &go)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (child, go) = merge_paused_before_land(&repo, &["merge", "core-droid"]);
     let journal = repo.path(".git/droidforge/merge-journal.json");
-    while !journal.exists() {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
     let someone = repo.commit("someone else lands", &[("README", "x\n")]);
     std::fs::write(&go, "").unwrap();
     let out = child.wait_with_output().unwrap();
@@ -460,21 +447,8 @@ fn a_failure_after_the_ref_update_does_not_say_the_branch_moved() {
     let t0 = repo.rev("main");
     droid_commit(&repo, "core-droid", "core 1", &[("src/core/a.rs", "a\n")]);
     done(&repo, "core-droid");
-    let go = repo.path("../go");
-    let mut cmd = std::process::Command::new(droidforge_bin());
-    hermetic(&mut cmd);
-    let child = cmd
-        .current_dir(&repo.root)
-        .args(["merge", "core-droid"])
-        .env("DROIDFORGE_TEST_PAUSE_BEFORE_LAND", &go)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (child, go) = merge_paused_before_land(&repo, &["merge", "core-droid"]);
     let journal = repo.path(".git/droidforge/merge-journal.json");
-    while !journal.exists() {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
     // The state file becomes unwritable between the ref update and the follow-up work.
     let state = repo.path(".git/droidforge/state.json");
     let saved = std::fs::read(&state).unwrap_or_default();

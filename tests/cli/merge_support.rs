@@ -172,3 +172,24 @@ pub fn assert_no_commit_landed_twice(dir: &std::path::Path, branch: &str) {
         }
     }
 }
+
+/// Start `droidforge <args>` (a merge) paused right before its ref transaction, and return once
+/// its journal is written: the child and the file whose creation lets it go on.
+pub fn merge_paused_before_land(repo: &TestRepo, args: &[&str]) -> (std::process::Child, PathBuf) {
+    let go = repo.path("../go");
+    let mut cmd = std::process::Command::new(droidforge_bin());
+    hermetic(&mut cmd);
+    let child = cmd
+        .current_dir(&repo.root)
+        .args(args)
+        .env("DROIDFORGE_TEST_PAUSE_BEFORE_LAND", &go)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let journal = repo.path(".git/droidforge/merge-journal.json");
+    while !journal.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    (child, go)
+}
