@@ -11,7 +11,6 @@ use std::sync::atomic::AtomicBool;
 
 use gix::bstr::{BString, ByteSlice};
 use gix::index::entry::{Flags, Mode, Stage, Stat};
-use gix::object::tree::diff::ChangeDetached;
 use gix::objs::tree::{EntryKind, EntryMode};
 
 use super::{Oid, Repo};
@@ -98,32 +97,11 @@ fn tree_changes(
         .with_context(|| format!("cannot compare {from} with {to}"))?;
     let mut changes: BTreeMap<BString, (Side, Side)> = BTreeMap::new();
     for change in diff {
-        let (location, before, after) = match change {
-            ChangeDetached::Addition {
-                location,
-                entry_mode,
-                id,
-                ..
-            } => (location, None, side(entry_mode, &id)),
-            ChangeDetached::Deletion {
-                location,
-                entry_mode,
-                id,
-                ..
-            } => (location, side(entry_mode, &id), None),
-            ChangeDetached::Modification {
-                location,
-                previous_entry_mode,
-                previous_id,
-                entry_mode,
-                id,
-            } => (
-                location,
-                side(previous_entry_mode, &previous_id),
-                side(entry_mode, &id),
-            ),
-            ChangeDetached::Rewrite { .. } => continue, // rewrites are off
+        let Some((location, before, after)) = super::diff::change_sides(change) else {
+            continue; // rewrites are off
         };
+        let before = before.and_then(|(mode, id)| side(mode, &id));
+        let after = after.and_then(|(mode, id)| side(mode, &id));
         if before.is_none() && after.is_none() {
             continue; // a directory: only what sits in it matters
         }

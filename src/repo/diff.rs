@@ -153,6 +153,42 @@ impl Repo {
 }
 
 /// One entry of a [`ChangeSet`]: a path with its (mode, object id) before and after.
+/// One side of a changed tree entry: its mode and object id (`None`: absent on that side).
+pub(crate) type EntrySide = Option<(gix::objs::tree::EntryMode, Oid)>;
+
+/// A tree change as (path, before, after). `None` for a rewrite, which only a diff with rename
+/// tracking reports; callers that turn rewrites off never see one.
+pub(crate) fn change_sides(
+    change: ChangeDetached,
+) -> Option<(gix::bstr::BString, EntrySide, EntrySide)> {
+    Some(match change {
+        ChangeDetached::Addition {
+            location,
+            entry_mode,
+            id,
+            ..
+        } => (location, None, Some((entry_mode, id))),
+        ChangeDetached::Deletion {
+            location,
+            entry_mode,
+            id,
+            ..
+        } => (location, Some((entry_mode, id)), None),
+        ChangeDetached::Modification {
+            location,
+            previous_entry_mode,
+            previous_id,
+            entry_mode,
+            id,
+        } => (
+            location,
+            Some((previous_entry_mode, previous_id)),
+            Some((entry_mode, id)),
+        ),
+        ChangeDetached::Rewrite { .. } => return None,
+    })
+}
+
 type EntryChange = (String, Option<(u16, Oid)>, Option<(u16, Oid)>);
 
 /// What a commit changes relative to its first parent, exactly: every changed path with its
@@ -189,36 +225,15 @@ impl Repo {
         let keep =
             |mode: gix::object::tree::EntryMode, id: &Oid| !mode.is_tree() || id.is_empty_tree();
         let mut out: Vec<EntryChange> = Vec::new();
-        for change in changes {
-            match change {
-                ChangeDetached::Addition {
-                    location,
-                    entry_mode,
-                    id,
-                    ..
-                } if keep(entry_mode, &id) => {
-                    out.push((location.to_string(), None, Some((entry_mode.value(), id))))
-                }
-                ChangeDetached::Deletion {
-                    location,
-                    entry_mode,
-                    id,
-                    ..
-                } if keep(entry_mode, &id) => {
-                    out.push((location.to_string(), Some((entry_mode.value(), id)), None))
-                }
-                ChangeDetached::Modification {
-                    location,
-                    previous_entry_mode,
-                    entry_mode,
-                    previous_id,
-                    id,
-                } if !(entry_mode.is_tree() && previous_entry_mode.is_tree()) => out.push((
-                    location.to_string(),
-                    Some((previous_entry_mode.value(), previous_id)),
-                    Some((entry_mode.value(), id)),
-                )),
-                _ => {}
+        for (location, before, after) in changes.into_iter().filter_map(change_sides) {
+            let wanted = match (before, after) {
+                (None, Some((mode, id))) | (Some((mode, id)), None) => keep(mode, &id),
+                (Some((old, _)), Some((new, _))) => !(old.is_tree() && new.is_tree()),
+                (None, None) => false,
+            };
+            if wanted {
+                let raw = |s: EntrySide| s.map(|(mode, id)| (mode.value(), id));
+                out.push((location.to_string(), raw(before), raw(after)));
             }
         }
         if out.is_empty() {

@@ -5,7 +5,6 @@
 //! of to everything that differs between the two bases. Anything else falls back to the merge.
 
 use gix::bstr::{BStr, BString, ByteSlice};
-use gix::object::tree::diff::ChangeDetached;
 use gix::objs::tree::{EntryKind, EntryMode};
 
 use super::{Oid, Repo};
@@ -39,31 +38,8 @@ impl Repo {
         };
         let mut edits: Vec<(BString, Entry)> = Vec::new();
         for change in changes {
-            let (path, before, after): (BString, Entry, Entry) = match change {
-                ChangeDetached::Addition {
-                    location,
-                    entry_mode,
-                    id,
-                    ..
-                } => (location, None, Some((entry_mode, id))),
-                ChangeDetached::Deletion {
-                    location,
-                    entry_mode,
-                    id,
-                    ..
-                } => (location, Some((entry_mode, id)), None),
-                ChangeDetached::Modification {
-                    location,
-                    previous_entry_mode,
-                    previous_id,
-                    entry_mode,
-                    id,
-                } => (
-                    location,
-                    Some((previous_entry_mode, previous_id)),
-                    Some((entry_mode, id)),
-                ),
-                ChangeDetached::Rewrite { .. } => return Ok(None),
+            let Some((path, before, after)) = super::diff::change_sides(change) else {
+                return Ok(None);
             };
             let is_tree = |e: &Entry| e.map(|(m, _)| m.is_tree()).unwrap_or(false);
             match (
