@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use droidforge::ownership::Rules;
+use droidforge::forge::ownership::Rules;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -2,18 +2,20 @@
 
 use clap::{CommandFactory, Parser};
 
+mod cli;
+
 fn main() {
     // A shell asking for completions (`COMPLETE=bash droidforge -- droidforge spawn co`) is
     // answered here and the process exits; otherwise this does nothing.
-    clap_complete::CompleteEnv::with_factory(droidforge::cli::Cli::command)
-        .var(droidforge::commands::completions::COMPLETE_VAR)
+    clap_complete::CompleteEnv::with_factory(cli::Cli::command)
+        .var(cli::commands::completions::COMPLETE_VAR)
         .complete();
-    let cli = droidforge::cli::Cli::parse();
+    let cli = cli::Cli::parse();
     let quiet = cli.quiet;
-    let code = match droidforge::commands::run(cli) {
+    let code = match cli::commands::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            droidforge::ui::Ui::new(quiet).error(&err);
+            cli::ui::Ui::new(quiet).error(&err);
             err.kind.code()
         }
     };

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::manifest::{Forge, MANIFEST_PATH};
-use crate::repo::{Oid, Repo};
+use crate::forge::manifest::{Forge, MANIFEST_PATH};
+use crate::git::{Oid, Repo};
 use crate::state::{Event, EventKind, StateDir};
 
 /// Prefix of the refs that mark a droid's commit ready to merge.
@@ -136,8 +136,10 @@ impl Workspace {
             && repo.is_dir_at(tip, wt)?
         {
             let label = format!("{integration}:{MANIFEST_PATH}");
-            let at = match crate::manifest::line_of(&forge.text, &forge.manifest.forge.worktree_dir)
-            {
+            let at = match crate::forge::manifest::line_of(
+                &forge.text,
+                &forge.manifest.forge.worktree_dir,
+            ) {
                 Some(l) => format!("{label}:{l}"),
                 None => label,
             };
@@ -161,7 +163,7 @@ impl Workspace {
     /// for a hot path that runs on every edit: the validated manifest is cached in the state
     /// directory keyed by its blob id, so validation (overlap analysis included) runs once per
     /// manifest version, and no ownership glob is compiled: `forge.rules` covers no path;
-    /// compile what you need with [`crate::manifest::rules_for_paths`].
+    /// compile what you need with [`crate::forge::manifest::rules_for_paths`].
     pub fn load_cached(cwd: &Path) -> Result<Workspace> {
         let repo = Repo::discover(cwd)?;
         let root = repo.main_workdir()?;
@@ -232,9 +234,9 @@ impl Workspace {
         state: StateDir,
         integration: String,
         source: String,
-        manifest: crate::manifest::Manifest,
+        manifest: crate::forge::manifest::Manifest,
     ) -> Result<Workspace> {
-        let rules = crate::manifest::rules_for_paths(&manifest, &[])?;
+        let rules = crate::forge::manifest::rules_for_paths(&manifest, &[])?;
         Ok(Workspace {
             repo,
             root,
@@ -344,7 +346,7 @@ struct ManifestCache {
     /// Size and mtime (ns) of the main worktree's manifest file when it was read.
     disk: Option<(u64, u128)>,
     integration_on_disk: Option<String>,
-    manifest: crate::manifest::Manifest,
+    manifest: crate::forge::manifest::Manifest,
 }
 
 fn disk_key(path: &Path) -> Option<(u64, u128)> {
@@ -362,7 +364,7 @@ fn disk_key(path: &Path) -> Option<(u64, u128)> {
 /// *finding* a branch: trusted manifests are read from commits.
 pub fn integration_named_on_disk(root: &Path) -> Option<String> {
     let text = std::fs::read_to_string(root.join(MANIFEST_PATH)).ok()?;
-    toml::from_str::<crate::manifest::Manifest>(&text)
+    toml::from_str::<crate::forge::manifest::Manifest>(&text)
         .ok()?
         .forge
         .integration

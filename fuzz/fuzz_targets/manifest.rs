@@ -1,4 +1,4 @@
-//! Fuzz the manifest parser and validator through `droidforge::manifest::fuzz_manifest`, the
+//! Fuzz the manifest parser and validator through `droidforge::forge::manifest::fuzz_manifest`, the
 //! same entry point the proptest in `cargo test` drives: no panic, every rejection exit 2 with
 //! a position.
 #![no_main]
@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Err(broken) = droidforge::manifest::fuzz_manifest(data) {
+    if let Err(broken) = droidforge::forge::manifest::fuzz_manifest(data) {
         panic!("{broken}");
     }
 });

@@ -4,11 +4,11 @@
 use super::presets::{Placeholders, resolve_command};
 use super::runner::AgentJob;
 use crate::error::{Error, Result};
-use crate::manifest::Droid;
-use crate::spawn::SpawnStatus;
+use crate::forge::manifest::Droid;
+use crate::ops::spawn::SpawnStatus;
 use crate::workspace::Workspace;
 
-pub use crate::brief::BRIEF_PATH;
+pub use crate::forge::brief::BRIEF_PATH;
 
 /// Jobs for `droids` plus the names of droids whose worktree had to be created first.
 pub struct Prepared {
@@ -77,7 +77,7 @@ pub fn prepare(
         });
     }
     // Create what is missing (and refresh briefs); existing worktrees are left alone.
-    let outcomes = crate::spawn::spawn(ws, droids, None, &indicatif::ProgressBar::hidden())?;
+    let outcomes = crate::ops::spawn::spawn(ws, droids, None, &indicatif::ProgressBar::hidden())?;
     let mut spawned = Vec::new();
     for o in outcomes {
         // The agent still runs without its edit hook or commit guard (the merge gate

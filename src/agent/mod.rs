@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 
 /// Parse a duration such as `30s`, `5m`, `1h`, `1500ms`, `1m30s`; a bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<Duration> {
-    crate::duration::parse(text).ok_or_else(|| {
+    crate::util::duration::parse(text).ok_or_else(|| {
         Error::usage(format!("`{text}` is not a duration"))
             .hint("write a number with a unit: `1500ms`, `30s`, `5m`, `1h` (or `1m30s`)")
     })
@@ -47,7 +47,7 @@ pub fn now_ms() -> i64 {
 
 /// `(YYYY-MM-DD, HH:MM:SS)` in UTC for epoch milliseconds.
 pub fn utc_parts(epoch_ms: i64) -> (String, String) {
-    let (y, m, d, hh, mm, ss) = crate::clock::utc_civil(epoch_ms.div_euclid(1000));
+    let (y, m, d, hh, mm, ss) = crate::util::time::utc_civil(epoch_ms.div_euclid(1000));
     (
         format!("{y:04}-{m:02}-{d:02}"),
         format!("{hh:02}:{mm:02}:{ss:02}"),

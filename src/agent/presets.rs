@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::{Error, Result, similar_name};
-use crate::manifest::{Droid, Forge};
+use crate::forge::manifest::{Droid, Forge};
 
 /// A named agent command line (see docs/agents.md for why each flag is there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -19,7 +19,7 @@ use tokio::sync::{Semaphore, watch};
 
 use super::{human_duration, now_ms, utc_parts};
 use crate::error::{Context, Error, Result};
-use crate::repo::{Expect, Oid, Repo};
+use crate::git::{Expect, Oid, Repo};
 use crate::state::{AgentState, AgentStatus, Event, EventKind, StateDir};
 use crate::workspace::READY_PREFIX;
 
@@ -918,7 +918,7 @@ fn last_line(path: &Path) -> String {
 
 fn todo_percent(path: &Path) -> Option<u8> {
     let text = std::fs::read_to_string(path).ok()?;
-    crate::progress_file::parse_todo(&text).percent()
+    crate::forge::progress::parse_todo(&text).percent()
 }
 
 /// A cheap fingerprint of a worktree's files: newest mtime and entry count (`.git` skipped).
@@ -1100,7 +1100,7 @@ fn commit_leftovers(wt: &Path, droid: &str) -> Result<Option<Oid>> {
         Repo::git_cli(wt, &with_identity)?;
     }
     let head = Repo::git_cli(wt, &["rev-parse", "HEAD"])?;
-    Ok(crate::repo::parse_oid(&head))
+    Ok(crate::git::parse_oid(&head))
 }
 
 #[cfg(test)]

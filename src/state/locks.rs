@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{FileLock, StateDir, group_leader_alive, now, pid_alive, write_atomic};
 use crate::error::{Context, Error, Result};
-use crate::ownership::{compile_pattern, patterns_intersect};
+use crate::forge::ownership::{compile_pattern, patterns_intersect};
 
 /// Default lifetime of a lease.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);

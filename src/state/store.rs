@@ -25,7 +25,7 @@ pub struct State {
     /// on the integration branch, so their merge-log rows wait here until the next PROGRESS.md
     /// write (a landing merge's record commit or `progress --write`) renders them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub unrecorded_log: Vec<crate::progress_file::LogRow>,
+    pub unrecorded_log: Vec<crate::forge::progress::LogRow>,
     /// Named counters (operation tallies; the lock stress test counts its updates here).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub counters: BTreeMap<String, u64>,

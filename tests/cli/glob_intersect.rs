@@ -1,7 +1,7 @@
 //! Property tests for `ownership::patterns_intersect` (used by `plan` overlaps and lock
 //! conflicts) against brute-force matching with globset over every small path.
 
-use droidforge::ownership::{compile_pattern, patterns_intersect};
+use droidforge::forge::ownership::{compile_pattern, patterns_intersect};
 use proptest::prelude::*;
 
 /// A matcher with ownership semantics (the pattern or anything below it).

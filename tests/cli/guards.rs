@@ -31,15 +31,15 @@ fn sources() -> Vec<(String, String)> {
 }
 
 #[test]
-fn only_the_repo_layer_uses_gix() {
+fn only_the_git_layer_uses_gix() {
     let offenders: Vec<String> = sources()
         .into_iter()
-        .filter(|(rel, text)| !rel.starts_with("src/repo/") && text.contains("gix::"))
+        .filter(|(rel, text)| !rel.starts_with("src/git/") && text.contains("gix::"))
         .map(|(rel, _)| rel)
         .collect();
     assert!(
         offenders.is_empty(),
-        "gix used outside src/repo/: {offenders:?}"
+        "gix used outside src/git/: {offenders:?}"
     );
 }
 
@@ -48,14 +48,14 @@ fn terminal_output_goes_through_ui() {
     let offenders: Vec<String> = sources()
         .into_iter()
         .filter(|(rel, text)| {
-            !rel.starts_with("src/ui/")
+            !rel.starts_with("src/cli/ui/")
                 && (text.contains("println!(") || text.contains("eprintln!("))
         })
         .map(|(rel, _)| rel)
         .collect();
     assert!(
         offenders.is_empty(),
-        "raw println!/eprintln! outside src/ui/: {offenders:?}"
+        "raw println!/eprintln! outside src/cli/ui/: {offenders:?}"
     );
 }
 
@@ -181,7 +181,7 @@ fn machine_output_keeps_explicit_nulls() {
     let offenders: Vec<String> = sources()
         .into_iter()
         .filter(|(rel, text)| {
-            !rel.starts_with("src/manifest/")
+            !rel.starts_with("src/forge/manifest/")
                 && text.contains(concat!("skip_serializing_if = \"Option::", "is_none\""))
         })
         .map(|(rel, _)| rel)

@@ -1,6 +1,6 @@
 //! The fuzz campaign kept in `cargo test`: thousands of generated manifests and TODO files go
-//! through the same entry points as the cargo-fuzz targets (`droidforge::manifest::fuzz_manifest`,
-//! `droidforge::progress_file::fuzz_todo`): no panic, every rejection exit 2 with a position.
+//! through the same entry points as the cargo-fuzz targets (`droidforge::forge::manifest::fuzz_manifest`,
+//! `droidforge::forge::progress::fuzz_todo`): no panic, every rejection exit 2 with a position.
 //! A few generated bad manifests also go through the binary (`plan --check`).
 
 use proptest::prelude::*;
@@ -121,21 +121,21 @@ proptest! {
 
     #[test]
     fn generated_manifests_are_accepted_or_rejected_with_a_position(m in manifest()) {
-        if let Err(broken) = droidforge::manifest::fuzz_manifest(m.as_bytes()) {
+        if let Err(broken) = droidforge::forge::manifest::fuzz_manifest(m.as_bytes()) {
             prop_assert!(false, "{broken}\n--- manifest ---\n{m}");
         }
     }
 
     #[test]
     fn mutated_manifests_are_accepted_or_rejected_with_a_position(b in mutated()) {
-        if let Err(broken) = droidforge::manifest::fuzz_manifest(&b) {
+        if let Err(broken) = droidforge::forge::manifest::fuzz_manifest(&b) {
             prop_assert!(false, "{broken}\n--- manifest ---\n{}", String::from_utf8_lossy(&b));
         }
     }
 
     #[test]
     fn random_bytes_as_a_manifest_are_rejected_with_a_position(b in prop::collection::vec(any::<u8>(), 0..200)) {
-        if let Err(broken) = droidforge::manifest::fuzz_manifest(&b) {
+        if let Err(broken) = droidforge::forge::manifest::fuzz_manifest(&b) {
             prop_assert!(false, "{broken}");
         }
     }
@@ -145,7 +145,7 @@ proptest! {
         prop::collection::vec(any::<u8>(), 0..200),
         "((\\s{0,3}([-*+]|[0-9]{1,3}\\.) \\[[ xX~?]?\\]?[^\n]{0,5})?\n){0,8}".prop_map(String::into_bytes),
     ]) {
-        if let Err(broken) = droidforge::progress_file::fuzz_todo(&b) {
+        if let Err(broken) = droidforge::forge::progress::fuzz_todo(&b) {
             prop_assert!(false, "{broken}\n--- todo ---\n{}", String::from_utf8_lossy(&b));
         }
     }

@@ -161,7 +161,7 @@ fn concurrent_lock_and_state_updates_stay_exclusive_and_complete() {
     let mut overlaps = |a: &str, b: &str| {
         *memo
             .entry((a.to_owned(), b.to_owned()))
-            .or_insert_with(|| droidforge::ownership::patterns_intersect(a, b).is_some())
+            .or_insert_with(|| droidforge::forge::ownership::patterns_intersect(a, b).is_some())
     };
     let mut active: Vec<&Record> = Vec::new();
     let mut concurrent_pairs = 0usize;

@@ -1,0 +1,3 @@
+//! Renderings of the library's reports for people (tables, text).
+
+pub mod status;

@@ -1,0 +1,351 @@
+//! The gates a droid passes before it lands: ownership of every changed path, a clean
+//! in-memory replay, and an optional verification command in a scratch worktree.
+
+use std::path::Path;
+
+use crate::error::{Context, Result};
+use crate::forge::ownership::Rules;
+use crate::git::{CommitInfo, Oid, PathChange, ReplayOutcome, Repo};
+
+use super::report::{Conflict, Violation};
+
+/// Paths a commit is responsible for. For an ordinary commit: its diff to its parent. For a
+/// merge commit: only paths whose result differs from *every* parent (conflict resolutions and
+/// "evil" edits) — what it brings in from a parent was already checked where it was made, or
+/// is integration work. `parent_tree` may supply a known tree of a parent (saves a lookup).
+pub fn commit_changes(repo: &Repo, commit: Oid) -> Result<Vec<PathChange>> {
+    commit_changes_of(repo, &repo.commit_info(commit)?, None)
+}
+
+/// [`commit_changes`] of an already decoded commit.
+pub fn commit_changes_of(
+    repo: &Repo,
+    info: &CommitInfo,
+    parent_tree: Option<Oid>,
+) -> Result<Vec<PathChange>> {
+    if info.parents.len() <= 1 {
+        let old = match (info.parents.first(), parent_tree) {
+            (None, _) => None,
+            (Some(_), Some(t)) => Some(t),
+            (Some(p), None) => Some(repo.tree_id(*p)?),
+        };
+        return repo.changed_paths_between(old, info.tree, info.id);
+    }
+    let mut common: Option<Vec<PathChange>> = None;
+    for parent in &info.parents {
+        let parent_tree = repo.tree_id(*parent)?;
+        let changes = repo.changed_paths_between(Some(parent_tree), info.tree, info.id)?;
+        common = Some(match common {
+            None => changes,
+            Some(prev) => prev
+                .into_iter()
+                .filter(|c| changes.iter().any(|o| o.path == c.path))
+                .collect(),
+        });
+    }
+    Ok(common.unwrap_or_default())
+}
+
+/// What the ownership gate found in a droid's commits.
+pub struct OwnershipCheck {
+    /// Paths the droid may not change.
+    pub violations: Vec<Violation>,
+    /// Shared paths it changed (for the advisory lock warning), each once.
+    pub shared_paths: Vec<String>,
+}
+
+/// Classifies changed paths for one droid and collects each forbidden (path, kind) once, with
+/// the first commit that made it.
+pub struct Judge<'a> {
+    rules: &'a Rules,
+    idx: Option<usize>,
+    scratch: Vec<usize>,
+    check: OwnershipCheck,
+}
+
+impl<'a> Judge<'a> {
+    pub fn new(rules: &'a Rules, droid: &str) -> Judge<'a> {
+        Judge {
+            rules,
+            idx: rules.droid_index(droid),
+            scratch: Vec::new(),
+            check: OwnershipCheck {
+                violations: Vec::new(),
+                shared_paths: Vec::new(),
+            },
+        }
+    }
+
+    /// Judge `changes`; a path already reported with the same kind is not reported again.
+    pub fn add(&mut self, changes: Vec<PathChange>) {
+        for change in changes {
+            let class = self.rules.classify_into(&change.path, &mut self.scratch);
+            if class.shared && !self.check.shared_paths.contains(&change.path) {
+                self.check.shared_paths.push(change.path.clone());
+            }
+            let allowed = match self.idx {
+                Some(i) => class.allows(i),
+                None => !class.protected && class.shared,
+            };
+            if allowed {
+                continue;
+            }
+            let kind = change.kind.as_str();
+            let out = &mut self.check.violations;
+            if out.iter().any(|v| v.path == change.path && v.kind == kind) {
+                continue;
+            }
+            out.push(Violation {
+                path: change.path,
+                kind: kind.to_owned(),
+                commit: change.commit,
+                owner: self.rules.describe(&class),
+            });
+        }
+    }
+
+    pub fn finish(self) -> OwnershipCheck {
+        self.check
+    }
+}
+
+/// The ownership gate, before replay. What a droid changes is judged two ways, and a path
+/// forbidden by either is a violation:
+///
+/// - every commit of `commits` (= `onto..candidate`, decoded, oldest first) on its own: each of
+///   them lands in the integration branch's history (rewritten by rebase, or through the second
+///   parent of a merge commit), so a foreign path written by one commit and removed again by a
+///   later one still counts;
+/// - the net change of the branch: `merge-base(onto, candidate)` → `candidate`. This is what a
+///   merge commit inside the range cannot hide: taking an *old* integration commit's version of
+///   a path (already on the integration branch, so no commit of the range "changes" it) still
+///   reverts that path relative to the integration branch.
+///
+/// Net-change violations that no single commit explains name the candidate commit.
+pub fn check_ownership_of(
+    repo: &Repo,
+    rules: &Rules,
+    droid: &str,
+    onto: Oid,
+    candidate: Oid,
+    commits: &[CommitInfo],
+) -> Result<OwnershipCheck> {
+    let mut judge = Judge::new(rules, droid);
+    for (i, info) in commits.iter().enumerate() {
+        // In a linear range the parent is the previous commit: its tree is known.
+        let parent_tree = match (i.checked_sub(1).map(|p| &commits[p]), info.parents.first()) {
+            (Some(prev), Some(parent)) if prev.id == *parent => Some(prev.tree),
+            _ => None,
+        };
+        judge.add(commit_changes_of(repo, info, parent_tree)?);
+    }
+    judge.add(net_changes(repo, onto, candidate)?);
+    Ok(judge.finish())
+}
+
+/// What a branch changes relative to where it left `onto`: `merge-base(onto, tip)` → `tip`,
+/// labelled with `tip`.
+pub fn net_changes(repo: &Repo, onto: Oid, tip: Oid) -> Result<Vec<PathChange>> {
+    let base = match repo.merge_base(onto, tip)? {
+        Some(b) => Some(repo.tree_id(b)?),
+        None => None,
+    };
+    repo.changed_paths_between(base, repo.tree_id(tip)?, tip)
+}
+
+/// The ownership gate after replay: what landing would do to the integration branch, the
+/// paths that differ between `onto` and the replayed `new_tip` (for `--strategy merge` the
+/// merge result; changes already on the integration branch cannot show up here). Labelled with
+/// `candidate`.
+pub fn check_landing(
+    repo: &Repo,
+    rules: &Rules,
+    droid: &str,
+    onto: Oid,
+    new_tip: Oid,
+    candidate: Oid,
+) -> Result<Vec<Violation>> {
+    let mut judge = Judge::new(rules, droid);
+    judge.add(repo.changed_paths_between(
+        Some(repo.tree_id(onto)?),
+        repo.tree_id(new_tip)?,
+        candidate,
+    )?);
+    Ok(judge.finish().violations)
+}
+
+/// Tree entries git would refuse (`.git`, `..`, names with `/`, duplicates, bad modes, a
+/// symlinked `.gitmodules`, …) that `commits` (decoded, oldest first) introduce, as violations
+/// of kind `invalid-entry` whose `owner` field carries the reason. Each commit's trees are
+/// read only where they differ from its parents'; each bad path is reported once.
+pub fn check_entries_of(repo: &Repo, commits: &[CommitInfo]) -> Result<Vec<Violation>> {
+    let mut clean = std::collections::HashSet::new();
+    let mut out: Vec<Violation> = Vec::new();
+    for info in commits {
+        let parent_trees = info
+            .parents
+            .iter()
+            .map(|&p| repo.tree_id(p))
+            .collect::<Result<Vec<_>>>()?;
+        for bad in repo.invalid_entries(info.tree, &parent_trees, &mut clean)? {
+            if out.iter().any(|v| v.path == bad.path) {
+                continue;
+            }
+            out.push(Violation {
+                path: bad.path,
+                kind: INVALID_ENTRY.to_owned(),
+                commit: info.id.to_string(),
+                owner: bad.reason,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The violation kind of a tree entry git would refuse.
+pub const INVALID_ENTRY: &str = "invalid-entry";
+
+/// The result of replaying one droid.
+pub enum Applied {
+    Clean {
+        tip: Oid,
+        rewritten: Vec<(Oid, Oid)>,
+    },
+    Conflict(Vec<Conflict>),
+    /// Cannot be replayed at all (e.g. a merge commit with `--strategy rebase`).
+    Refused(String),
+}
+
+/// Replay `commits` onto `onto` (rebase), or write one `--no-ff` merge commit of `candidate`.
+pub fn apply(
+    repo: &Repo,
+    strategy: super::Strategy,
+    onto: Oid,
+    candidate: Oid,
+    commits: &[Oid],
+    message: &str,
+    committer: &crate::git::Signature,
+) -> Result<Applied> {
+    let infos = commits
+        .iter()
+        .map(|&c| repo.commit_info(c))
+        .collect::<Result<Vec<_>>>()?;
+    apply_of(repo, strategy, onto, candidate, &infos, message, committer)
+}
+
+/// [`apply`] on already decoded commits (oldest first).
+pub fn apply_of(
+    repo: &Repo,
+    strategy: super::Strategy,
+    onto: Oid,
+    candidate: Oid,
+    commits: &[CommitInfo],
+    message: &str,
+    committer: &crate::git::Signature,
+) -> Result<Applied> {
+    let outcome = match strategy {
+        super::Strategy::Rebase => {
+            if let Some(c) = commits.iter().find(|c| c.parents.len() > 1) {
+                return Ok(Applied::Refused(format!(
+                    "commit {} is a merge commit; rebase replays linear history only: linearize the branch (`git rebase` it onto the integration branch) and mark it ready again",
+                    short(c.id)
+                )));
+            }
+            let ids: Vec<Oid> = commits.iter().map(|c| c.id).collect();
+            // Already on top of the target: fast-forward, keeping the droid's commits as they
+            // are (like `git rebase` does).
+            if commits.first().map(|c| c.parents.as_slice()) == Some(&[onto][..]) {
+                return Ok(Applied::Clean {
+                    tip: candidate,
+                    rewritten: commits.iter().map(|c| (c.id, c.id)).collect(),
+                });
+            }
+            repo.replay(onto, &ids, committer)?
+        }
+        super::Strategy::Merge => repo.merge_commit(onto, candidate, message, committer)?,
+    };
+    Ok(match outcome {
+        ReplayOutcome::Clean { tip, commits } => Applied::Clean {
+            tip,
+            rewritten: commits
+                .into_iter()
+                .map(|r| (r.original, r.rewritten))
+                .collect(),
+        },
+        ReplayOutcome::Conflict { at, conflicts } => Applied::Conflict(
+            conflicts
+                .into_iter()
+                .map(|c| Conflict {
+                    path: c.path,
+                    kind: c.kind,
+                    commit: at.to_string(),
+                })
+                .collect(),
+        ),
+    })
+}
+
+/// Outcome of a verification command.
+pub struct Verified {
+    pub ok: bool,
+    /// Exit status and the last lines of output, for the report.
+    pub detail: String,
+}
+
+/// Run `sh -c cmd` in a scratch detached worktree of `commit` under `scratch_dir`, then remove
+/// the worktree.
+///
+/// When the candidate exists only in `repo`'s memory (a dry run), its tree is exported into a
+/// plain directory instead of a git worktree.
+pub fn verify(repo: &Repo, scratch_dir: &Path, commit: Oid, cmd: &str) -> Result<Verified> {
+    let in_memory = !repo.on_disk_has(commit);
+    if let Some(parent) = scratch_dir.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create `{}`", parent.display()))?;
+    }
+    if scratch_dir.exists() {
+        let _ = repo.remove_worktree(scratch_dir, true);
+        let _ = std::fs::remove_dir_all(scratch_dir);
+    }
+    if in_memory {
+        if let Err(e) = repo.export_tree(commit, scratch_dir) {
+            let _ = std::fs::remove_dir_all(scratch_dir);
+            return Err(e);
+        }
+    } else {
+        repo.add_detached_worktree(scratch_dir, commit)?;
+    }
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(scratch_dir)
+        .stdin(std::process::Stdio::null())
+        .output();
+    if !in_memory {
+        let _ = repo.remove_worktree(scratch_dir, true);
+    }
+    if scratch_dir.exists() {
+        let _ = std::fs::remove_dir_all(scratch_dir);
+    }
+    let output = output.with_context(|| format!("cannot run `{cmd}`"))?;
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    let tail: Vec<&str> = text.lines().rev().take(5).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    let status = match output.status.code() {
+        Some(c) => format!("exit code {c}"),
+        None => "killed by a signal".to_owned(),
+    };
+    Ok(Verified {
+        ok: output.status.success(),
+        detail: if tail.is_empty() {
+            format!("`{cmd}` failed ({status})")
+        } else {
+            format!("`{cmd}` failed ({status}): {}", tail.join(" / "))
+        },
+    })
+}
+
+pub fn short(id: Oid) -> String {
+    id.to_hex_with_len(7).to_string()
+}

@@ -1,0 +1,223 @@
+//! The merge report: what happened to each droid in one merge run. Serializable and stable —
+//! it is what `merge --json`, `check`, the MCP server and PROGRESS.md are built from.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the JSON shape of [`MergeReport`].
+pub const REPORT_VERSION: u32 = 1;
+
+/// The outcome of one merge run (or dry run).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MergeReport {
+    pub version: u32,
+    pub merge_id: String,
+    /// Short name of the integration branch.
+    pub integration: String,
+    /// Integration tip before the run (T0).
+    pub old_tip: String,
+    /// Integration tip after the run (equal to `old_tip` when nothing landed, and in a dry run:
+    /// a dry run shows no commit ids it made, since the real merge makes its own).
+    pub new_tip: String,
+    pub dry_run: bool,
+    /// `rebase` or `merge`.
+    pub strategy: super::Strategy,
+    /// The droids in merge order.
+    pub droids: Vec<DroidReport>,
+    /// The commit that recorded the run in PROGRESS.md, if one was written.
+    #[serde(default)]
+    pub record_commit: Option<String>,
+    /// `refs/droidforge/backup/<merge-id>` when the run landed.
+    #[serde(default)]
+    pub backup_ref: Option<String>,
+    /// Did the integration branch move?
+    #[serde(default)]
+    pub landed: bool,
+    /// Follow-up information: checkouts updated or left alone, branches to sync by hand.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// What happened to one droid.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum DroidStatus {
+    Merged,
+    Conflict,
+    Violation,
+    VerifyFailed,
+    Skipped,
+    Unready,
+    UpToDate,
+}
+
+impl DroidStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DroidStatus::Merged => "merged",
+            DroidStatus::Conflict => "conflict",
+            DroidStatus::Violation => "violation",
+            DroidStatus::VerifyFailed => "verify-failed",
+            DroidStatus::Skipped => "skipped",
+            DroidStatus::Unready => "unready",
+            DroidStatus::UpToDate => "up-to-date",
+        }
+    }
+
+    /// The PROGRESS.md symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            DroidStatus::Merged | DroidStatus::UpToDate => "🟢",
+            DroidStatus::Conflict | DroidStatus::VerifyFailed => "🔴",
+            DroidStatus::Violation => "⛔",
+            DroidStatus::Skipped => "⏭",
+            DroidStatus::Unready => "🔵",
+        }
+    }
+
+    /// Was the droid rejected (and so are its dependents)?
+    pub fn is_rejection(self) -> bool {
+        matches!(
+            self,
+            DroidStatus::Conflict | DroidStatus::Violation | DroidStatus::VerifyFailed
+        )
+    }
+
+    pub fn parse(s: &str) -> Option<DroidStatus> {
+        Some(match s {
+            "merged" => DroidStatus::Merged,
+            "conflict" => DroidStatus::Conflict,
+            "violation" => DroidStatus::Violation,
+            "verify-failed" => DroidStatus::VerifyFailed,
+            "skipped" => DroidStatus::Skipped,
+            "unready" => DroidStatus::Unready,
+            "up-to-date" => DroidStatus::UpToDate,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DroidReport {
+    pub droid: String,
+    pub status: DroidStatus,
+    /// The droid branch (short name).
+    pub branch: String,
+    /// The commit that was merged (the ready mark, or the branch head with `--include-unready`).
+    #[serde(default)]
+    pub ready: Option<String>,
+    /// The integration tip right after this droid landed (merged droids only).
+    #[serde(default)]
+    pub tip: Option<String>,
+    pub commits: Vec<CommitReport>,
+    /// Commits skipped because their change is already on the integration branch under
+    /// another id (`rewritten` is that upstream commit).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstream: Vec<CommitReport>,
+    pub violations: Vec<Violation>,
+    pub conflicts: Vec<Conflict>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl DroidReport {
+    pub fn new(droid: &str, branch: &str, status: DroidStatus) -> DroidReport {
+        DroidReport {
+            droid: droid.to_owned(),
+            status,
+            branch: branch.to_owned(),
+            ready: None,
+            tip: None,
+            commits: Vec::new(),
+            upstream: Vec::new(),
+            violations: Vec::new(),
+            conflicts: Vec::new(),
+            reason: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CommitReport {
+    pub original: String,
+    /// The rebased commit (equal to `original` with `--strategy merge`); absent when the
+    /// droid did not land.
+    #[serde(default)]
+    pub rewritten: Option<String>,
+    pub summary: String,
+}
+
+/// A path a droid changed without owning it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Violation {
+    pub path: String,
+    /// `added`, `modified`, `deleted`, `renamed-from`, `renamed-to`, `mode-changed`.
+    pub kind: String,
+    pub commit: String,
+    /// "owned by `x`", "unowned" or "protected".
+    pub owner: String,
+}
+
+/// A path that did not merge cleanly.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Conflict {
+    pub path: String,
+    /// `content`, `add/add`, `modify/delete`, `rename/rename`, …
+    pub kind: String,
+    /// The droid commit that could not be applied.
+    pub commit: String,
+}
+
+impl MergeReport {
+    /// The process exit code for this report: 4 any violation (wins), 3 any conflict,
+    /// 5 any verification failure, else 0.
+    pub fn exit_code(&self) -> i32 {
+        worst_outcome(&self.droids).1
+    }
+
+    pub fn count(&self, status: DroidStatus) -> usize {
+        self.droids.iter().filter(|d| d.status == status).count()
+    }
+
+    pub fn droid(&self, name: &str) -> Option<&DroidReport> {
+        self.droids.iter().find(|d| d.droid == name)
+    }
+}
+
+/// The worst outcome among droids, as (result name, exit code): a violation (4) wins over a
+/// conflict (3), which wins over a failed verification (5); otherwise (`pass`, 0).
+pub fn worst_outcome(droids: &[DroidReport]) -> (&'static str, i32) {
+    let any = |s: DroidStatus| droids.iter().any(|d| d.status == s);
+    if any(DroidStatus::Violation) {
+        ("violation", 4)
+    } else if any(DroidStatus::Conflict) {
+        ("conflict", 3)
+    } else if any(DroidStatus::VerifyFailed) {
+        ("verify-failed", 5)
+    } else {
+        ("pass", 0)
+    }
+}
+
+/// `YYYY-MM-DD HH:MM` (UTC) for epoch seconds.
+pub fn format_utc(secs: i64) -> String {
+    let (y, m, d, hh, mm, _) = crate::util::time::utc_civil(secs);
+    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02} UTC")
+}
+
+/// `YYYYMMDD-HHMMSS` (UTC) for epoch seconds, used in merge ids.
+pub fn compact_utc(secs: i64) -> String {
+    let (y, m, d, hh, mm, ss) = crate::util::time::utc_civil(secs);
+    format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(compact_utc(1_767_225_600), "20260101-000000");
+        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00 UTC");
+    }
+}

@@ -1,0 +1,13 @@
+//! Operations: one module per verb. Each takes the workspace and options and returns a typed
+//! report; none of them prints (the binary's `cli` renders).
+
+pub mod ask;
+pub mod check;
+pub mod doctor;
+pub mod guard;
+pub mod hooks;
+pub mod merge;
+pub mod plan;
+pub mod remove;
+pub mod spawn;
+pub mod status;
