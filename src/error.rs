@@ -81,13 +81,39 @@ impl Error {
         self
     }
 
+    /// A module's typed error as the user-facing error: its `Display` is the message, its
+    /// [`Typed::exit_kind`] the exit code, and it stays the source so that the binary can find
+    /// it again ([`Error::find`]) to add hints that name commands.
+    pub fn typed(err: impl Typed) -> Self {
+        Error {
+            kind: err.exit_kind(),
+            message: err.to_string(),
+            hints: Vec::new(),
+            source: Some(Box::new(err)),
+        }
+    }
+
+    /// The first error of type `E` in the chain (this error's sources, outermost first).
+    pub fn find<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        let mut next = std::error::Error::source(self);
+        while let Some(cause) = next {
+            if let Some(found) = cause.downcast_ref::<E>() {
+                return Some(found);
+            }
+            next = cause.source();
+        }
+        None
+    }
+
     /// The chain of causes below the message, outermost first.
     pub fn causes(&self) -> Vec<String> {
         let mut out = Vec::new();
         let mut next = std::error::Error::source(self);
         while let Some(cause) = next {
             let text = cause.to_string();
-            if !text.is_empty() && out.last() != Some(&text) {
+            // A typed error made with [`Error::typed`] is its own message: not a cause.
+            let repeats = out.last().unwrap_or(&self.message) == &text;
+            if !text.is_empty() && !repeats {
                 out.push(text);
             }
             next = cause.source();
@@ -134,6 +160,18 @@ pub trait Hint<T> {
 impl<T> Hint<T> for Result<T> {
     fn hint(self, hint: impl Into<String>) -> Result<T> {
         self.map_err(|e| e.hint(hint))
+    }
+}
+
+/// A module's error enum: each variant says what went wrong in the module's own terms, and
+/// which exit code that is. Hints that name droidforge commands are added by the binary.
+pub trait Typed: std::error::Error + Send + Sync + 'static {
+    fn exit_kind(&self) -> ExitKind;
+}
+
+impl<E: Typed> From<E> for Error {
+    fn from(err: E) -> Self {
+        Error::typed(err)
     }
 }
 

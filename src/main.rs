@@ -16,7 +16,7 @@ fn main() {
         Ok(code) => code,
         Err(err) => {
             cli::ui::Ui::new(quiet).error(&err);
-            err.kind.code()
+            cli::error::exit_code(&err)
         }
     };
     std::process::exit(code);

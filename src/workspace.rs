@@ -9,6 +9,22 @@ use crate::forge::manifest::{Forge, MANIFEST_PATH};
 use crate::git::{Oid, Repo};
 use crate::state::{Event, EventKind, StateDir};
 
+/// What can be wrong with the place a command runs in.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    /// The working tree has no `.droidforge/forge.toml`.
+    #[error("no forge manifest at `{}`", path.display())]
+    NoManifest { path: PathBuf },
+}
+
+impl crate::error::Typed for WorkspaceError {
+    fn exit_kind(&self) -> crate::error::ExitKind {
+        match self {
+            WorkspaceError::NoManifest { .. } => crate::error::ExitKind::Usage,
+        }
+    }
+}
+
 /// Prefix of the refs that mark a droid's commit ready to merge.
 pub const READY_PREFIX: &str = "refs/droidforge/ready/";
 /// Prefix of the refs that keep the integration tip from before each merge.
@@ -64,8 +80,7 @@ impl Workspace {
                 let path = root.join(MANIFEST_PATH);
                 let bytes = std::fs::read(&path).map_err(|e| {
                     if e.kind() == std::io::ErrorKind::NotFound {
-                        Error::usage(format!("no forge manifest at `{}`", path.display()))
-                            .hint("run `droidforge init` to create one")
+                        Error::from(WorkspaceError::NoManifest { path: path.clone() })
                     } else {
                         Error::failure(format!("cannot read `{}`", path.display())).with_source(e)
                     }

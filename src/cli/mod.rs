@@ -5,6 +5,7 @@
 
 pub mod args;
 pub mod commands;
+pub mod error;
 pub mod render;
 pub mod ui;
 

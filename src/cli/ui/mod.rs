@@ -87,7 +87,7 @@ impl Ui {
         for cause in err.causes() {
             self.err_line(&format!("  caused by: {cause}"));
         }
-        for hint in &err.hints {
+        for hint in crate::cli::error::hints(err) {
             self.err_line(&format!("hint: {hint}"));
         }
     }

@@ -1,0 +1,37 @@
+//! Errors at the edge: the exit code and the hints for an error coming out of the library.
+//!
+//! Library modules return typed errors (an enum per module, see `droidforge::error::Typed`)
+//! that say what went wrong; this is the one place that turns them into advice naming
+//! droidforge commands, so that the library never has to know how it is invoked.
+
+use droidforge::error::Error;
+use droidforge::workspace::WorkspaceError;
+
+/// Hints for `err`: the library's own, then those this layer adds for the typed causes it
+/// recognizes (a module error found anywhere in the chain).
+pub fn hints(err: &Error) -> Vec<String> {
+    let mut hints = err.hints.clone();
+    for hint in command_hints(err) {
+        if !hints.contains(&hint) {
+            hints.push(hint);
+        }
+    }
+    hints
+}
+
+/// The process exit code documented in the README ("Exit codes").
+pub fn exit_code(err: &Error) -> i32 {
+    err.kind.code()
+}
+
+/// Advice that names droidforge commands, keyed by the typed error a module returned.
+/// Each module's error enum gets an arm here when it has variants a command can fix.
+fn command_hints(err: &Error) -> Vec<String> {
+    let mut hints = Vec::new();
+    if let Some(err) = err.find::<WorkspaceError>() {
+        hints.push(match err {
+            WorkspaceError::NoManifest { .. } => "run `droidforge init` to create one".to_owned(),
+        });
+    }
+    hints
+}
