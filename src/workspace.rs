@@ -93,7 +93,7 @@ impl Workspace {
                 (forge, integration)
             }
             ManifestSource::At(commit) => {
-                let short = commit.to_hex_with_len(7).to_string();
+                let short = crate::git::short(commit);
                 let forge = forge_at(
                     &repo,
                     commit,

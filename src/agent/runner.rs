@@ -683,7 +683,7 @@ async fn run_one(
                             shared.recorder.event(
                                 EventKind::Committed,
                                 &job.droid,
-                                &format!("leftover changes as {}", short(&c)),
+                                &format!("leftover changes as {}", crate::git::short(c)),
                                 serde_json::json!({ "commit": c.to_string() }),
                             );
                         }
@@ -743,7 +743,7 @@ fn finish(shared: &Shared, idx: usize, job: &AgentJob, report: AgentReport) -> A
         shared.recorder.event(
             EventKind::Ready,
             &job.droid,
-            &format!("{} marked ready", &commit[..commit.len().min(12)]),
+            &format!("{} marked ready", crate::git::short_hex(commit)),
             serde_json::json!({ "commit": commit }),
         );
     }
@@ -958,10 +958,6 @@ fn tree_signature(root: &Path, limit: u64) -> (u128, u64) {
     (newest, count)
 }
 
-fn short(oid: &Oid) -> String {
-    oid.to_string()[..12].to_owned()
-}
-
 fn branch_tip(root: &Path, branch: &str) -> Option<Oid> {
     Repo::open(root).ok()?.branch_tip(branch).ok().flatten()
 }
@@ -991,7 +987,9 @@ impl Settled {
                 };
                 format!(
                     "exited 0 after {took} with {commits}{leftovers}; {} marked ready",
-                    self.ready.as_ref().map(short).unwrap_or_default()
+                    self.ready
+                        .map(|r| crate::git::short(r).to_string())
+                        .unwrap_or_default()
                 )
             }
             Outcome::NoWork => {

@@ -12,6 +12,7 @@ pub mod fsck_names;
 mod history;
 mod replay;
 mod scratch;
+mod short;
 mod staged;
 mod worktree;
 
@@ -20,6 +21,7 @@ pub use diff::{ChangeKind, ChangeSet, PathChange};
 pub use dirty::DirtyPaths;
 pub use fsck_names::InvalidEntry;
 pub use replay::{ConflictEntry, ReplayOutcome, Replayed};
+pub use short::{SHORT_LEN, ShortOid, short, short_hex};
 pub use worktree::{DirtyCounts, WorktreeInfo};
 
 use std::path::{Path, PathBuf};
@@ -33,11 +35,6 @@ pub type Oid = gix::ObjectId;
 
 /// A name, email and time, as written into commits.
 pub type Signature = gix::actor::Signature;
-
-/// The abbreviated form of a hex object id used in messages (7 characters, like git).
-pub fn short_hex(hex: &str) -> &str {
-    hex.get(..7).unwrap_or(hex)
-}
 
 /// Parse a full hex object id.
 pub fn parse_oid(hex: &str) -> Option<Oid> {
@@ -423,7 +420,7 @@ impl Repo {
             Ok(Some(h)) => Ok(Some(format!("points at a {}, not a commit", h.kind()))),
             Ok(None) => Ok(Some(format!(
                 "points at {}, which is not in the repository",
-                short_hex(&id.to_string())
+                short(id)
             ))),
             Err(e) => Err(Error::failure(format!("cannot read object {id}")).with_source(e)),
         }

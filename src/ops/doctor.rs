@@ -267,7 +267,7 @@ fn check_ready_marks(ws: &Workspace, fix: bool, out: &mut Vec<Finding>) -> Resul
         let merged = integration_tip
             .map(|t| ws.repo.is_ancestor(ready, t).unwrap_or(false))
             .unwrap_or(false);
-        let short = ready.to_hex_with_len(10).to_string();
+        let short = crate::git::short(ready);
         let where_ = if tip.is_some() {
             format!("is not on `{branch}` any more (the branch was reset or rewritten)")
         } else {

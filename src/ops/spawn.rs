@@ -143,7 +143,7 @@ pub fn spawn(
             )),
             Some(commit) => Error::usage(format!(
                 "the base commit {} has no `{MANIFEST_PATH}`",
-                commit.to_hex_with_len(7)
+                crate::git::short(commit)
             ))
             .hint(format!(
                 "spawn from a commit that has the forge manifest, or commit {MANIFEST_PATH} on {} first",
@@ -225,7 +225,7 @@ pub fn spawn(
         {
             outcome.note = Some(format!(
                 "the branch already existed at {}, so `--from` was not applied",
-                short(Some(&at.to_string()))
+                crate::git::short(at)
             ));
         }
         outcomes[index] = Some(outcome);
@@ -441,7 +441,11 @@ fn record(ws: &Workspace, outcomes: &[SpawnOutcome]) {
         let event = Event::new(
             EventKind::Spawned,
             Some(&o.droid),
-            format!("branch {} at {}", o.branch, short(o.base.as_deref())),
+            format!(
+                "branch {} at {}",
+                o.branch,
+                o.base.as_deref().map(crate::git::short_hex).unwrap_or("?")
+            ),
         )
         .with_data(serde_json::json!({
             "branch": o.branch,
@@ -461,10 +465,6 @@ fn record(ws: &Workspace, outcomes: &[SpawnOutcome]) {
             d.last_event_at = Some(at);
         }
     });
-}
-
-fn short(hex: Option<&str>) -> &str {
-    hex.map(|h| &h[..h.len().min(12)]).unwrap_or("?")
 }
 
 /// The lines droidforge keeps in `<common-dir>/info/exclude`: the worktree directory, the

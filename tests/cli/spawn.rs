@@ -182,7 +182,7 @@ fn spawn_from_rev_and_existing_branch() {
         stderr(&out),
         format!(
             "     Spawned infra-droid at .droidforge/worktrees/infra-droid (branch droidforge/infra-droid, existing branch)\nwarning: the branch already existed at {}, so `--from` was not applied\n     Guarded infra-droid: pre-commit hook runs `droidforge guard --staged`\n",
-            &first[..12]
+            &first[..7]
         )
     );
     assert_eq!(repo.rev("droidforge/infra-droid"), first);

@@ -157,7 +157,7 @@ fn status_shows_missing_worktrees_ready_marks_and_dead_agents() {
     let text = repo.df_ok(&["status"]);
     assert!(text.contains("dead (pid 4000000000)"), "{text}");
     assert!(
-        text.contains(&format!("yes ({}, not head)", &first[..8])),
+        text.contains(&format!("yes ({}, not head)", &first[..7])),
         "{text}"
     );
     assert!(text.contains("missing"), "{text}");

@@ -48,7 +48,7 @@ pub fn run(ctx: &Ctx, args: &DoneArgs) -> Result<i32> {
         };
         let err = format!(
             "{what} ({}) shares no history with `{}`; it cannot be merged",
-            short(&commit.to_string()),
+            droidforge::git::short(commit),
             ws.integration
         );
         let hint = format!(
@@ -103,7 +103,7 @@ pub fn run(ctx: &Ctx, args: &DoneArgs) -> Result<i32> {
         Event::new(
             EventKind::Ready,
             Some(&droid),
-            format!("{} {}", short(&commit.to_string()), info.summary),
+            format!("{} {}", droidforge::git::short(commit), info.summary),
         )
         .with_data(serde_json::json!({ "commit": commit.to_string() })),
     );

@@ -64,7 +64,7 @@ pub fn run(ctx: &Ctx, args: &ProgressArgs) -> Result<i32> {
         &format!(
             "{PROGRESS_PATH} to `{}` ({})",
             ws.integration,
-            &commit.to_string()[..7]
+            droidforge::git::short(commit)
         ),
     );
     Ok(0)

@@ -140,7 +140,7 @@ pub fn render(ui: &Ui, reports: &[AgentReport]) {
                 r.new_commits.to_string(),
                 r.ready_commit
                     .as_deref()
-                    .map(|c| c[..c.len().min(12)].to_owned())
+                    .map(|c| droidforge::git::short_hex(c).to_owned())
                     .unwrap_or_else(|| "-".to_owned()),
             ]
         })

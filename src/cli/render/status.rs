@@ -66,7 +66,7 @@ pub fn render_table(report: &StatusReport, root: &Path, width: Option<usize>) ->
             };
             let ready = match &d.ready {
                 Some(r) if r.at_head => "yes".to_owned(),
-                Some(r) => format!("yes ({}, not head)", &r.commit[..r.commit.len().min(8)]),
+                Some(r) => format!("yes ({}, not head)", droidforge::git::short_hex(&r.commit)),
                 None => dash(),
             };
             let merged = d

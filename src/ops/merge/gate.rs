@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::error::{Context, Result};
 use crate::forge::ownership::Rules;
-use crate::git::{CommitInfo, Oid, PathChange, ReplayOutcome, Repo};
+use crate::git::{CommitInfo, Oid, PathChange, ReplayOutcome, Repo, short};
 
 use super::report::{Conflict, Violation};
 
@@ -344,8 +344,4 @@ pub fn verify(repo: &Repo, scratch_dir: &Path, commit: Oid, cmd: &str) -> Result
             format!("`{cmd}` failed ({status}): {}", tail.join(" / "))
         },
     })
-}
-
-pub fn short(id: Oid) -> String {
-    id.to_hex_with_len(7).to_string()
 }

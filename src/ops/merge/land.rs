@@ -198,7 +198,7 @@ pub fn land(ws: &Workspace, report: &mut MergeReport, progress: &dyn Fn(&str)) -
                 "the integration branch `{}` moved during the merge (expected {}, found {}); nothing was changed",
                 report.integration,
                 short(&report.old_tip),
-                now.map(|o| o.to_hex_with_len(7).to_string())
+                now.map(|o| crate::git::short(o).to_string())
                     .unwrap_or_else(|| "no branch".to_owned())
             ))
             .hint("run the merge again to merge onto the new tip"));
@@ -466,8 +466,8 @@ fn move_droid_branch(
         return Ok(Some(format!(
             "`{branch}` has commits after its ready mark; to continue on the merged work run \
              `git -C {where_} rebase --onto {} {} {branch}`",
-            short(&to.to_string()),
-            short(&from.to_string())
+            crate::git::short(to),
+            crate::git::short(from)
         )));
     }
     let set_branch = || {
@@ -504,8 +504,8 @@ fn move_droid_branch(
              `{branch}` still holds the original commits; after committing run `git -C {where_} rebase --onto {} {}`",
             dir.display(),
             list_paths(&plan.blocked),
-            short(&to.to_string()),
-            short(&from.to_string())
+            crate::git::short(to),
+            crate::git::short(from)
         )));
     }
     if let Err(e) = set_branch() {
@@ -987,7 +987,7 @@ pub fn undo(ws: &Workspace, merge_id: Option<&str>) -> Result<UndoReport> {
                 "merge {} undone: `{}` back at {}",
                 record.id,
                 record.integration,
-                short(&backup.to_string())
+                crate::git::short(backup)
             ),
         )
         .with_data(serde_json::json!({"merge_id": record.id})),

@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::git::Oid;
+use crate::git::{Oid, short};
 use crate::state::FileLock;
 use crate::workspace::Workspace;
 
@@ -224,11 +224,7 @@ pub fn run_merge(
             dr.reason = Some(if entry.source == Some(plan::CandidateSource::ReadyMark) {
                 plan::nothing_new_reason(ws, name, candidate).to_owned()
             } else {
-                format!(
-                    "{} is already on `{}`",
-                    gate::short(candidate),
-                    ws.integration
-                )
+                format!("{} is already on `{}`", short(candidate), ws.integration)
             });
             report.droids.push(dr);
             continue;
@@ -237,7 +233,7 @@ pub fn run_merge(
             dr.status = DroidStatus::Conflict;
             dr.reason = Some(format!(
                 "{} shares no history with `{}`",
-                gate::short(candidate),
+                short(candidate),
                 ws.integration
             ));
             not_landed.insert(name.to_owned(), "was rejected (conflict)".to_owned());
@@ -252,7 +248,7 @@ pub fn run_merge(
             dr.reason = Some(format!(
                 "its {} up to {} already landed on `{}`",
                 crate::util::text::count(already.len(), "commit"),
-                gate::short(candidate),
+                short(candidate),
                 ws.integration
             ));
             report.droids.push(dr);
@@ -263,8 +259,8 @@ pub fn run_merge(
             dr.reason = Some(format!(
                 "{} of its commits already landed rebased (first: {} as {}); a merge commit would bring the originals in again: rebase the branch onto `{}` and mark it ready again, or merge with `--strategy rebase`",
                 already.len(),
-                gate::short(already[0].0),
-                gate::short(already[0].1),
+                short(already[0].0),
+                short(already[0].1),
                 ws.integration
             ));
             not_landed.insert(name.to_owned(), "was rejected (conflict)".to_owned());
@@ -293,10 +289,10 @@ pub fn run_merge(
             dr.reason = Some(format!(
                 "its {} commit(s) up to {} are already on `{}` under other ids (first: {} as {})",
                 upstream.len(),
-                gate::short(candidate),
+                short(candidate),
                 ws.integration,
-                gate::short(upstream[0].0),
-                gate::short(upstream[0].1)
+                short(upstream[0].0),
+                short(upstream[0].1)
             ));
             report.droids.push(dr);
             continue;
@@ -306,8 +302,8 @@ pub fn run_merge(
                 "`{name}`: {} commit(s) skipped, their change is already on `{}` (first: {} as {})",
                 upstream.len(),
                 ws.integration,
-                gate::short(upstream[0].0),
-                gate::short(upstream[0].1)
+                short(upstream[0].0),
+                short(upstream[0].1)
             ));
         }
         for info in &commits {
