@@ -19,9 +19,10 @@ use tokio::sync::{Semaphore, watch};
 
 use super::{human_duration, now_ms, utc_parts};
 use crate::error::{Context, Error, Result};
-use crate::git::{Expect, Oid, Repo};
+use crate::git::{Oid, Repo};
+use crate::ops::ready::{self, ReadyError};
 use crate::state::{AgentState, AgentStatus, Event, EventKind, StateDir};
-use crate::workspace::READY_PREFIX;
+use crate::workspace::Workspace;
 
 /// One agent to run.
 #[derive(Debug, Clone)]
@@ -224,12 +225,12 @@ impl RunView for SilentView {
 /// Run every job; returns one report per job, in job order. Errors only when the runtime
 /// cannot start; each agent's problems end up in its report.
 pub fn run_agents(
-    state: &StateDir,
-    repo_root: &Path,
+    ws: &Workspace,
     jobs: Vec<AgentJob>,
     opts: &RunOptions,
     view: Arc<dyn RunView>,
 ) -> Result<Vec<AgentReport>> {
+    let state = &ws.state;
     state.ensure()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -240,7 +241,8 @@ pub fn run_agents(
         recorder: Recorder {
             state: state.clone(),
         },
-        repo_root: repo_root.to_owned(),
+        repo_root: ws.root.clone(),
+        integration: ws.integration.clone(),
         opts: opts.clone(),
         view,
         rows: Mutex::new(
@@ -266,6 +268,8 @@ pub fn run_agents(
 struct Shared {
     recorder: Recorder,
     repo_root: PathBuf,
+    /// The integration branch, for the ready mark's "nothing to merge" record.
+    integration: String,
     opts: RunOptions,
     view: Arc<dyn RunView>,
     rows: Mutex<Vec<ViewRow>>,
@@ -519,12 +523,14 @@ async fn run_one(
     let start = Instant::now();
     let mut report = AgentReport::for_job(job, Outcome::Error, Some(started_ms), String::new());
 
+    // Where the branch and its ready mark stood before the agent ran: new commits are counted
+    // from the one, and the other is only moved if nobody else moved it meanwhile.
     let root = shared.repo_root.clone();
-    let branch = job.branch.clone();
-    let tip_before = tokio::task::spawn_blocking(move || branch_tip(&root, &branch))
-        .await
-        .ok()
-        .flatten();
+    let (branch, droid) = (job.branch.clone(), job.droid.clone());
+    let (tip_before, ready_before) =
+        tokio::task::spawn_blocking(move || before_run(&root, &branch, &droid))
+            .await
+            .unwrap_or_default();
 
     let child = open_log(job, started_ms).and_then(|log| spawn_agent(job, &log));
     let spawned_ms = now_ms();
@@ -665,13 +671,18 @@ async fn run_one(
         }
         None => match (report.exit_code, report.signal) {
             (Some(0), _) => {
-                let root = shared.repo_root.clone();
+                let before = Before {
+                    root: shared.repo_root.clone(),
+                    integration: shared.integration.clone(),
+                    state: shared.recorder.state.clone(),
+                    tip: tip_before,
+                    ready: ready_before,
+                };
                 let job2 = job.clone();
                 let commit = opts.commit;
-                let done = tokio::task::spawn_blocking(move || {
-                    settle_success(&root, &job2, tip_before, commit)
-                })
-                .await;
+                let done =
+                    tokio::task::spawn_blocking(move || settle_success(&before, &job2, commit))
+                        .await;
                 match done {
                     Ok(Ok(s)) => {
                         report.new_commits = s.new_commits;
@@ -958,8 +969,23 @@ fn tree_signature(root: &Path, limit: u64) -> (u128, u64) {
     (newest, count)
 }
 
-fn branch_tip(root: &Path, branch: &str) -> Option<Oid> {
-    Repo::open(root).ok()?.branch_tip(branch).ok().flatten()
+/// The branch tip and the ready mark of a droid, as they were before its agent started.
+fn before_run(root: &Path, branch: &str, droid: &str) -> (Option<Oid>, Option<Oid>) {
+    let Ok(repo) = Repo::open(root) else {
+        return (None, None);
+    };
+    let tip = repo.branch_tip(branch).ok().flatten();
+    let ready = repo.ref_target(&ready::ready_ref(droid)).ok().flatten();
+    (tip, ready)
+}
+
+/// What settling an agent's success needs to know from before the run.
+struct Before {
+    root: PathBuf,
+    integration: String,
+    state: StateDir,
+    tip: Option<Oid>,
+    ready: Option<Oid>,
 }
 
 /// What happened after an agent exited 0.
@@ -998,6 +1024,10 @@ impl Settled {
             Outcome::Uncommitted => format!(
                 "exited 0 after {took} with uncommitted changes only (not committed: --no-commit)"
             ),
+            Outcome::Error => format!(
+                "exited 0 after {took} with {} but was not marked ready",
+                crate::util::text::count(self.new_commits, "new commit")
+            ),
             _ => format!("exited 0 after {took}"),
         };
         if let Some(note) = &self.note {
@@ -1009,12 +1039,8 @@ impl Settled {
 }
 
 /// Commit leftovers (only inside the worktree), count new commits, set the ready mark.
-fn settle_success(
-    root: &Path,
-    job: &AgentJob,
-    tip_before: Option<Oid>,
-    commit: bool,
-) -> Result<Settled> {
+fn settle_success(before: &Before, job: &AgentJob, commit: bool) -> Result<Settled> {
+    let (root, tip_before) = (&before.root, before.tip);
     let wt = &job.worktree;
     let on_branch = Repo::git_cli(wt, &["symbolic-ref", "--quiet", "--short", "HEAD"])
         .map(|s| s.trim() == job.branch)
@@ -1044,16 +1070,29 @@ fn settle_success(
     let still_dirty = dirty && leftover_commit.is_none();
     let (outcome, ready) = match tip_after {
         Some(tip) if new_commits > 0 => {
-            repo.set_ref(
-                &format!("{READY_PREFIX}{}", job.droid),
+            match ready::mark(
+                &repo,
+                &before.state,
+                &before.integration,
+                &job.droid,
                 tip,
-                Expect::Any,
-                "droidforge run: agent exited 0",
-            )?;
-            if still_dirty && note.is_none() {
-                note = Some("uncommitted changes left in the worktree".to_owned());
+                before.ready,
+            ) {
+                Ok(_) => {
+                    if still_dirty && note.is_none() {
+                        note = Some("uncommitted changes left in the worktree".to_owned());
+                    }
+                    (Outcome::Ready, Some(tip))
+                }
+                Err(e) => match e.find::<ReadyError>() {
+                    // Someone set (or cleared) the mark while the agent ran: theirs stands.
+                    Some(moved @ ReadyError::Moved { .. }) => {
+                        note = Some(moved.to_string());
+                        (Outcome::Error, None)
+                    }
+                    _ => return Err(e),
+                },
             }
-            (Outcome::Ready, Some(tip))
         }
         _ if still_dirty => (Outcome::Uncommitted, None),
         _ => (Outcome::NoWork, None),

@@ -5,6 +5,7 @@
 //! droidforge commands, so that the library never has to know how it is invoked.
 
 use droidforge::error::Error;
+use droidforge::ops::ready::ReadyError;
 use droidforge::workspace::WorkspaceError;
 
 /// Hints for `err`: the library's own, then those this layer adds for the typed causes it
@@ -31,6 +32,24 @@ fn command_hints(err: &Error) -> Vec<String> {
     if let Some(err) = err.find::<WorkspaceError>() {
         hints.push(match err {
             WorkspaceError::NoManifest { .. } => "run `droidforge init` to create one".to_owned(),
+        });
+    }
+    if let Some(err) = err.find::<ReadyError>() {
+        hints.push(match err {
+            ReadyError::Moved { droid, .. } => format!(
+                "see where it points with `droidforge status {droid}`, then run `droidforge done {droid}` again"
+            ),
+            ReadyError::NoBranch { droid, .. } => {
+                format!("create it with `droidforge spawn {droid}`")
+            }
+            ReadyError::Unrelated {
+                droid, integration, ..
+            } => format!(
+                "commit the work on a branch started from `{integration}` (e.g. `droidforge spawn {droid}`) and mark that ready"
+            ),
+            ReadyError::Uncommitted { droid, branch, .. } => format!(
+                "commit them on `{branch}` (or discard them), then run `droidforge done {droid}` again"
+            ),
         });
     }
     hints

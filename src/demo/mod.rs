@@ -372,7 +372,7 @@ pub fn run_demo(
         commit: true,
         grace: Duration::from_secs(1),
     };
-    let agents = agent::run_agents(&ws.state, &ws.root, prepared.jobs, &opts, view)?;
+    let agents = agent::run_agents(&ws, prepared.jobs, &opts, view)?;
     drop(ws);
 
     let ws = Workspace::load(dir, ManifestSource::Integration, false)?;

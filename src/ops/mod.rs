@@ -8,6 +8,7 @@ pub mod guard;
 pub mod hooks;
 pub mod merge;
 pub mod plan;
+pub mod ready;
 pub mod remove;
 pub mod spawn;
 pub mod status;

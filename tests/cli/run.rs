@@ -800,3 +800,70 @@ fn a_missing_agent_program_fails_every_droid_with_127_and_a_log() {
     );
     assert_eq!(repo.git(&["worktree", "list"]).lines().count(), 2);
 }
+
+/// The runner and `done` marked ready in two ways; the runner's overwrote whatever the ready
+/// ref held, so a mark set while the agent ran (here: on its first commit only) was lost.
+#[test]
+fn the_runner_clobbered_a_ready_mark_that_moved_under_it() {
+    let repo = two_droid_repo();
+    // The agent commits `a`, marks exactly that commit ready, then leaves `b` uncommitted.
+    let cmd = "echo a > src/core/a.rs && git add -A && git commit -qm 'core: a' \
+               && git update-ref refs/droidforge/ready/core-droid HEAD \
+               && echo b > src/core/b.rs";
+    let (code, json) = run_json(&repo, &["core-droid", "--cmd", cmd]);
+    assert_eq!(code, 1, "{json}");
+    let core = report(&json, "core-droid");
+    assert_eq!(core["outcome"], "error", "{json}");
+    let message = core["message"].as_str().unwrap();
+    assert!(message.contains("moved"), "{message}");
+    // The mark set during the run is kept; the leftover commit is on the branch, not marked.
+    let first = repo.rev("droidforge/core-droid~1");
+    assert_eq!(repo.rev("refs/droidforge/ready/core-droid"), first);
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%s", "droidforge/core-droid"])
+            .trim(),
+        "droidforge: core-droid leftover changes from agent run"
+    );
+    assert!(core["ready_commit"].is_null(), "{json}");
+
+    // An agent that marks its own head ready (`droidforge done`) agrees with the runner.
+    let done = format!(
+        "echo c > src/core/c.rs && git add -A && git commit -qm 'core: c' && '{}' done",
+        droidforge_bin().display()
+    );
+    let (code, json) = run_json(&repo, &["core-droid", "--cmd", &done]);
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(report(&json, "core-droid")["outcome"], "ready");
+    assert_eq!(
+        repo.rev("refs/droidforge/ready/core-droid"),
+        repo.rev("droidforge/core-droid")
+    );
+    repo.assert_fsck();
+}
+
+/// `done` on a droid with nothing ahead records "finished, nothing to merge", which lets its
+/// dependents merge. The runner's own ready mark did not clear that record, so after an agent
+/// run with new work the droid still counted as merged and its dependents landed first.
+#[test]
+fn a_run_after_done_with_nothing_to_merge_left_the_droid_counted_as_merged() {
+    let repo = two_droid_repo();
+    repo.df_ok(&["spawn", "core-droid", "infra-droid"]);
+    repo.df_ok(&["done", "core-droid"]);
+    let fake = Fake::new();
+    fake.set("core-droid", "WRITE='src/core/a.rs=a'\n");
+    fake.set("infra-droid", "WRITE='src/infra/b.rs=b'\n");
+    let (code, json) = run_json(&repo, &["--all", "--cmd", &fake.cmd()]);
+    assert_eq!(code, 0, "{json}");
+    let main_before = repo.rev("main");
+    // infra-droid comes after core-droid, whose ready work is not on main: it must wait.
+    let out = repo.df(&["merge", "infra-droid"]);
+    assert_eq!(
+        repo.rev("main"),
+        main_before,
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let status = repo.df_ok(&["status", "core-droid", "--json"]);
+    assert!(!status.contains("nothing-to-merge"), "{status}");
+}

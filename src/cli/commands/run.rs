@@ -52,13 +52,7 @@ pub fn run_droids(ctx: &Ctx, ws: &Workspace, droids: &[&Droid], args: &RunArgs) 
     }
     let names: Vec<String> = prepared.jobs.iter().map(|j| j.droid.clone()).collect();
     let view = Arc::new(LiveView::new(&ctx.ui, &names));
-    let reports = agent::run_agents(
-        &ws.state,
-        &ws.root,
-        prepared.jobs,
-        &opts,
-        view.clone() as Arc<dyn RunView>,
-    )?;
+    let reports = agent::run_agents(ws, prepared.jobs, &opts, view.clone() as Arc<dyn RunView>)?;
     view.finish();
     if args.json {
         ctx.ui.json(&serde_json::json!({ "agents": reports }));
