@@ -344,7 +344,7 @@ impl Workspace {
                 } else {
                     format!("{label}: {text}")
                 });
-                d.last_event_at = Some(crate::state::now());
+                d.last_event_at = Some(crate::util::time::now());
             });
         }
     }

@@ -37,23 +37,6 @@ pub fn human_duration(d: Duration) -> String {
     }
 }
 
-/// Epoch milliseconds now.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// `(YYYY-MM-DD, HH:MM:SS)` in UTC for epoch milliseconds.
-pub fn utc_parts(epoch_ms: i64) -> (String, String) {
-    let (y, m, d, hh, mm, ss) = crate::util::time::utc_civil(epoch_ms.div_euclid(1000));
-    (
-        format!("{y:04}-{m:02}-{d:02}"),
-        format!("{hh:02}:{mm:02}:{ss:02}"),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,19 +56,6 @@ mod tests {
         for bad in ["", "s", "5x", "m5", "-1s", "5 m"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn utc_formatting() {
-        assert_eq!(
-            utc_parts(0),
-            ("1970-01-01".to_owned(), "00:00:00".to_owned())
-        );
-        // 2026-01-01T12:34:56Z
-        assert_eq!(
-            utc_parts(1_767_270_896_000),
-            ("2026-01-01".to_owned(), "12:34:56".to_owned())
-        );
     }
 
     #[test]

@@ -17,11 +17,12 @@ use serde::Serialize;
 use tokio::process::Child;
 use tokio::sync::{Semaphore, watch};
 
-use super::{human_duration, now_ms, utc_parts};
+use super::human_duration;
 use crate::error::{Context, Error, Result};
 use crate::git::{Oid, Repo};
 use crate::ops::ready::{self, ReadyError};
 use crate::state::{AgentState, AgentStatus, Event, EventKind, StateDir};
+use crate::util::time::{now_ms, utc_parts};
 use crate::workspace::Workspace;
 
 /// One agent to run.
@@ -313,7 +314,7 @@ impl Recorder {
         };
         let _ = self.state.store().update_droid(droid, |d| {
             d.last_event = Some(text);
-            d.last_event_at = Some(crate::state::now());
+            d.last_event_at = Some(crate::util::time::now());
         });
     }
 
@@ -489,7 +490,7 @@ fn not_started(shared: &Shared, idx: usize, job: &AgentJob) -> AgentReport {
     let message = "interrupted before it started".to_owned();
     shared.recorder.agent(&job.droid, |a| {
         a.status = AgentStatus::Interrupted;
-        a.ended_at = Some(crate::state::now());
+        a.ended_at = Some(crate::util::time::now());
     });
     shared.recorder.event(
         EventKind::Interrupted,
@@ -729,7 +730,7 @@ async fn run_one(
 
 /// Record the final state, events and log footer.
 fn finish(shared: &Shared, idx: usize, job: &AgentJob, report: AgentReport) -> AgentReport {
-    let ended = crate::state::now();
+    let ended = crate::util::time::now();
     shared.recorder.agent(&job.droid, |a| {
         a.status = report.outcome.agent_status();
         a.exit_code = report.exit_code;

@@ -4,7 +4,8 @@
 //! (section OPEN REQUESTS, rewritten in its worktree right away) and in `status`.
 
 use crate::error::{Error, Result};
-use crate::state::{Event, EventKind, Request, now};
+use crate::state::{Event, EventKind, Request};
+use crate::util::time::now;
 use crate::workspace::Workspace;
 
 /// The sender name used when nobody's droid is asking (the main worktree).

@@ -261,7 +261,7 @@ pub fn execute(ws: &Workspace, plan: RemovalPlan) -> Result<RemoveOutcome> {
             d.base = None;
         }
         d.last_event = Some(format!("removed: {}", msg.join(", ")));
-        d.last_event_at = Some(crate::state::now());
+        d.last_event_at = Some(crate::util::time::now());
     });
     Ok(outcome)
 }

@@ -16,7 +16,8 @@ use crate::forge::brief::{self, BRIEF_PATH, BriefContext};
 use crate::forge::manifest::{Droid, MANIFEST_PATH};
 use crate::git::{Expect, Oid, Repo, WorktreeInfo};
 use crate::ops::hooks;
-use crate::state::{Event, EventKind, FileLock, now};
+use crate::state::{Event, EventKind, FileLock};
+use crate::util::time::now;
 use crate::workspace::Workspace;
 
 /// What happened to one droid.

@@ -55,10 +55,7 @@ pub struct Event {
 impl Event {
     pub fn new(kind: EventKind, droid: Option<&str>, message: impl Into<String>) -> Event {
         Event {
-            at_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(0),
+            at_ms: crate::util::time::now_ms(),
             kind,
             droid: droid.map(str::to_owned),
             message: message.into(),

@@ -166,7 +166,7 @@ pub fn move_aside(path: &Path) -> Result<std::path::PathBuf> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let aside = path.with_file_name(format!("{name}.corrupt-{}", super::now()));
+    let aside = path.with_file_name(format!("{name}.corrupt-{}", crate::util::time::now()));
     std::fs::rename(path, &aside).map_err(|e| {
         Error::failure(format!("cannot move `{}` aside", path.display())).with_source(e)
     })?;

@@ -26,9 +26,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{FileLock, StateDir, group_leader_alive, now, pid_alive, write_atomic};
+use super::{FileLock, StateDir, group_leader_alive, pid_alive, write_atomic};
 use crate::error::{Context, Error, Result};
 use crate::forge::ownership::{compile_pattern, patterns_intersect};
+use crate::util::time::now;
 
 /// Default lifetime of a lease.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
@@ -545,10 +546,7 @@ impl LockStore {
 
 /// Spread waiters out so they do not wake in lockstep.
 fn jitter(d: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|t| t.subsec_nanos())
-        .unwrap_or(0);
+    let nanos = crate::util::time::since_epoch().subsec_nanos();
     let frac = 0.5 + f64::from(nanos % 1000) / 1000.0;
     d.mul_f64(frac)
 }

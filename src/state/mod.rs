@@ -145,14 +145,6 @@ impl Drop for FileLock {
     }
 }
 
-/// Seconds since the Unix epoch.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// Is a process with this pid alive (on this machine)?
 pub fn pid_alive(pid: u32) -> bool {
     #[cfg(unix)]

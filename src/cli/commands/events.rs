@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use super::Ctx;
 use crate::cli::args::*;
-use droidforge::agent::utc_parts;
 use droidforge::error::{Context, Result};
 use droidforge::state::Event;
+use droidforge::util::time::utc_parts;
 use droidforge::workspace::{ManifestSource, Workspace};
 
 pub fn run(ctx: &Ctx, args: &EventsArgs) -> Result<i32> {

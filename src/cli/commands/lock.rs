@@ -14,7 +14,8 @@ use droidforge::state::locks::{
     Attempt, AttemptReport, DEFAULT_TTL, Holder, LockMode, LockRequest, LockStore, Released,
     WaitPolicy, format_cycle, holder_for,
 };
-use droidforge::state::{Event, EventKind, now};
+use droidforge::state::{Event, EventKind};
+use droidforge::util::time::now;
 use droidforge::workspace::{ManifestSource, Workspace};
 
 /// The process that asks for a lease through this command (see the module docs).

@@ -376,7 +376,7 @@ fn take_lease(ws: &Workspace, req: &GuardRequest, path: &str) -> Option<String> 
         locks::holder_for(&ws.state, &req.droid, ws.current_droid().as_deref());
     let refreshed = store
         .update(|table| {
-            let until = crate::state::now().saturating_add(ttl.as_secs() as i64);
+            let until = crate::util::time::now().saturating_add(ttl.as_secs() as i64);
             table
                 .leases
                 .iter_mut()

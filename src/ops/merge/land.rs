@@ -82,7 +82,7 @@ pub fn rebuild_merge_history(ws: &Workspace) -> Result<Vec<MergeRecord>> {
             _ => (ws.integration.clone(), String::new(), Vec::new()),
         };
         out.push(MergeRecord {
-            at: merge_id_epoch(&id).unwrap_or(0),
+            at: crate::util::time::parse_compact_utc(&id).unwrap_or(0),
             id,
             integration,
             old_tip: target.to_string(),
@@ -94,25 +94,6 @@ pub fn rebuild_merge_history(ws: &Workspace) -> Result<Vec<MergeRecord>> {
     // Merge ids start with their UTC time: sorting by id is chronological.
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
-}
-
-/// Epoch seconds of a merge id `YYYYMMDD-HHMMSS-xxxxxx` (UTC).
-fn merge_id_epoch(id: &str) -> Option<i64> {
-    let num = |r: std::ops::Range<usize>| id.get(r)?.parse::<i64>().ok();
-    let (y, m, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
-    let (hh, mm, ss) = (num(9..11)?, num(11..13)?, num(13..15)?);
-    if id.as_bytes().get(8) != Some(&b'-') || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
 }
 
 /// How to check the integration branch by hand after an unreadable merge journal was set aside.
@@ -172,7 +153,7 @@ pub fn land(ws: &Workspace, report: &mut MergeReport, progress: &dyn Fn(&str)) -
         backup_ref: backup_ref.clone(),
         refresh_checkout,
         pid: std::process::id(),
-        started_at: crate::state::now(),
+        started_at: crate::util::time::now(),
         report: report.clone(),
     };
     ws.state.ensure()?;
@@ -315,7 +296,7 @@ fn finish(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<String>> {
         if !s.merges.iter().any(|m| m.id == report.merge_id) {
             s.merges.push(MergeRecord {
                 id: report.merge_id.clone(),
-                at: crate::state::now(),
+                at: crate::util::time::now(),
                 integration: report.integration.clone(),
                 old_tip: report.old_tip.clone(),
                 new_tip: report.new_tip.clone(),

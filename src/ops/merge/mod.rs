@@ -600,9 +600,7 @@ fn pending_journal_error(j: &MergeJournal) -> Error {
 
 /// `YYYYMMDD-HHMMSS-xxxxxx`: sortable, unique enough, a valid ref name component.
 fn new_merge_id(t0: Oid) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = crate::util::time::since_epoch();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in t0
         .as_bytes()
@@ -614,7 +612,7 @@ fn new_merge_id(t0: Oid) -> String {
     }
     format!(
         "{}-{:06x}",
-        report::compact_utc(now.as_secs() as i64),
+        crate::util::time::compact_utc(now.as_secs() as i64),
         h & 0xff_ffff
     )
 }

@@ -9,7 +9,7 @@ use crate::git::{Oid, Repo};
 use crate::state::AgentStatus;
 use crate::workspace::Workspace;
 
-use super::report::{DroidReport, DroidStatus, MergeReport, format_utc};
+use super::report::{DroidReport, DroidStatus, MergeReport};
 
 /// One-line reason for a droid's result, for tables and the merge log.
 pub fn reason_line(d: &DroidReport) -> String {
@@ -186,7 +186,7 @@ pub fn render(
 
 /// The merge-log rows of one run (droids it attempted; not the unready or up-to-date ones).
 pub fn log_rows(r: &MergeReport) -> Vec<LogRow> {
-    let date = format_utc(crate::state::now());
+    let date = crate::util::time::utc_minute(crate::util::time::now());
     r.droids
         .iter()
         .filter(|d| !matches!(d.status, DroidStatus::Unready | DroidStatus::UpToDate))

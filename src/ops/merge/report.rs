@@ -197,27 +197,3 @@ pub fn worst_outcome(droids: &[DroidReport]) -> (&'static str, i32) {
         ("pass", 0)
     }
 }
-
-/// `YYYY-MM-DD HH:MM` (UTC) for epoch seconds.
-pub fn format_utc(secs: i64) -> String {
-    let (y, m, d, hh, mm, _) = crate::util::time::utc_civil(secs);
-    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02} UTC")
-}
-
-/// `YYYYMMDD-HHMMSS` (UTC) for epoch seconds, used in merge ids.
-pub fn compact_utc(secs: i64) -> String {
-    let (y, m, d, hh, mm, ss) = crate::util::time::utc_civil(secs);
-    format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates() {
-        assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
-        assert_eq!(compact_utc(1_767_225_600), "20260101-000000");
-        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00 UTC");
-    }
-}
