@@ -1,5 +1,6 @@
 //! The command line: one clap-derive enum; each variant's doc comment is its help text.
 
+use droidforge::ops::merge::Strategy;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -280,14 +281,6 @@ pub struct DoneArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Strategy {
-    #[default]
-    Rebase,
-    Merge,
 }
 
 /// Land ready droids on the integration branch in dependency order.

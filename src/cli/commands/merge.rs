@@ -68,10 +68,7 @@ pub fn run(ctx: &Ctx, args: &MergeArgs) -> Result<i32> {
         all: args.select.all,
         dry_run: args.dry_run,
         verify: args.verify.clone(),
-        strategy: match args.strategy {
-            Strategy::Rebase => droidforge::ops::merge::Strategy::Rebase,
-            Strategy::Merge => droidforge::ops::merge::Strategy::Merge,
-        },
+        strategy: args.strategy,
         include_unready: args.include_unready,
         force: args.force,
         ..MergeOptions::default()

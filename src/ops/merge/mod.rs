@@ -30,8 +30,9 @@ use crate::git::{Oid, short};
 use crate::state::FileLock;
 use crate::workspace::Workspace;
 
-/// How a droid lands.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// How a droid lands: the `--strategy` flag's values (clap) and the report's `strategy` field
+/// (serde) both come from this one enum.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// Rebase the droid's commits onto the integration tip (linear history).
