@@ -235,7 +235,7 @@ impl Workspace {
             // A cache that cannot be written only costs time.
             if let Ok(bytes) = serde_json::to_vec(&entry) {
                 let _ = state.ensure();
-                let _ = crate::state::write_atomic(&cache_path, &bytes);
+                let _ = crate::util::safe_fs::write_atomic(&cache_path, &bytes);
             }
             return Self::from_cached(repo, root, cwd, state, integration, label, entry.manifest);
         }

@@ -39,7 +39,7 @@ impl Repo {
             text.push_str(p);
             text.push('\n');
         }
-        crate::state::write_atomic(&path, text.as_bytes())?;
+        crate::util::safe_fs::write_atomic(&path, text.as_bytes())?;
         Ok(missing)
     }
 }

@@ -9,7 +9,8 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::git::Expect;
 use crate::state::locks::LockStore;
-use crate::state::{AgentStatus, pid_alive, write_atomic};
+use crate::state::{AgentStatus, pid_alive};
+use crate::util::safe_fs::write_atomic;
 use crate::util::time::now;
 use crate::workspace::{READY_PREFIX, Workspace};
 

@@ -26,9 +26,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{FileLock, StateDir, group_leader_alive, pid_alive, write_atomic};
+use super::{FileLock, StateDir, group_leader_alive, pid_alive};
 use crate::error::{Context, Error, Result};
 use crate::forge::ownership::{compile_pattern, patterns_intersect};
+use crate::util::safe_fs::write_atomic;
 use crate::util::time::now;
 
 /// Default lifetime of a lease.

@@ -65,38 +65,6 @@ impl StateDir {
     }
 }
 
-/// Write `bytes` to `path` atomically: a uniquely named temp file in the same directory,
-/// fsync, then rename over the target. Readers see the old or the new file, never a mix.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_mode(path, bytes, None)
-}
-
-/// [`write_atomic`], with the file's permission bits set before it appears under its name
-/// (a hook is never seen without its executable bit).
-pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temp file in `{}`", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
-    #[cfg(unix)]
-    if let Some(mode) = mode {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))
-            .with_context(|| format!("cannot set the permissions of `{}`", path.display()))?;
-    }
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot replace `{}`", path.display()))?;
-    Ok(())
-}
-
 /// Hold an exclusive advisory lock on `path` (created if missing) until the guard drops.
 pub struct FileLock {
     file: std::fs::File,

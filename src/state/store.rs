@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{FileLock, write_atomic};
+use super::FileLock;
 use crate::error::{Context, Result};
+use crate::util::safe_fs::write_atomic;
 
 pub const STATE_VERSION: u32 = 1;
 

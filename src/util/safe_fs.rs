@@ -1,4 +1,5 @@
-//! Writing files inside a directory tree without ever following a symbolic link out of it.
+//! Writing files safely: inside a directory tree without ever following a symbolic link out of
+//! it, and atomically (temp file + rename, see [`write_atomic`]).
 //!
 //! Droids commit whatever they like, symlinks included: a TODO file or a brief committed as a
 //! link to `/home/user/.bashrc` must not make `init` or `spawn` write there. Every file
@@ -10,7 +11,7 @@
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 
 /// The error for a write droidforge refuses (names the path and why).
 pub fn refuse(path: &Path, why: &str) -> Error {
@@ -127,7 +128,7 @@ pub fn replace_under(
         return Err(refuse(&path, "it is a symbolic link"));
     }
     // A rename replaces a link that appeared meanwhile instead of following it.
-    crate::state::write_atomic_mode(&target, contents.as_ref(), Some(mode))
+    write_atomic_mode(&target, contents.as_ref(), Some(mode))
 }
 
 /// Is `root/rel` (or a directory on the way) a symbolic link? For callers that skip existing
@@ -138,6 +139,37 @@ pub fn is_link_under(root: &Path, rel: &Path) -> bool {
         cur.push(c);
         std::fs::symlink_metadata(&cur).is_ok_and(|m| m.file_type().is_symlink())
     })
+}
+
+/// Write `bytes` to `path` atomically: a uniquely named temp file in the same directory,
+/// fsync, then rename over the target. Readers see the old or the new file, never a mix.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_mode(path, bytes, None)
+}
+
+/// [`write_atomic`], with the file's permission bits set before it appears under its name
+/// (a hook is never seen without its executable bit).
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temp file in `{}`", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    #[cfg(unix)]
+    if let Some(mode) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("cannot set the permissions of `{}`", path.display()))?;
+    }
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot replace `{}`", path.display()))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Context, Error, Result};
 use crate::git::{Expect, Oid, Repo, parse_oid};
-use crate::state::{Event, EventKind, FileLock, MergeRecord, StateDir, write_atomic};
+use crate::state::{Event, EventKind, FileLock, MergeRecord, StateDir};
+use crate::util::safe_fs::write_atomic;
 use crate::workspace::{BACKUP_PREFIX, Workspace};
 
 use super::report::{DroidStatus, MergeReport};
