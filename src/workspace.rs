@@ -183,10 +183,10 @@ impl Workspace {
         let repo = Repo::discover(cwd)?;
         let root = repo.main_workdir()?;
         let state = StateDir::new(&repo.common_dir());
-        let cache_path = state.root.join(MANIFEST_CACHE);
+        let cache_path = state.manifest_cache_path();
         // A cache that cannot be read is rebuilt (and rewritten) below.
         let cached: Option<ManifestCache> =
-            crate::state::read_state_json(&cache_path, "manifest cache", "").unwrap_or(None);
+            crate::state::peek_state_json(&cache_path, "manifest cache");
         // The integration branch's *name* comes from the main worktree's file (see
         // `ManifestSource::Integration`); reading it parses the whole file, so remember it
         // per (size, mtime) of that file.
@@ -349,9 +349,6 @@ impl Workspace {
         }
     }
 }
-
-/// The file in the state directory that caches the validated integration manifest.
-const MANIFEST_CACHE: &str = "manifest-cache.json";
 
 /// What [`Workspace::load_cached`] keeps between runs.
 #[derive(serde::Serialize, serde::Deserialize)]

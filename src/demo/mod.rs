@@ -342,7 +342,7 @@ pub fn run_demo(
     progress(&format!("created the demo repository at {}", dir.display()));
 
     let ws = Workspace::load(dir, ManifestSource::WorkingTree, false)?;
-    let scripts_dir = ws.state.root.join("demo-scripts");
+    let scripts_dir = ws.state.demo_scripts_dir();
     std::fs::create_dir_all(&scripts_dir)
         .with_context(|| format!("cannot create `{}`", scripts_dir.display()))?;
     for (droid, script) in scripts() {

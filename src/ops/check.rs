@@ -350,9 +350,7 @@ fn check_human(ws: &Workspace, base: Oid, head: Oid, verify: Option<&str>) -> Re
         // The candidate exists only in memory; the in-memory handle can still check it out.
         let dir = ws
             .state
-            .root
-            .join("verify")
-            .join(format!("check-{}", std::process::id()));
+            .verify_dir(&format!("check-{}", std::process::id()));
         let verified = merge::gate::verify(&repo, &dir, tip, cmd)?;
         if !verified.ok {
             dr.status = DroidStatus::VerifyFailed;

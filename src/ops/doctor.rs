@@ -145,7 +145,7 @@ fn move_aside(path: &std::path::Path, empty: &[u8]) -> Result<std::path::PathBuf
 }
 
 fn check_state_files(ws: &Workspace, fix: bool, out: &mut Vec<Finding>) {
-    let state_path = ws.state.root.join("state.json");
+    let state_path = ws.state.state_file_path();
     if std::fs::symlink_metadata(&state_path).is_ok() && ws.state.store().read().is_err() {
         let mut f = Finding::new("corrupt-state", Severity::Error, state_path.display().to_string())
             .msg("the state file does not parse")

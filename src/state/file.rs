@@ -124,6 +124,12 @@ pub fn read_state_json<T: DeserializeOwned>(
     parse_state_json(path, what, fix, &bytes).map(Some)
 }
 
+/// Best-effort read of a JSON state file for caches and saved reports: `None` when it is
+/// missing or cannot be used (the caller rebuilds or does without it; nothing is reported).
+pub fn peek_state_json<T: DeserializeOwned>(path: &Path, what: &str) -> Option<T> {
+    read_state_json(path, what, "").ok().flatten()
+}
+
 /// Parse state-file bytes that must hold a JSON object of type `T`.
 pub fn parse_state_json<T: DeserializeOwned>(
     path: &Path,

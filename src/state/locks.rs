@@ -723,15 +723,6 @@ pub struct LockedPath {
 /// Which of `paths` (changed by `droid`) are covered by a write lease another droid holds
 /// right now. For `merge` and `check` to warn; an unreadable lock file yields no warnings.
 pub fn write_locks_held_by_others(
-    ws: &crate::workspace::Workspace,
-    droid: &str,
-    paths: &[String],
-) -> Vec<LockedPath> {
-    write_locks_held_by_others_in(&ws.state, droid, paths)
-}
-
-/// [`write_locks_held_by_others`] for a state directory.
-pub fn write_locks_held_by_others_in(
     state: &StateDir,
     droid: &str,
     paths: &[String],

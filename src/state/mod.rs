@@ -5,7 +5,13 @@
 //! - `events.jsonl`: the append-only event journal;
 //! - `logs/<droid>.log`: agent output;
 //! - `locks.json`: advisory leases between droids and the wait-for graph (see [`locks`]);
-//! - `merge-journal.json`: present only while a merge is landing (crash recovery).
+//! - `merge-journal.json`: present only while a merge is landing (crash recovery);
+//! - `merges/<id>.json`: the report of each landed merge (for `undo` and history rebuilds);
+//! - `verify/<name>/`: scratch checkouts for `--verify` commands;
+//! - `hooks/`: the pre-commit guard droid worktrees run;
+//! - `manifest-cache.json`, `demo-scripts/`.
+//!
+//! Only [`StateDir`] knows these names: everything else asks it for a path.
 
 mod events;
 pub mod file;
@@ -13,7 +19,7 @@ pub mod locks;
 mod store;
 
 pub use events::{Event, EventKind, Journal};
-pub use file::{MAX_STATE_FILE, move_aside, read_state_bytes, read_state_json};
+pub use file::{MAX_STATE_FILE, move_aside, peek_state_json, read_state_bytes, read_state_json};
 pub use store::{
     AgentState, AgentStatus, DroidState, MergeRecord, Request, STATE_VERSION, State, Store,
 };
@@ -22,10 +28,14 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Context, Result};
 
-/// Paths inside the state directory.
+/// The hooks directory's name inside the state directory (see [`StateDir::hooks_dir`]); for
+/// writers that check every component below [`StateDir::root`].
+pub const HOOKS_DIR: &str = "hooks";
+
+/// The state directory: the one place that builds paths inside it.
 #[derive(Debug, Clone)]
 pub struct StateDir {
-    pub root: PathBuf,
+    root: PathBuf,
 }
 
 impl StateDir {
@@ -33,6 +43,12 @@ impl StateDir {
         StateDir {
             root: common_dir.join("droidforge"),
         }
+    }
+
+    /// The directory itself: for messages, and for writers that refuse links below it
+    /// ([`crate::util::safe_fs::write_under`]). Paths inside it come from the methods below.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     pub fn ensure(&self) -> Result<()> {
@@ -62,6 +78,36 @@ impl StateDir {
 
     pub fn lock_path(&self, name: &str) -> PathBuf {
         self.root.join(format!("{name}.lock"))
+    }
+
+    /// `state.json` (read and written through [`StateDir::store`]).
+    pub fn state_file_path(&self) -> PathBuf {
+        self.root.join(store::STATE_FILE)
+    }
+
+    /// The saved report of merge `merge_id`.
+    pub fn merge_report_path(&self, merge_id: &str) -> PathBuf {
+        self.root.join("merges").join(format!("{merge_id}.json"))
+    }
+
+    /// A scratch directory for one `--verify` run (`name` is unique per run).
+    pub fn verify_dir(&self, name: &str) -> PathBuf {
+        self.root.join("verify").join(name)
+    }
+
+    /// Where droidforge's own git hooks live.
+    pub fn hooks_dir(&self) -> PathBuf {
+        self.root.join(HOOKS_DIR)
+    }
+
+    /// The cache of the parsed manifest ([`crate::workspace::Workspace::load_cached`]).
+    pub fn manifest_cache_path(&self) -> PathBuf {
+        self.root.join("manifest-cache.json")
+    }
+
+    /// The scripts the demo's scripted agents follow.
+    pub fn demo_scripts_dir(&self) -> PathBuf {
+        self.root.join("demo-scripts")
     }
 }
 

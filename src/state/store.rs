@@ -136,6 +136,9 @@ pub struct MergeRecord {
     pub undone: bool,
 }
 
+/// The state file's name in the state directory.
+pub(super) const STATE_FILE: &str = "state.json";
+
 /// Access to `state.json`.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -148,7 +151,7 @@ impl Store {
     }
 
     fn path(&self) -> PathBuf {
-        self.root.join("state.json")
+        self.root.join(STATE_FILE)
     }
 
     /// Read the current state (empty when none was written yet).

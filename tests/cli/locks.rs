@@ -248,7 +248,7 @@ fn the_droid_is_inferred_inside_its_worktree_and_shared_writes_are_reported() {
     )
     .unwrap();
     let held = droidforge::state::locks::write_locks_held_by_others(
-        &ws,
+        &ws.state,
         "infra-droid",
         &["INTERFACES.md".to_owned(), "src/infra/lib.rs".to_owned()],
     );
@@ -257,7 +257,7 @@ fn the_droid_is_inferred_inside_its_worktree_and_shared_writes_are_reported() {
     assert_eq!(held[0].holder, "core-droid");
     assert!(
         droidforge::state::locks::write_locks_held_by_others(
-            &ws,
+            &ws.state,
             "core-droid",
             &["INTERFACES.md".to_owned()]
         )

@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use crate::error::{Context, Error, Result};
 use crate::git::Repo;
+use crate::state::HOOKS_DIR;
 use crate::util::safe_fs;
 use crate::workspace::Workspace;
 
@@ -43,12 +44,9 @@ pub struct Installed {
     pub fresh: bool,
 }
 
-/// Where droidforge's hooks live, relative to the state directory.
-const HOOKS: &str = "hooks";
-
 /// The directory droidforge's hooks live in.
 pub fn hooks_dir(ws: &Workspace) -> PathBuf {
-    ws.state.root.join(HOOKS)
+    ws.state.hooks_dir()
 }
 
 /// Install (or refresh) the pre-commit guard for the droid worktree at `worktree`.
@@ -74,7 +72,11 @@ pub fn install(ws: &Workspace, worktree: &Path) -> Result<Installed> {
     }
     if Repo::config_get(&ws.root, "extensions.worktreeConfig")?.as_deref() != Some("true") {
         Repo::config_set_local(&ws.root, "extensions.worktreeConfig", "true")?;
-        safe_fs::write_under(&ws.state.root, Path::new(HOOKS).join(ENABLED_MARKER), b"")?;
+        safe_fs::write_under(
+            ws.state.root(),
+            Path::new(HOOKS_DIR).join(ENABLED_MARKER),
+            b"",
+        )?;
     }
     // Which user hooks exist (relative settings resolve against the main worktree here; at
     // run time git's rule applies: against the worktree the hook runs in).
@@ -162,7 +164,12 @@ fn is_hook_name(name: &str) -> bool {
 /// Write droidforge's hook `name` (executable, replaced atomically: a commit in another
 /// worktree may be running it), never through a symbolic link.
 fn write_hook(ws: &Workspace, name: &str, script: &str) -> Result<()> {
-    safe_fs::replace_under(&ws.state.root, Path::new(HOOKS).join(name), script, 0o755)
+    safe_fs::replace_under(
+        ws.state.root(),
+        Path::new(HOOKS_DIR).join(name),
+        script,
+        0o755,
+    )
 }
 
 /// Single-quote a string for `sh`.

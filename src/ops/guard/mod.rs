@@ -348,7 +348,7 @@ fn shared_locks(ws: &Workspace, req: &GuardRequest, out: &mut [PathVerdict]) {
     if shared.is_empty() {
         return;
     }
-    let held = locks::write_locks_held_by_others_in(&ws.state, &req.droid, &shared);
+    let held = locks::write_locks_held_by_others(&ws.state, &req.droid, &shared);
     let auto = ws.forge.manifest.forge.auto_lock && req.source == GuardSource::Edit;
     for p in out.iter_mut() {
         let Some(path) = p.path.clone() else { continue };

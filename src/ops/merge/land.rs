@@ -67,9 +67,8 @@ pub fn rebuild_merge_history(ws: &Workspace) -> Result<Vec<MergeRecord>> {
     let mut out = Vec::new();
     for (name, target) in ws.repo.refs_with_prefix(BACKUP_PREFIX)? {
         let id = name.trim_start_matches(BACKUP_PREFIX).to_owned();
-        let saved = ws.state.root.join("merges").join(format!("{id}.json"));
         let report: Option<MergeReport> =
-            crate::state::read_state_json(&saved, "merge report", "").unwrap_or(None);
+            crate::state::peek_state_json(&ws.state.merge_report_path(&id), "merge report");
         let (integration, new_tip, droids) = match &report {
             Some(r) if parse_oid(&r.old_tip) == Some(target) => (
                 r.integration.clone(),
@@ -270,14 +269,10 @@ fn finish(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<String>> {
     }
 
     // State, the per-merge record, events.
-    let merges_dir = ws.state.root.join("merges");
     let mut final_report = report.clone();
     final_report.notes.extend(notes.iter().cloned());
     if let Ok(bytes) = serde_json::to_vec_pretty(&final_report) {
-        let _ = write_atomic(
-            &merges_dir.join(format!("{}.json", report.merge_id)),
-            &bytes,
-        );
+        let _ = write_atomic(&ws.state.merge_report_path(&report.merge_id), &bytes);
     }
     let merged: Vec<String> = report
         .droids
@@ -946,14 +941,8 @@ pub fn undo(ws: &Workspace, merge_id: Option<&str>) -> Result<UndoReport> {
         );
     }
     // Give merged droids their ready marks and original branches back.
-    let saved = ws
-        .state
-        .root
-        .join("merges")
-        .join(format!("{}.json", record.id));
-    if let Some(report) =
-        crate::state::read_state_json::<MergeReport>(&saved, "merge report", "").unwrap_or(None)
-    {
+    let saved = ws.state.merge_report_path(&record.id);
+    if let Some(report) = crate::state::peek_state_json::<MergeReport>(&saved, "merge report") {
         out.notes.extend(restore_droids(ws, &report)?);
     }
     ws.state.store().update(|s| {

@@ -404,11 +404,7 @@ pub fn run_merge(
         // Verification of the candidate tip.
         if let Some(cmd) = &verify_cmd {
             progress(&format!("{name}: verifying with `{cmd}`"));
-            let dir = ws
-                .state
-                .root
-                .join("verify")
-                .join(format!("{merge_id}-{name}"));
+            let dir = ws.state.verify_dir(&format!("{merge_id}-{name}"));
             let verified = gate::verify(&repo, &dir, new_tip, cmd)?;
             if !verified.ok {
                 dr.status = DroidStatus::VerifyFailed;
@@ -583,7 +579,7 @@ fn warn_about_locked_paths(
     if shared_paths.is_empty() {
         return;
     }
-    for locked in crate::state::locks::write_locks_held_by_others(ws, droid, shared_paths) {
+    for locked in crate::state::locks::write_locks_held_by_others(&ws.state, droid, shared_paths) {
         notes.push(format!(
             "`{droid}` changed `{}` while `{}` holds a write lock on `{}` (lease {}); coordinate before relying on it",
             locked.path, locked.holder, locked.glob, locked.lease
