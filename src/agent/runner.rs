@@ -19,6 +19,7 @@ use tokio::sync::{Semaphore, watch};
 
 use super::human_duration;
 use crate::error::{Context, Error, Result};
+use crate::forge::brief::BRIEF_PATH;
 use crate::git::{Oid, Repo};
 use crate::ops::ready::{self, ReadyError};
 use crate::state::{AgentState, AgentStatus, Event, EventKind, StateDir};
@@ -1043,17 +1044,18 @@ impl Settled {
 fn settle_success(before: &Before, job: &AgentJob, commit: bool) -> Result<Settled> {
     let (root, tip_before) = (&before.root, before.tip);
     let wt = &job.worktree;
-    let on_branch = Repo::git_cli(wt, &["symbolic-ref", "--quiet", "--short", "HEAD"])
-        .map(|s| s.trim() == job.branch)
-        .unwrap_or(false);
+    let on_branch = Repo::worktree_branch(wt)
+        .ok()
+        .flatten()
+        .is_some_and(|b| b == job.branch);
     let mut note = None;
     let mut leftover_commit = None;
-    let dirty = !Repo::git_cli(wt, &["status", "--porcelain", "--", ".", EXCLUDE_BRIEF])?
-        .trim()
-        .is_empty();
+    // The brief is droidforge's file, never part of a droid's commit.
+    let dirty = Repo::worktree_changed_except(wt, &[BRIEF_PATH])?;
     if dirty && commit {
         if on_branch {
-            leftover_commit = commit_leftovers(wt, &job.droid)?;
+            let message = format!("droidforge: {} leftover changes from agent run", job.droid);
+            leftover_commit = Repo::commit_worktree_changes(wt, &message, &[BRIEF_PATH])?;
         } else {
             note = Some(format!(
                 "leftover changes not committed: the worktree is not on `{}`",
@@ -1105,40 +1107,6 @@ fn settle_success(before: &Before, job: &AgentJob, commit: bool) -> Result<Settl
         ready,
         note,
     })
-}
-
-/// The brief is droidforge's file, never part of a droid's commit.
-const EXCLUDE_BRIEF: &str = ":(exclude).droidforge/BRIEF.md";
-use super::jobs::BRIEF_PATH;
-
-fn commit_leftovers(wt: &Path, droid: &str) -> Result<Option<Oid>> {
-    Repo::git_cli(wt, &["add", "-A"])?;
-    // Unstage the brief in case nothing excludes it (a no-op when it is ignored).
-    Repo::git_cli(wt, &["reset", "--quiet", "--", BRIEF_PATH])?;
-    let staged = std::process::Command::new("git")
-        .arg("-C")
-        .arg(wt)
-        .args(["diff", "--cached", "--quiet"])
-        .status()
-        .context("cannot run `git`")?;
-    if staged.success() {
-        return Ok(None);
-    }
-    let message = format!("droidforge: {droid} leftover changes from agent run");
-    let args = ["commit", "--quiet", "--no-verify", "-m", message.as_str()];
-    if Repo::git_cli(wt, &args).is_err() {
-        // Most often: no user.name/user.email configured. Commit as droidforge instead.
-        let mut with_identity = vec![
-            "-c",
-            "user.name=droidforge",
-            "-c",
-            "user.email=droidforge@localhost",
-        ];
-        with_identity.extend(args);
-        Repo::git_cli(wt, &with_identity)?;
-    }
-    let head = Repo::git_cli(wt, &["rev-parse", "HEAD"])?;
-    Ok(crate::git::parse_oid(&head))
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ impl Repo {
 
     /// Like [`git_cli`](Self::git_cli), but exit status 1 (`git config`: key not found)
     /// is `None` instead of an error.
-    fn git_cli_status(dir: &Path, args: &[&str]) -> Result<Option<String>> {
+    pub(super) fn git_cli_status(dir: &Path, args: &[&str]) -> Result<Option<String>> {
         let out = std::process::Command::new("git")
             .arg("-C")
             .arg(dir)

@@ -10,6 +10,7 @@ mod exclude;
 mod fastpick;
 pub mod fsck_names;
 mod history;
+mod porcelain;
 mod replay;
 mod scratch;
 mod short;
@@ -35,6 +36,11 @@ pub type Oid = gix::ObjectId;
 
 /// A name, email and time, as written into commits.
 pub type Signature = gix::actor::Signature;
+
+/// The identity droidforge commits as when git has none configured (CI machines, hermetic
+/// environments): for the commits it writes itself and for an agent's leftover changes.
+const FALLBACK_NAME: &str = "droidforge";
+const FALLBACK_EMAIL: &str = "droidforge@localhost";
 
 /// Parse a full hex object id.
 pub fn parse_oid(hex: &str) -> Option<Oid> {
@@ -502,8 +508,8 @@ impl Repo {
                 time: sig.time().unwrap_or(now),
             },
             _ => gix::actor::Signature {
-                name: "droidforge".into(),
-                email: "droidforge@localhost".into(),
+                name: FALLBACK_NAME.into(),
+                email: FALLBACK_EMAIL.into(),
                 time: now,
             },
         }

@@ -44,6 +44,21 @@ fn only_the_git_layer_uses_gix() {
 }
 
 #[test]
+fn only_the_git_layer_runs_git() {
+    // Spelled in pieces so that this file does not match itself.
+    let spawn_git = concat!("Command::new(", "\"git\")");
+    let offenders: Vec<String> = sources()
+        .into_iter()
+        .filter(|(rel, text)| !rel.starts_with("src/git/") && text.contains(spawn_git))
+        .map(|(rel, _)| rel)
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "the git binary run outside src/git/: {offenders:?}"
+    );
+}
+
+#[test]
 fn terminal_output_goes_through_ui() {
     let offenders: Vec<String> = sources()
         .into_iter()

@@ -867,3 +867,43 @@ fn a_run_after_done_with_nothing_to_merge_left_the_droid_counted_as_merged() {
     let status = repo.df_ok(&["status", "core-droid", "--json"]);
     assert!(!status.contains("nothing-to-merge"), "{status}");
 }
+
+#[test]
+fn leftover_changes_are_committed_as_droidforge_without_an_identity() {
+    let repo = two_droid_repo();
+    repo.df_ok(&["spawn", "core-droid"]);
+    // From here no identity anywhere: git must not guess one from the host.
+    repo.git(&["config", "user.useConfigOnly", "true"]);
+    let fake = Fake::new();
+    fake.set("core-droid", "WRITE='src/core/a.rs=a'\n");
+    let mut cmd = Command::new(droidforge_bin());
+    hermetic(&mut cmd);
+    for var in [
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+    ] {
+        cmd.env_remove(var);
+    }
+    let out = cmd
+        .current_dir(&repo.root)
+        .args(["run", "core-droid", "--cmd", &fake.cmd()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        repo.git(&[
+            "log",
+            "-1",
+            "--format=%an <%ae>|%cn <%ce>",
+            "droidforge/core-droid"
+        ])
+        .trim(),
+        "droidforge <droidforge@localhost>|droidforge <droidforge@localhost>"
+    );
+    assert_eq!(
+        repo.rev("refs/droidforge/ready/core-droid"),
+        repo.rev("droidforge/core-droid")
+    );
+}
