@@ -1,15 +1,13 @@
 //! Running coding agents: command presets ([`presets`]), the concurrent runner with logs,
 //! stall detection and signal handling ([`runner`]), and small helpers (durations, clocks).
 
-pub mod jobs;
+pub mod job;
 pub mod presets;
 pub mod runner;
 
-pub use jobs::{BRIEF_PATH, Prepared, prepare};
+pub use job::{AgentJob, BRIEF_PATH, Prepared, prepare};
 pub use presets::{AgentCommand, PRESETS, Preset, resolve_command, shell_quote};
-pub use runner::{
-    AgentJob, AgentReport, Outcome, RunOptions, RunView, SilentView, ViewRow, run_agents,
-};
+pub use runner::{AgentReport, Outcome, RunOptions, RunView, SilentView, ViewRow, run_agents};
 
 use std::time::Duration;
 

@@ -2,13 +2,28 @@
 //! brief (spawning what is missing), and resolve its agent command.
 
 use super::presets::{Placeholders, resolve_command};
-use super::runner::AgentJob;
+use std::path::PathBuf;
+
 use crate::error::{Error, Result};
 use crate::forge::manifest::Droid;
 use crate::ops::spawn::SpawnStatus;
 use crate::workspace::Workspace;
 
 pub use crate::forge::brief::BRIEF_PATH;
+
+/// One agent to run.
+#[derive(Debug, Clone)]
+pub struct AgentJob {
+    pub droid: String,
+    pub worktree: PathBuf,
+    pub branch: String,
+    pub brief: PathBuf,
+    /// The shell command line (placeholders already substituted).
+    pub command: String,
+    /// The droid's TODO file inside its worktree, for the live TODO %.
+    pub todo: Option<PathBuf>,
+    pub log: PathBuf,
+}
 
 /// Jobs for `droids` plus the names of droids whose worktree had to be created first.
 pub struct Prepared {
