@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use crate::forge::manifest::{Droid, Forge};
-use crate::state::Request;
+use crate::util::text::one_line;
 
 /// Where the brief lives inside a droid's worktree.
 pub const BRIEF_PATH: &str = ".droidforge/BRIEF.md";
@@ -21,7 +21,19 @@ pub struct BriefContext<'a> {
     /// Short name of the integration branch.
     pub integration: &'a str,
     /// Open requests (`droidforge ask`); the brief lists those addressed to its droid.
-    pub requests: &'a [Request],
+    pub requests: &'a [BriefRequest<'a>],
+}
+
+/// An open request as a brief shows it: plain data, so the model does not depend on where
+/// requests are stored.
+#[derive(Debug, Clone, Copy)]
+pub struct BriefRequest<'a> {
+    pub id: u64,
+    /// The droid asked.
+    pub to: &'a str,
+    /// The asking droid, or `human`.
+    pub from: &'a str,
+    pub message: &'a str,
 }
 
 /// Render the brief for `droid`.
@@ -148,7 +160,7 @@ pub fn render(forge: &Forge, droid: &Droid, ctx: &BriefContext<'_>) -> String {
     }
     line("");
 
-    let mine: Vec<&Request> = ctx.requests.iter().filter(|r| r.to == droid.name).collect();
+    let mine: Vec<&BriefRequest> = ctx.requests.iter().filter(|r| r.to == droid.name).collect();
     if !mine.is_empty() {
         line("OPEN REQUESTS (others need these from you; do them or answer in INTERFACES.md,");
         line("then close each with `droidforge ask --done <id>`):");
@@ -157,7 +169,7 @@ pub fn render(forge: &Forge, droid: &Droid, ctx: &BriefContext<'_>) -> String {
                 "- #{} from {}: {}",
                 r.id,
                 r.from,
-                crate::ops::ask::one_line(&r.message)
+                one_line(r.message)
             ));
         }
         line("");
@@ -399,19 +411,17 @@ You may keep working afterwards; run `droidforge done` again for a newer checkpo
     fn open_requests_to_the_droid_are_listed_and_others_are_not() {
         let f = forge();
         let requests = [
-            Request {
+            BriefRequest {
                 id: 3,
-                to: "core-droid".into(),
-                from: "test-droid".into(),
-                message: "export\n  `Manager::new`".into(),
-                at: 0,
+                to: "core-droid",
+                from: "test-droid",
+                message: "export\n  `Manager::new`",
             },
-            Request {
+            BriefRequest {
                 id: 4,
-                to: "test-droid".into(),
-                from: "human".into(),
-                message: "not for core".into(),
-                at: 0,
+                to: "test-droid",
+                from: "human",
+                message: "not for core",
             },
         ];
         let ctx = BriefContext {

@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::state::{Event, EventKind, Request};
+use crate::util::text::one_line;
 use crate::util::time::now;
 use crate::workspace::Workspace;
 
@@ -107,9 +108,4 @@ pub fn open(ws: &Workspace, to: Option<&str>) -> Result<Vec<Request>> {
         .into_iter()
         .filter(|r| to.is_none_or(|t| r.to == t))
         .collect())
-}
-
-/// A message on one line, for the journal and tables.
-pub fn one_line(message: &str) -> String {
-    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }

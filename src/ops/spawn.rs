@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::Serialize;
 
 use crate::error::{Context, Error, Result};
-use crate::forge::brief::{self, BRIEF_PATH, BriefContext};
+use crate::forge::brief::{self, BRIEF_PATH, BriefContext, BriefRequest};
 use crate::forge::manifest::{Droid, MANIFEST_PATH};
 use crate::git::{Expect, Oid, Repo, WorktreeInfo};
 use crate::ops::hooks;
-use crate::state::{Event, EventKind, FileLock};
+use crate::state::{Event, EventKind, FileLock, Request};
 use crate::util::time::now;
 use crate::workspace::Workspace;
 
@@ -170,6 +170,7 @@ pub fn spawn(
         .read()
         .map(|s| s.requests)
         .unwrap_or_default();
+    let requests = brief_requests(&requests);
     let ctx = BriefContext {
         integration: &ws.integration,
         requests: &requests,
@@ -421,11 +422,25 @@ pub fn rewrite_brief(ws: &Workspace, droid: &str) -> Result<bool> {
         return Ok(false);
     }
     let requests = ws.state.store().read()?.requests;
+    let requests = brief_requests(&requests);
     let ctx = BriefContext {
         integration: &ws.integration,
         requests: &requests,
     };
     refresh_brief(&worktree, &brief::render(&ws.forge, droid, &ctx))
+}
+
+/// Stored requests as the brief shows them.
+fn brief_requests(stored: &[Request]) -> Vec<BriefRequest<'_>> {
+    stored
+        .iter()
+        .map(|r| BriefRequest {
+            id: r.id,
+            to: &r.to,
+            from: &r.from,
+            message: &r.message,
+        })
+        .collect()
 }
 
 /// Record `spawned` events and the droids' spawn time and base in the store.

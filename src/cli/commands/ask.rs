@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx, args: &AskArgs) -> Result<i32> {
                         format!("#{}", r.id),
                         r.to.clone(),
                         r.from.clone(),
-                        ask::one_line(&r.message),
+                        droidforge::util::text::one_line(&r.message),
                     ]
                 })
                 .collect();
