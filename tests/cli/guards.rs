@@ -206,3 +206,159 @@ fn machine_output_keeps_explicit_nulls() {
         "optional fields left out of JSON instead of null: {offenders:?}"
     );
 }
+
+/// The top-level library modules a source file names (`crate::ops::…`, `crate::{state, util}`),
+/// ignoring comments.
+fn crate_modules_used(text: &str) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        let code = line.split("//").next().unwrap_or("");
+        for (i, _) in code.match_indices("crate::") {
+            let rest = &code[i + "crate::".len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                // `use crate::{a, b::c};` (one line, as rustfmt writes short groups).
+                for item in group.split([',', '}']) {
+                    let name: String = item
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    if !name.is_empty() {
+                        out.insert(name);
+                    }
+                }
+            } else {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                out.insert(name);
+            }
+        }
+    }
+    out
+}
+
+/// Files under `dir` that name a library module outside `allowed` (besides their own).
+fn layer_offenders(dir: &str, allowed: &[&str]) -> Vec<String> {
+    let own = dir.trim_start_matches("src/").trim_end_matches('/');
+    sources()
+        .into_iter()
+        .filter(|(rel, _)| rel.starts_with(dir))
+        .flat_map(|(rel, text)| {
+            crate_modules_used(&text)
+                .into_iter()
+                .filter(|m| m != own && !allowed.contains(&m.as_str()))
+                .map(move |m| format!("{rel} uses crate::{m}"))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn the_crate_module_scanner_sees_paths_and_groups() {
+    let used = crate_modules_used(
+        "use crate::{ops::x, state};\nfn f() { crate::util::time::now(); } // crate::agent\n",
+    );
+    let used: Vec<&str> = used.iter().map(String::as_str).collect();
+    assert_eq!(used, ["ops", "state", "util"]);
+}
+
+/// forge/ is the pure model: manifests, ownership, progress files, briefs. It may use git/'s
+/// pure name checks (gix owns the ref-name rules), never operations, state or agents.
+#[test]
+fn forge_is_the_pure_model() {
+    let offenders = layer_offenders("src/forge/", &["error", "util", "git"]);
+    assert!(offenders.is_empty(), "{offenders:#?}");
+    let git_uses: Vec<String> = sources()
+        .into_iter()
+        .filter(|(rel, _)| rel.starts_with("src/forge/"))
+        .flat_map(|(rel, text)| {
+            text.match_indices("crate::git::")
+                .map(|(i, _)| {
+                    let name: String = text[i + "crate::git::".len()..]
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    (rel.clone(), name)
+                })
+                .collect::<Vec<_>>()
+        })
+        .filter(|(_, name)| name != "valid_branch_name")
+        .map(|(rel, name)| format!("{rel} uses crate::git::{name}"))
+        .collect();
+    assert!(
+        git_uses.is_empty(),
+        "forge/ may only use git's pure name checks: {git_uses:#?}"
+    );
+}
+
+/// git/ is the bottom layer above util: it knows nothing of manifests, state or operations.
+#[test]
+fn git_uses_only_error_and_util() {
+    let offenders = layer_offenders("src/git/", &["error", "util"]);
+    assert!(offenders.is_empty(), "{offenders:#?}");
+}
+
+/// util/ is the floor: everything may use it, it uses nothing of the crate but errors.
+#[test]
+fn util_uses_only_error() {
+    let offenders = layer_offenders("src/util/", &["error"]);
+    assert!(offenders.is_empty(), "{offenders:#?}");
+}
+
+/// The command line is the binary's: the library cannot see it, so no library module can
+/// print, parse flags or name a CLI type.
+#[test]
+fn the_library_does_not_contain_the_cli() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
+    assert!(
+        !lib.lines().any(|l| {
+            let l = l.trim();
+            l.starts_with("mod cli") || l.starts_with("pub mod cli")
+        }),
+        "src/lib.rs declares the cli module"
+    );
+    let offenders: Vec<String> = sources()
+        .into_iter()
+        .filter(|(rel, _)| !rel.starts_with("src/cli/") && rel != "src/main.rs")
+        .filter(|(_, text)| crate_modules_used(text).contains("cli"))
+        .map(|(rel, _)| rel)
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "library files naming crate::cli: {offenders:?}"
+    );
+}
+
+/// Files over this many lines are split by topic (long files hide twins and mix concerns).
+const MAX_FILE_LINES: usize = 600;
+
+/// Files still over [`MAX_FILE_LINES`], each being split under the layout refactor; nothing
+/// may join this list, and an entry goes when its file is split.
+const LONG_FILES_BEING_SPLIT: &[&str] = &[
+    "src/agent/runner.rs",
+    "src/demo/mod.rs",
+    "src/forge/manifest/validate.rs",
+    "src/forge/ownership.rs",
+    "src/git/fsck_names.rs",
+    "src/git/mod.rs",
+    "src/ops/merge/land.rs",
+    "src/ops/merge/mod.rs",
+    "src/state/locks.rs",
+];
+
+#[test]
+fn no_source_file_is_over_600_lines() {
+    let offenders: Vec<String> = sources()
+        .into_iter()
+        .filter(|(rel, _)| !LONG_FILES_BEING_SPLIT.contains(&rel.as_str()))
+        .filter(|(_, text)| text.lines().count() > MAX_FILE_LINES)
+        .map(|(rel, text)| format!("{rel}: {} lines", text.lines().count()))
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "split these by topic (at most {MAX_FILE_LINES} lines each): {offenders:?}"
+    );
+}
