@@ -21,7 +21,7 @@ pub fn run(ctx: &Ctx, args: &ProgressArgs) -> Result<i32> {
     let forget = || -> Result<()> {
         let store = ws.state.store();
         if !store.read().unwrap_or_default().unrecorded_log.is_empty() {
-            store.update(|s| droidforge::ops::merge::land::forget_recorded_log(s, &text))?;
+            store.update(|s| droidforge::ops::merge::forget_recorded_log(s, &text))?;
         }
         Ok(())
     };
@@ -55,7 +55,7 @@ pub fn run(ctx: &Ctx, args: &ProgressArgs) -> Result<i32> {
     forget()?;
     if refresh
         && let Err(note) =
-            droidforge::ops::merge::land::update_checkout(&ws.root, &ws.integration, tip, commit)
+            droidforge::ops::merge::update_checkout(&ws.root, &ws.integration, tip, commit)
     {
         ctx.ui.warn(&note);
     }

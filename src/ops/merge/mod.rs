@@ -6,20 +6,29 @@
 //! - [`plan`]: which droids, in which order, which commit of each;
 //! - [`gate`]: ownership, replay, verification;
 //! - [`record`]: PROGRESS.md rendering from state + a report;
-//! - [`land`]: journal, backup ref, CAS move, post-landing work, `--continue`/`--abort`, undo;
+//! - [`land`]: backup ref + CAS move of the integration branch, post-landing work, state;
+//! - [`journal`]: the crash-recovery journal and the history rebuilt from backup refs;
+//! - [`recover`]: `merge --continue` / `merge --abort` of an interrupted merge;
+//! - [`undo`]: move the integration branch back from before a merge;
+//! - [`follow`]: checkouts and droid branches that follow a moved branch;
 //! - [`report`]: the serializable report.
 
+pub mod follow;
 pub mod gate;
+pub mod journal;
 pub mod land;
 pub mod plan;
 pub mod record;
+pub mod recover;
 pub mod report;
+pub mod undo;
 
-pub use land::{
-    AbortReport, CHECK_BY_HAND, MergeJournal, UndoReport, abort_merge, continue_merge,
-    read_journal, rebuild_merge_history, undo,
-};
+pub use follow::update_checkout;
+pub use journal::{CHECK_BY_HAND, MergeJournal, read_journal, rebuild_merge_history};
+pub use land::forget_recorded_log;
+pub use recover::{AbortReport, abort_merge, continue_merge};
 pub use report::{CommitReport, Conflict, DroidReport, DroidStatus, MergeReport, Violation};
+pub use undo::{UndoReport, undo};
 
 use std::collections::HashMap;
 
