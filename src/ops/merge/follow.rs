@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
-use crate::git::short_hex as short;
+use crate::git::short;
 use crate::git::{Expect, Oid, Repo};
 use crate::workspace::Workspace;
 
@@ -57,8 +57,8 @@ pub(super) fn move_droid_branch(
         return Ok(Some(format!(
             "`{branch}` has commits after its ready mark; to continue on the merged work run \
              `git -C {where_} rebase --onto {} {} {branch}`",
-            crate::git::short(to),
-            crate::git::short(from)
+            short(to),
+            short(from)
         )));
     }
     let set_branch = || {
@@ -95,8 +95,8 @@ pub(super) fn move_droid_branch(
              `{branch}` still holds the original commits; after committing run `git -C {where_} rebase --onto {} {}`",
             dir.display(),
             list_paths(&plan.blocked),
-            crate::git::short(to),
-            crate::git::short(from)
+            short(to),
+            short(from)
         )));
     }
     if let Err(e) = set_branch() {

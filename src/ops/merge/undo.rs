@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::git::Expect;
-use crate::git::short_hex as short;
+use crate::git::short;
 use crate::state::{Event, EventKind};
 use crate::workspace::{BACKUP_PREFIX, Workspace};
 
@@ -198,7 +198,7 @@ pub fn undo(ws: &Workspace, merge_id: Option<&str>) -> Result<UndoReport> {
                 "merge {} undone: `{}` back at {}",
                 record.id,
                 record.integration,
-                crate::git::short(backup)
+                short(backup)
             ),
         )
         .with_data(serde_json::json!({"merge_id": record.id})),
