@@ -336,6 +336,7 @@ pub fn run_demo(
     exe: &Path,
     view: Arc<dyn RunView>,
     progress: &dyn Fn(&str),
+    merge_progress: &dyn Fn(crate::ops::merge::MergeEvent),
 ) -> Result<DemoReport> {
     let start = Instant::now();
     create_repo(dir)?;
@@ -376,7 +377,7 @@ pub fn run_demo(
     drop(ws);
 
     let ws = Workspace::load(dir, ManifestSource::Integration, false)?;
-    let merge = merge_phase_one(&ws, progress)?;
+    let merge = merge_phase_one(&ws, merge_progress)?;
     let tip = ws.integration_tip()?;
     let progress_md = ws
         .repo
@@ -433,7 +434,10 @@ pub fn run_demo(
 }
 
 /// `merge --phase 1` through the merger library.
-fn merge_phase_one(ws: &Workspace, progress: &dyn Fn(&str)) -> Result<Vec<DemoMerge>> {
+fn merge_phase_one(
+    ws: &Workspace,
+    progress: &dyn Fn(crate::ops::merge::MergeEvent),
+) -> Result<Vec<DemoMerge>> {
     let opts = crate::ops::merge::MergeOptions {
         phase: Some(1),
         ..Default::default()

@@ -101,7 +101,7 @@ pub fn run_check(cwd: &Path, opts: &CheckOptions, env: &CheckEnv) -> Result<Chec
 
     // The manifest comes from the base: the trusted side.
     let ws = Workspace::load_with(repo, cwd, ManifestSource::At(base), false)?;
-    let quiet = |_: &str| {};
+    let quiet = |_: merge::MergeEvent| {};
 
     if let Some(phase) = opts.phase {
         let report = merge::run_merge(

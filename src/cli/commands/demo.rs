@@ -29,9 +29,17 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> Result<i32> {
         .map(|d| (*d).to_owned())
         .collect();
     let view = Arc::new(LiveView::new(ui, &order));
-    let report = demo::run_demo(&dir, &exe, view.clone() as Arc<dyn RunView>, &|line| {
-        ui.status("Demo", line)
-    });
+    let report = demo::run_demo(
+        &dir,
+        &exe,
+        view.clone() as Arc<dyn RunView>,
+        &|line| ui.status("Demo", line),
+        &|event| match crate::cli::render::merge::event_line(&event) {
+            Some(("Order", line)) => ui.status("Demo", &format!("order: {line}")),
+            Some((_, line)) => ui.status("Demo", &line),
+            None => {}
+        },
+    );
     view.finish();
     let report = report?;
     render(ctx, &report, args.keep.is_some());

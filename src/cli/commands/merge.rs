@@ -6,7 +6,7 @@ use crate::cli::args::*;
 use droidforge::error::{Error, Result};
 use droidforge::git::Repo;
 use droidforge::git::short_hex as short;
-use droidforge::ops::merge::{DroidStatus, MergeOptions, MergeReport};
+use droidforge::ops::merge::{DroidStatus, MergeEvent, MergeOptions, MergeReport};
 use droidforge::workspace::{ManifestSource, Workspace};
 
 pub fn run(ctx: &Ctx, args: &MergeArgs) -> Result<i32> {
@@ -16,15 +16,13 @@ pub fn run(ctx: &Ctx, args: &MergeArgs) -> Result<i32> {
     }
     let ws = Workspace::load_with(repo, &ctx.cwd, ManifestSource::Integration, false)?;
     let ui = ctx.ui.clone();
-    let progress = move |msg: &str| {
-        if let Some(order) = msg.strip_prefix("order: ") {
-            ui.status("Order", order);
-        } else {
-            ui.status("Merging", msg);
+    let progress = move |event: MergeEvent| {
+        if let Some((label, text)) = crate::cli::render::merge::event_line(&event) {
+            ui.status(label, &text);
         }
     };
-    let quiet_progress = |_: &str| {};
-    let progress_fn: &dyn Fn(&str) = if args.json {
+    let quiet_progress = |_: MergeEvent| {};
+    let progress_fn: &dyn Fn(MergeEvent) = if args.json {
         &quiet_progress
     } else {
         &progress

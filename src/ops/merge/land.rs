@@ -22,7 +22,11 @@ use super::journal::{JOURNAL_VERSION, MergeJournal, oid, remove_journal};
 use super::report::{DroidStatus, MergeReport};
 
 /// Land a computed (non-dry-run) report: journal, backup + CAS move, follow-up work.
-pub fn land(ws: &Workspace, report: &mut MergeReport, progress: &dyn Fn(&str)) -> Result<()> {
+pub fn land(
+    ws: &Workspace,
+    report: &mut MergeReport,
+    progress: &dyn Fn(super::MergeEvent),
+) -> Result<()> {
     let old = oid(&report.old_tip)?;
     let new = oid(&report.new_tip)?;
     let backup_ref = format!("{BACKUP_PREFIX}{}", report.merge_id);
@@ -48,7 +52,9 @@ pub fn land(ws: &Workspace, report: &mut MergeReport, progress: &dyn Fn(&str)) -
     write_atomic(&ws.state.merge_journal_path(), &bytes)?;
     test_pause();
 
-    progress(&format!("landing on `{}`", report.integration));
+    progress(super::MergeEvent::Landing {
+        integration: &report.integration,
+    });
     let moved = ws.repo.edit_refs(
         &[
             (backup_ref.clone(), Some(old), Expect::MustNotExist),

@@ -50,7 +50,7 @@ fn no_journal() -> Error {
 }
 
 /// `merge --continue`: finish an interrupted merge.
-pub fn continue_merge(ws: &Workspace, progress: &dyn Fn(&str)) -> Result<MergeReport> {
+pub fn continue_merge(ws: &Workspace, progress: &dyn Fn(super::MergeEvent)) -> Result<MergeReport> {
     let _lock = lock_merges(ws)?;
     let journal = read_journal(&ws.state)?.ok_or_else(no_journal)?;
     clear_stale_locks(ws, &journal);
@@ -66,7 +66,9 @@ pub fn continue_merge(ws: &Workspace, progress: &dyn Fn(&str)) -> Result<MergeRe
             ))
             .hint("run `droidforge merge --abort`, then merge again"));
         }
-        progress(&format!("landing on `{}`", journal.integration));
+        progress(super::MergeEvent::Landing {
+            integration: &journal.integration,
+        });
         ws.repo.edit_refs(
             &[
                 (journal.backup_ref.clone(), Some(old), Expect::Any),

@@ -1,0 +1,491 @@
+//! One droid of a merge run: dependencies, candidate, history, ownership gate, replay and
+//! verification, in that order. [`Run::step`] decides a droid and returns its report line plus
+//! a [`DroidOutcome`] that says what the run does next (move the tip, block dependents).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use crate::error::Result;
+use crate::git::{CommitInfo, Oid, Repo, Signature, short};
+use crate::util::text::count;
+use crate::workspace::Workspace;
+
+use super::plan::{self, CandidateSource, PlanEntry};
+use super::report::{CommitReport, DroidReport, DroidStatus, Violation};
+use super::{MergeEvent, MergeOptions, Strategy, gate};
+
+/// What happened to one droid, as far as the rest of the run is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DroidOutcome {
+    /// Its work applied cleanly (and verified); the integration tip moves to `tip`.
+    Landed { tip: Oid, commits: usize },
+    /// Nothing of it is new on the integration branch.
+    UpToDate,
+    /// No merge candidate; `merged` when its earlier work is merged (dependents need not wait).
+    Unready { merged: bool },
+    /// Not attempted: a dependency did not land or is not merged.
+    Skipped(SkipReason),
+    /// Attempted and refused; its dependents are skipped.
+    Rejected(Rejection),
+}
+
+impl DroidOutcome {
+    /// Why dependents of this droid cannot land in this run, if they cannot.
+    pub fn not_landed(&self) -> Option<NotLanded> {
+        match self {
+            DroidOutcome::Landed { .. }
+            | DroidOutcome::UpToDate
+            | DroidOutcome::Unready { merged: true } => None,
+            DroidOutcome::Unready { merged: false } => Some(NotLanded::NotReady),
+            DroidOutcome::Skipped(_) => Some(NotLanded::Skipped),
+            DroidOutcome::Rejected(r) => Some(NotLanded::Rejected(*r)),
+        }
+    }
+}
+
+/// Why a droid was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Its candidate is not a commit (a damaged or hostile ready mark or branch).
+    NotACommit,
+    /// Its commits do not apply (or cannot be replayed at all).
+    Conflict,
+    /// Tree entries git would reject.
+    InvalidEntries,
+    /// Paths outside its ownership.
+    Violation,
+    /// The verification command failed.
+    VerifyFailed,
+}
+
+/// Why a droid's dependents cannot land in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotLanded {
+    Skipped,
+    NotReady,
+    Rejected(Rejection),
+}
+
+impl fmt::Display for NotLanded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NotLanded::Skipped => "was skipped",
+            NotLanded::NotReady => "is not ready",
+            NotLanded::Rejected(Rejection::NotACommit) => "was rejected (not a commit)",
+            NotLanded::Rejected(Rejection::Conflict) => "was rejected (conflict)",
+            NotLanded::Rejected(Rejection::InvalidEntries) => "was rejected (invalid tree entries)",
+            NotLanded::Rejected(Rejection::Violation) => "was rejected (ownership violation)",
+            NotLanded::Rejected(Rejection::VerifyFailed) => "failed verification",
+        })
+    }
+}
+
+/// Why a droid was skipped: its `reason` in the report, PROGRESS.md and the event journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// A dependency earlier in this run did not land.
+    DependencyNotLanded { dep: String, why: NotLanded },
+    /// A dependency outside the selection is not merged yet.
+    DependencyNotMerged { dep: String },
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::DependencyNotLanded { dep, why } => {
+                write!(f, "depends on `{dep}`, which {why}")
+            }
+            SkipReason::DependencyNotMerged { dep } => write!(
+                f,
+                "depends on `{dep}`, which is not merged yet (merge it first or in the same run)"
+            ),
+        }
+    }
+}
+
+/// What stays the same for every droid of one run.
+pub(super) struct Run<'a> {
+    pub ws: &'a Workspace,
+    pub opts: &'a MergeOptions,
+    /// The repository the run writes objects to (in memory for a dry run).
+    pub repo: Repo,
+    pub committer: Signature,
+    pub t0: Oid,
+    pub merge_id: String,
+    pub verify_cmd: Option<String>,
+    /// The droids of this run, in order.
+    pub selected: Vec<String>,
+    /// What landed before, per droid (original → rewritten).
+    pub landed: HashMap<String, BTreeMap<String, String>>,
+    pub progress: &'a dyn Fn(MergeEvent),
+}
+
+/// The mutable part of a run: the integration tip so far, why droids did not land, notes.
+pub(super) struct Progress {
+    pub tip: Oid,
+    pub not_landed: HashMap<String, NotLanded>,
+    pub notes: Vec<String>,
+}
+
+impl Run<'_> {
+    /// Decide one droid against the tip so far. Rejections are outcomes, not errors; an error
+    /// stops the whole run (an unreadable object, a broken repository).
+    pub fn step(
+        &self,
+        entry: &PlanEntry,
+        at: &mut Progress,
+    ) -> Result<(DroidReport, DroidOutcome)> {
+        let name = entry.droid.as_str();
+        let mut dr = DroidReport::new(name, &entry.branch, DroidStatus::Skipped);
+        dr.ready = entry.candidate.map(|c| c.to_string());
+        let outcome = self.decide(entry, at, &mut dr)?;
+        dr.status = match &outcome {
+            DroidOutcome::Landed { .. } => DroidStatus::Merged,
+            DroidOutcome::UpToDate => DroidStatus::UpToDate,
+            DroidOutcome::Unready { .. } => DroidStatus::Unready,
+            DroidOutcome::Skipped(reason) => {
+                dr.reason = Some(reason.to_string());
+                DroidStatus::Skipped
+            }
+            DroidOutcome::Rejected(Rejection::Violation | Rejection::InvalidEntries) => {
+                DroidStatus::Violation
+            }
+            DroidOutcome::Rejected(Rejection::VerifyFailed) => DroidStatus::VerifyFailed,
+            DroidOutcome::Rejected(Rejection::Conflict | Rejection::NotACommit) => {
+                DroidStatus::Conflict
+            }
+        };
+        Ok((dr, outcome))
+    }
+
+    fn decide(
+        &self,
+        entry: &PlanEntry,
+        at: &mut Progress,
+        dr: &mut DroidReport,
+    ) -> Result<DroidOutcome> {
+        let (ws, repo, t0) = (self.ws, &self.repo, self.t0);
+        let name = entry.droid.as_str();
+        if let Some(reason) = self.blocked(name, at)? {
+            return Ok(DroidOutcome::Skipped(reason));
+        }
+        if entry.merged {
+            dr.reason = Some(plan::MERGED_NOTHING_NEW.to_owned());
+            return Ok(DroidOutcome::UpToDate);
+        }
+        let Some(candidate) = entry.candidate else {
+            dr.reason = entry.unready_reason.clone();
+            return Ok(DroidOutcome::Unready {
+                merged: plan::is_merged(ws, name, t0)?,
+            });
+        };
+        // A damaged or hostile ready mark (a blob, a tree, a missing object) rejects this
+        // droid only.
+        if let Some(problem) = repo.not_a_commit(candidate)? {
+            let what = match entry.source {
+                Some(CandidateSource::BranchHead) => format!("branch `{}`", entry.branch),
+                Some(CandidateSource::Override) => "the commit to check".to_owned(),
+                _ => format!("the ready mark `{}`", ws.ready_ref(name)),
+            };
+            dr.reason = Some(format!(
+                "{what} {problem}; mark the droid ready again with `droidforge done {name}`"
+            ));
+            return Ok(DroidOutcome::Rejected(Rejection::NotACommit));
+        }
+        // One history walk answers "already merged?", "related at all?" and "which commits".
+        let commits = repo
+            .commits_between(Some(t0), candidate)?
+            .into_iter()
+            .map(|c| repo.commit_info(c))
+            .collect::<Result<Vec<_>>>()?;
+        if commits.is_empty() {
+            dr.reason = Some(if entry.source == Some(CandidateSource::ReadyMark) {
+                plan::nothing_new_reason(ws, name, candidate).to_owned()
+            } else {
+                format!("{} is already on `{}`", short(candidate), ws.integration)
+            });
+            return Ok(DroidOutcome::UpToDate);
+        }
+        if commits.iter().any(|c| c.parents.is_empty()) {
+            dr.reason = Some(format!(
+                "{} shares no history with `{}`",
+                short(candidate),
+                ws.integration
+            ));
+            return Ok(DroidOutcome::Rejected(Rejection::Conflict));
+        }
+        // Commits that already landed (a ready mark set again after more commits, or one that
+        // could not be cleared) are never replayed twice.
+        let (commits, already) = drop_landed(repo, self.landed.get(name), at.tip, commits)?;
+        if commits.is_empty() {
+            dr.reason = Some(format!(
+                "its {} up to {} already landed on `{}`",
+                count(already.len(), "commit"),
+                short(candidate),
+                ws.integration
+            ));
+            return Ok(DroidOutcome::UpToDate);
+        }
+        if !already.is_empty() && self.opts.strategy == Strategy::Merge {
+            dr.reason = Some(format!(
+                "{} of its commits already landed rebased (first: {} as {}); a merge commit would bring the originals in again: rebase the branch onto `{}` and mark it ready again, or merge with `--strategy rebase`",
+                already.len(),
+                short(already[0].0),
+                short(already[0].1),
+                ws.integration
+            ));
+            return Ok(DroidOutcome::Rejected(Rejection::Conflict));
+        }
+        // Commits whose change is already upstream under another id (cherry-picked onto the
+        // integration branch) are skipped, as `git rebase` skips them. A merge commit brings
+        // them in with their history instead, as `git merge` does.
+        let (commits, upstream) = match self.opts.strategy {
+            Strategy::Rebase => drop_upstream(repo, at.tip, candidate, commits)?,
+            Strategy::Merge => (commits, Vec::new()),
+        };
+        dr.upstream = upstream
+            .iter()
+            .map(|(original, upstream)| {
+                Ok(CommitReport {
+                    original: original.to_string(),
+                    rewritten: Some(upstream.to_string()),
+                    summary: repo.commit_info(*original)?.summary,
+                })
+            })
+            .collect::<Result<_>>()?;
+        if commits.is_empty() {
+            dr.reason = Some(format!(
+                "its {} commit(s) up to {} are already on `{}` under other ids (first: {} as {})",
+                upstream.len(),
+                short(candidate),
+                ws.integration,
+                short(upstream[0].0),
+                short(upstream[0].1)
+            ));
+            return Ok(DroidOutcome::UpToDate);
+        }
+        if !upstream.is_empty() {
+            at.notes.push(format!(
+                "`{name}`: {} commit(s) skipped, their change is already on `{}` (first: {} as {})",
+                upstream.len(),
+                ws.integration,
+                short(upstream[0].0),
+                short(upstream[0].1)
+            ));
+        }
+        for info in &commits {
+            dr.commits.push(CommitReport {
+                original: info.id.to_string(),
+                rewritten: None,
+                summary: info.summary.clone(),
+            });
+        }
+        (self.progress)(MergeEvent::Checking {
+            droid: name,
+            commits: commits.len(),
+        });
+
+        // Entries git would refuse land nowhere, whoever owns the directory.
+        let invalid = gate::check_entries_of(repo, &commits)?;
+        if !invalid.is_empty() {
+            dr.reason = Some(format!(
+                "{} tree entr{} git would reject",
+                invalid.len(),
+                if invalid.len() == 1 { "y" } else { "ies" }
+            ));
+            dr.violations = invalid;
+            return Ok(DroidOutcome::Rejected(Rejection::InvalidEntries));
+        }
+
+        // Ownership (the manifest is the integration branch's).
+        let rules = &ws.forge.rules;
+        let ownership = gate::check_ownership_of(repo, rules, name, at.tip, candidate, &commits)?;
+        if !ownership.violations.is_empty() {
+            return Ok(reject_for_violations(dr, ownership.violations));
+        }
+        // Shared paths changed while another droid holds a write lease on them: advisory, so
+        // a warning in the report rather than a rejection.
+        warn_about_locked_paths(ws, name, &ownership.shared_paths, &mut at.notes);
+
+        // Replay.
+        let message = format!(
+            "Merge droid `{name}` ({})\n\nReady commit: {candidate}\nMerge: droidforge {}\n",
+            entry.branch, self.merge_id
+        );
+        let strategy = self.opts.strategy;
+        let applied = gate::apply_of(
+            repo,
+            strategy,
+            at.tip,
+            candidate,
+            &commits,
+            &message,
+            &self.committer,
+        )?;
+        let (new_tip, rewritten) = match applied {
+            gate::Applied::Clean { tip, rewritten } => {
+                // What landing does to the integration branch must pass the gate too (for
+                // `--strategy merge` this is the merge result, not the droid's own commits).
+                let violations = gate::check_landing(repo, rules, name, at.tip, tip, candidate)?;
+                if !violations.is_empty() {
+                    return Ok(reject_for_violations(dr, violations));
+                }
+                (tip, rewritten)
+            }
+            gate::Applied::Conflict(conflicts) => {
+                dr.reason = Some(count(conflicts.len(), "conflicting path"));
+                dr.conflicts = conflicts;
+                return Ok(DroidOutcome::Rejected(Rejection::Conflict));
+            }
+            gate::Applied::Refused(reason) => {
+                dr.reason = Some(reason);
+                return Ok(DroidOutcome::Rejected(Rejection::Conflict));
+            }
+        };
+
+        // Verification of the candidate tip.
+        if let Some(cmd) = &self.verify_cmd {
+            (self.progress)(MergeEvent::Verifying {
+                droid: name,
+                command: cmd,
+            });
+            let dir = ws.state.verify_dir(&format!("{}-{name}", self.merge_id));
+            let verified = gate::verify(repo, &dir, new_tip, cmd)?;
+            if !verified.ok {
+                dr.reason = Some(verified.detail);
+                return Ok(DroidOutcome::Rejected(Rejection::VerifyFailed));
+            }
+        }
+
+        match strategy {
+            Strategy::Rebase => {
+                for (c, (orig, new)) in dr.commits.iter_mut().zip(&rewritten) {
+                    debug_assert_eq!(c.original, orig.to_string());
+                    c.rewritten = Some(new.to_string());
+                }
+            }
+            Strategy::Merge => {
+                for c in dr.commits.iter_mut() {
+                    c.rewritten = Some(c.original.clone());
+                }
+            }
+        }
+        dr.tip = Some(new_tip.to_string());
+        Ok(DroidOutcome::Landed {
+            tip: new_tip,
+            commits: dr.commits.len(),
+        })
+    }
+
+    /// Why `name` cannot be attempted: a dependency that did not land in this run, or one
+    /// outside the selection that is not merged yet (unless `--force`).
+    fn blocked(&self, name: &str, at: &Progress) -> Result<Option<SkipReason>> {
+        let ws = self.ws;
+        let droid = ws.forge.require_droid(name)?;
+        for dep in &droid.after {
+            if let Some(why) = at.not_landed.get(dep) {
+                return Ok(Some(SkipReason::DependencyNotLanded {
+                    dep: dep.clone(),
+                    why: *why,
+                }));
+            }
+            if !self.selected.iter().any(|s| s == dep)
+                && !self.opts.force
+                && ws.forge.droid(dep).is_some()
+                && !plan::is_merged(ws, dep, self.t0)?
+            {
+                return Ok(Some(SkipReason::DependencyNotMerged { dep: dep.clone() }));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// (original, the commit it became on the integration branch).
+type Landed = (Oid, Oid);
+
+/// Split `commits` into those still to land and those that already landed: recorded in state as
+/// landed, with the commit they became still on the integration branch (`tip`). An undone merge
+/// no longer counts. Returns (to land, [(original, rewritten)]).
+fn drop_landed(
+    repo: &Repo,
+    landed: Option<&BTreeMap<String, String>>,
+    tip: Oid,
+    commits: Vec<CommitInfo>,
+) -> Result<(Vec<CommitInfo>, Vec<Landed>)> {
+    let Some(landed) = landed else {
+        return Ok((commits, Vec::new()));
+    };
+    let mut keep = Vec::with_capacity(commits.len());
+    let mut already = Vec::new();
+    for info in commits {
+        match plan::landed_on(repo, Some(landed), info.id, tip)? {
+            Some(new) => already.push((info.id, new)),
+            None => keep.push(info),
+        }
+    }
+    Ok((keep, already))
+}
+
+/// Split `commits` into those still to land and those whose exact change (see
+/// [`crate::git::ChangeSet`]) a commit of the integration branch since its merge base with
+/// `candidate` already made. Returns (to land, [(original, the upstream commit)]).
+fn drop_upstream(
+    repo: &Repo,
+    tip: Oid,
+    candidate: Oid,
+    commits: Vec<CommitInfo>,
+) -> Result<(Vec<CommitInfo>, Vec<Landed>)> {
+    let Some(base) = repo.merge_base(tip, candidate)? else {
+        return Ok((commits, Vec::new()));
+    };
+    let upstream = repo.commits_between(Some(base), tip)?;
+    if upstream.is_empty() {
+        return Ok((commits, Vec::new()));
+    }
+    let mut upstream_changes: HashMap<crate::git::ChangeSet, Oid> = HashMap::new();
+    for id in upstream {
+        if let Some(change) = repo.change_set(id)? {
+            upstream_changes.entry(change).or_insert(id);
+        }
+    }
+    let mut keep = Vec::with_capacity(commits.len());
+    let mut skipped = Vec::new();
+    for info in commits {
+        match repo.change_set(info.id)? {
+            Some(change) if upstream_changes.contains_key(&change) => {
+                skipped.push((info.id, upstream_changes[&change]));
+            }
+            _ => keep.push(info),
+        }
+    }
+    Ok((keep, skipped))
+}
+
+/// Reject a droid for ownership violations, found before or after its replay: nothing of it
+/// lands, and droids that depend on it are skipped.
+fn reject_for_violations(dr: &mut DroidReport, violations: Vec<Violation>) -> DroidOutcome {
+    dr.reason = Some(format!(
+        "{} outside its ownership",
+        count(violations.len(), "path")
+    ));
+    dr.violations = violations;
+    DroidOutcome::Rejected(Rejection::Violation)
+}
+
+fn warn_about_locked_paths(
+    ws: &Workspace,
+    droid: &str,
+    shared_paths: &[String],
+    notes: &mut Vec<String>,
+) {
+    if shared_paths.is_empty() {
+        return;
+    }
+    for locked in crate::state::locks::write_locks_held_by_others(&ws.state, droid, shared_paths) {
+        notes.push(format!(
+            "`{droid}` changed `{}` while `{}` holds a write lock on `{}` (lease {}); coordinate before relying on it",
+            locked.path, locked.holder, locked.glob, locked.lease
+        ));
+    }
+}
