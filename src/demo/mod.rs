@@ -454,7 +454,7 @@ fn merge_phase_one(
                 .collect();
             paths.extend(d.conflicts.iter().map(|c| (c.path.clone(), c.kind.clone())));
             DemoMerge {
-                droid: d.droid.clone(),
+                droid: d.droid.clone().unwrap_or_default(),
                 status: d.status.as_str().to_owned(),
                 commits: d.commits.len(),
                 paths,

@@ -13,6 +13,7 @@ mod history;
 mod porcelain;
 mod replay;
 mod scratch;
+pub mod serde_hex;
 mod short;
 mod staged;
 mod worktree;

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::git::{Oid, Repo};
-use crate::ops::merge::{self, DroidReport, DroidStatus, MergeOptions};
+use crate::ops::merge::{self, DroidReport, DroidStatus, MergeOptions, Verdict};
 use crate::workspace::{ManifestSource, Workspace};
 
 pub const CHECK_VERSION: u32 = 1;
@@ -45,21 +45,31 @@ impl CheckEnv {
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
     pub version: u32,
-    /// `branch` (one head against a base) or `phase` (a dry-run phase merge).
-    pub mode: &'static str,
+    pub mode: CheckMode,
     /// The base as given (`main`, `origin/main`, a hash) and the commit it resolved to.
     pub base_ref: String,
-    pub base: String,
+    #[serde(with = "crate::git::serde_hex")]
+    pub base: Oid,
     pub head_ref: String,
-    pub head: String,
+    #[serde(with = "crate::git::serde_hex")]
+    pub head: Oid,
     /// The droid the head belongs to; `None` for a non-droid branch.
     pub droid: Option<String>,
-    /// `pass`, `violation`, `conflict`, `verify-failed`, `skipped`.
-    pub result: String,
+    pub result: Verdict,
     pub exit_code: i32,
     /// Per-droid results (one in branch mode), in merge order.
     pub droids: Vec<DroidReport>,
     pub notes: Vec<String>,
+}
+
+/// What was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckMode {
+    /// One head against a base.
+    Branch,
+    /// A dry-run merge of a whole phase onto the base.
+    Phase,
 }
 
 /// Run the check in the repository containing `cwd`.
@@ -117,7 +127,7 @@ pub fn run_check(cwd: &Path, opts: &CheckOptions, env: &CheckEnv) -> Result<Chec
             &quiet,
         )?;
         return Ok(finish(
-            "phase",
+            CheckMode::Phase,
             base_ref,
             base,
             head_ref,
@@ -170,13 +180,20 @@ pub fn run_check(cwd: &Path, opts: &CheckOptions, env: &CheckEnv) -> Result<Chec
         }
     };
     Ok(finish(
-        "branch", base_ref, base, head_ref, head, droid, droids, notes,
+        CheckMode::Branch,
+        base_ref,
+        base,
+        head_ref,
+        head,
+        droid,
+        droids,
+        notes,
     ))
 }
 
 #[allow(clippy::too_many_arguments)]
 fn finish(
-    mode: &'static str,
+    mode: CheckMode,
     base_ref: String,
     base: Oid,
     head_ref: String,
@@ -185,17 +202,17 @@ fn finish(
     droids: Vec<DroidReport>,
     notes: Vec<String>,
 ) -> CheckReport {
-    let (result, exit_code) = merge::report::worst_outcome(&droids);
+    let result = merge::report::worst_outcome(&droids);
     CheckReport {
         version: CHECK_VERSION,
         mode,
         base_ref,
-        base: base.to_string(),
+        base,
         head_ref,
-        head: head.to_string(),
+        head,
         droid,
-        result: result.to_owned(),
-        exit_code,
+        result,
+        exit_code: result.exit_code(),
         droids,
         notes,
     }
@@ -263,12 +280,12 @@ fn infer_droid(
 /// A branch that belongs to no droid: it may not touch protected paths and must replay cleanly.
 fn check_human(ws: &Workspace, base: Oid, head: Oid, verify: Option<&str>) -> Result<DroidReport> {
     let repo = ws.repo.in_memory();
-    let mut dr = DroidReport::new("(none)", "", DroidStatus::Merged);
+    let mut dr = DroidReport::new(None, "", DroidStatus::Merged);
     let merge_base = repo.merge_base(base, head)?;
     let commits = repo.commits_between(merge_base, head)?;
     for &c in &commits {
         dr.commits.push(merge::CommitReport {
-            original: c.to_string(),
+            original: c,
             rewritten: None,
             summary: repo.commit_info(c)?.summary,
         });

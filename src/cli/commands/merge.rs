@@ -3,10 +3,10 @@
 
 use super::Ctx;
 use crate::cli::args::*;
+use crate::cli::render::merge as render;
 use droidforge::error::{Error, Result};
 use droidforge::git::Repo;
-use droidforge::git::short_hex as short;
-use droidforge::ops::merge::{DroidStatus, MergeEvent, MergeOptions, MergeReport};
+use droidforge::ops::merge::{MergeEvent, MergeOptions, MergeReport};
 use droidforge::workspace::{ManifestSource, Workspace};
 
 pub fn run(ctx: &Ctx, args: &MergeArgs) -> Result<i32> {
@@ -17,7 +17,7 @@ pub fn run(ctx: &Ctx, args: &MergeArgs) -> Result<i32> {
     let ws = Workspace::load_with(repo, &ctx.cwd, ManifestSource::Integration, false)?;
     let ui = ctx.ui.clone();
     let progress = move |event: MergeEvent| {
-        if let Some((label, text)) = crate::cli::render::merge::event_line(&event) {
+        if let Some((label, text)) = render::event_line(&event) {
             ui.status(label, &text);
         }
     };
@@ -37,25 +37,7 @@ pub fn run(ctx: &Ctx, args: &MergeArgs) -> Result<i32> {
         if args.json {
             ctx.ui.json(&report);
         } else {
-            ctx.ui.status(
-                "Aborted",
-                &format!(
-                    "merge `{}`{}",
-                    report.merge_id,
-                    if report.restored {
-                        format!(
-                            "; `{}` is back at {}",
-                            report.integration,
-                            short(&report.tip)
-                        )
-                    } else {
-                        String::new()
-                    }
-                ),
-            );
-            for n in &report.notes {
-                ctx.ui.status("Note", n);
-            }
+            render::abort(&ctx.ui, &report);
         }
         return Ok(0);
     }
@@ -87,114 +69,12 @@ fn finish(ctx: &Ctx, args: &MergeArgs, ws: &Workspace, report: MergeReport) -> R
     if args.json {
         ctx.ui.json(&report);
     } else {
-        render(ctx, &report);
+        render::report(&ctx.ui, &report);
     }
     if let Some(e) = push_error {
         return Err(e);
     }
     Ok(report.exit_code())
-}
-
-fn render(ctx: &Ctx, report: &MergeReport) {
-    let mut rows = Vec::new();
-    for d in &report.droids {
-        let commits = droidforge::util::text::count(d.commits.len(), "commit");
-        let detail = match (d.status, &d.tip) {
-            (DroidStatus::Merged, Some(tip)) => format!("{commits} → {}", short(tip)),
-            (DroidStatus::Merged, None) => commits,
-            _ => d.reason.clone().unwrap_or_default(),
-        };
-        // A dry run speaks in the conditional: nothing happened.
-        let result = match (d.status, report.dry_run) {
-            (DroidStatus::Merged, true) => "would merge",
-            (s, _) => s.as_str(),
-        };
-        rows.push(vec![
-            format!("{} {result}", d.status.symbol()),
-            d.droid.clone(),
-            detail,
-        ]);
-    }
-    let mut out = crate::cli::ui::table(&["RESULT", "DROID", "DETAIL"], &rows);
-    for d in &report.droids {
-        for v in &d.violations {
-            out.push_str(&format!(
-                "  {}: `{}` {} in {}: {}\n",
-                d.droid,
-                v.path,
-                v.kind,
-                short(&v.commit),
-                v.owner
-            ));
-        }
-        for c in &d.conflicts {
-            out.push_str(&format!(
-                "  {}: `{}` conflict ({}) applying {}\n",
-                d.droid,
-                c.path,
-                c.kind,
-                short(&c.commit)
-            ));
-        }
-    }
-    ctx.ui.data(&out);
-
-    let merged = report.count(DroidStatus::Merged);
-    let total = report.droids.len();
-    if report.dry_run {
-        ctx.ui.status(
-            "Dry run",
-            &format!(
-                "{merged} of {} would merge onto `{}`; nothing was changed",
-                droidforge::util::text::count(total, "droid"),
-                report.integration
-            ),
-        );
-    } else if report.landed {
-        ctx.ui.status(
-            "Landed",
-            &format!(
-                "{merged} of {} on `{}` ({} → {}), merge `{}`",
-                droidforge::util::text::count(total, "droid"),
-                report.integration,
-                short(&report.old_tip),
-                short(&report.new_tip),
-                report.merge_id
-            ),
-        );
-        ctx.ui.hint(&format!(
-            "undo it with `droidforge undo {}`",
-            report.merge_id
-        ));
-    } else if report.droids.iter().any(|d| d.status.is_rejection()) {
-        ctx.ui.status(
-            "Nothing",
-            &format!(
-                "landed; `{}` is unchanged. The results are in the event journal (`droidforge events`); `droidforge progress --write` adds them to PROGRESS.md",
-                report.integration
-            ),
-        );
-    } else {
-        ctx.ui.status(
-            "Nothing",
-            &format!("to merge; `{}` is unchanged", report.integration),
-        );
-    }
-    for n in &report.notes {
-        ctx.ui.status("Note", n);
-    }
-    let unready: Vec<&str> = report
-        .droids
-        .iter()
-        .filter(|d| d.status == DroidStatus::Unready)
-        .map(|d| d.droid.as_str())
-        .collect();
-    if !unready.is_empty() {
-        ctx.ui.hint(&format!(
-            "not ready: {}; mark them with `droidforge done <droid>` or pass `--include-unready`",
-            unready.join(", ")
-        ));
-    }
 }
 
 fn fetch(ctx: &Ctx, repo: &Repo, remote: &str) -> Result<()> {

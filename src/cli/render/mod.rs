@@ -1,4 +1,6 @@
 //! Renderings of the library's reports for people (tables, text).
 
+pub mod check;
+pub mod droid;
 pub mod merge;
 pub mod status;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::git::{Oid, parse_oid};
+use crate::git::Oid;
 use crate::state::{MergeRecord, StateDir};
 use crate::workspace::{BACKUP_PREFIX, Workspace};
 
@@ -21,8 +21,10 @@ pub struct MergeJournal {
     pub version: u32,
     pub merge_id: String,
     pub integration: String,
-    pub old_tip: String,
-    pub new_tip: String,
+    #[serde(with = "crate::git::serde_hex")]
+    pub old_tip: Oid,
+    #[serde(with = "crate::git::serde_hex")]
+    pub new_tip: Oid,
     pub backup_ref: String,
     /// The checkout of the integration branch whose index and files follow the branch.
     #[serde(default)]
@@ -30,19 +32,6 @@ pub struct MergeJournal {
     pub pid: u32,
     pub started_at: i64,
     pub report: MergeReport,
-}
-
-impl MergeJournal {
-    pub(super) fn old_oid(&self) -> Result<Oid> {
-        oid(&self.old_tip)
-    }
-    pub(super) fn new_oid(&self) -> Result<Oid> {
-        oid(&self.new_tip)
-    }
-}
-
-pub(super) fn oid(hex: &str) -> Result<Oid> {
-    parse_oid(hex).ok_or_else(|| Error::failure(format!("`{hex}` is not an object id")))
 }
 
 /// The merge history rebuilt from what survives a lost `state.json`: one record per backup
@@ -56,13 +45,12 @@ pub fn rebuild_merge_history(ws: &Workspace) -> Result<Vec<MergeRecord>> {
         let report: Option<MergeReport> =
             crate::state::peek_state_json(&ws.state.merge_report_path(&id), "merge report");
         let (integration, new_tip, droids) = match &report {
-            Some(r) if parse_oid(&r.old_tip) == Some(target) => (
+            Some(r) if r.old_tip == target => (
                 r.integration.clone(),
-                r.new_tip.clone(),
-                r.droids
-                    .iter()
-                    .filter(|d| d.status == DroidStatus::Merged)
-                    .map(|d| d.droid.clone())
+                r.new_tip.to_string(),
+                r.named()
+                    .filter(|(_, d)| d.status == DroidStatus::Merged)
+                    .map(|(name, _)| name.to_owned())
                     .collect(),
             ),
             _ => (ws.integration.clone(), String::new(), Vec::new()),

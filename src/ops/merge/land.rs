@@ -9,16 +9,16 @@
 //!    `merge --continue` can redo it;
 //! 5. the journal is removed.
 
-use crate::git::short_hex as short;
+use crate::git::short;
 
 use crate::error::{Context, Error, Result};
-use crate::git::{Expect, Oid, parse_oid};
+use crate::git::{Expect, Oid};
 use crate::state::{Event, EventKind, MergeRecord};
 use crate::util::safe_fs::write_atomic;
 use crate::workspace::{BACKUP_PREFIX, Workspace};
 
 use super::follow::{checkout_of, move_droid_branch, update_checkout};
-use super::journal::{JOURNAL_VERSION, MergeJournal, oid, remove_journal};
+use super::journal::{JOURNAL_VERSION, MergeJournal, remove_journal};
 use super::report::{DroidStatus, MergeReport};
 
 /// Land a computed (non-dry-run) report: journal, backup + CAS move, follow-up work.
@@ -27,8 +27,7 @@ pub fn land(
     report: &mut MergeReport,
     progress: &dyn Fn(super::MergeEvent),
 ) -> Result<()> {
-    let old = oid(&report.old_tip)?;
-    let new = oid(&report.new_tip)?;
+    let (old, new) = (report.old_tip, report.new_tip);
     let backup_ref = format!("{BACKUP_PREFIX}{}", report.merge_id);
     let integration_ref = format!("refs/heads/{}", report.integration);
     // Its files follow the branch afterwards, keeping unrelated local edits.
@@ -39,8 +38,8 @@ pub fn land(
         version: JOURNAL_VERSION,
         merge_id: report.merge_id.clone(),
         integration: report.integration.clone(),
-        old_tip: report.old_tip.clone(),
-        new_tip: report.new_tip.clone(),
+        old_tip: old,
+        new_tip: new,
         backup_ref: backup_ref.clone(),
         refresh_checkout,
         pid: std::process::id(),
@@ -71,7 +70,7 @@ pub fn land(
             return Err(Error::failure(format!(
                 "the integration branch `{}` moved during the merge (expected {}, found {}); nothing was changed",
                 report.integration,
-                short(&report.old_tip),
+                short(report.old_tip),
                 now.map(|o| crate::git::short(o).to_string())
                     .unwrap_or_else(|| "no branch".to_owned())
             ))
@@ -92,8 +91,8 @@ pub(super) fn moved_but_unfinished(journal: &MergeJournal, cause: Error) -> Erro
         "merge {} moved `{}` from {} to {}, but finishing it failed (ready marks, branches, checkouts or state may be stale)",
         journal.merge_id,
         journal.integration,
-        short(&journal.old_tip),
-        short(&journal.new_tip)
+        short(journal.old_tip),
+        short(journal.new_tip)
     ))
     .with_source(cause)
     .hint("fix the cause, then run `droidforge merge --continue` to finish the merge (safe to repeat)")
@@ -121,36 +120,30 @@ fn test_pause() {}
 /// Merged droids with their ready commit and the integration tip right after they landed.
 pub(super) fn merged_droids(
     report: &MergeReport,
-) -> impl Iterator<Item = (&super::DroidReport, Oid, Oid)> {
-    report.droids.iter().filter_map(|d| {
+) -> impl Iterator<Item = (&str, &super::DroidReport, Oid, Oid)> {
+    report.named().filter_map(|(name, d)| {
         if d.status != DroidStatus::Merged {
             return None;
         }
-        let ready = d.ready.as_deref().and_then(parse_oid)?;
-        let tip = d.tip.as_deref().and_then(parse_oid)?;
-        Some((d, ready, tip))
+        Some((name, d, d.ready?, d.tip?))
     })
 }
 
 /// Everything after the integration branch moved. Idempotent. Returns notes for the user.
 pub(super) fn finish(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<String>> {
     let report = &journal.report;
-    let old = journal.old_oid()?;
-    let new = journal.new_oid()?;
+    let (old, new) = (journal.old_tip, journal.new_tip);
     let mut notes = Vec::new();
 
     // Droids: ready marks and branches.
-    for (d, ready, tip) in merged_droids(report) {
-        let ready_ref = ws.ready_ref(&d.droid);
+    for (name, d, ready, tip) in merged_droids(report) {
+        let ready_ref = ws.ready_ref(name);
         if ws.repo.ref_target(&ready_ref)? == Some(ready)
             && let Err(e) = ws.repo.delete_ref(&ready_ref, Expect::MustMatch(ready))
         {
-            notes.push(format!(
-                "could not clear the ready mark of `{}`: {e}",
-                d.droid
-            ));
+            notes.push(format!("could not clear the ready mark of `{name}`: {e}"));
         }
-        if let Some(note) = move_droid_branch(ws, &d.droid, &d.branch, ready, tip)? {
+        if let Some(note) = move_droid_branch(ws, name, &d.branch, ready, tip)? {
             notes.push(note);
         }
     }
@@ -166,11 +159,8 @@ pub(super) fn finish(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<Strin
     if let Ok(bytes) = serde_json::to_vec_pretty(&final_report) {
         let _ = write_atomic(&ws.state.merge_report_path(&report.merge_id), &bytes);
     }
-    let merged: Vec<String> = report
-        .droids
-        .iter()
-        .filter(|d| d.status == DroidStatus::Merged)
-        .map(|d| d.droid.clone())
+    let merged: Vec<String> = merged_droids(report)
+        .map(|(name, ..)| name.to_owned())
         .collect();
     // The record commit's PROGRESS.md now holds the log rows of earlier attempts that landed
     // nothing; forget them.
@@ -186,8 +176,8 @@ pub(super) fn finish(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<Strin
                 id: report.merge_id.clone(),
                 at: crate::util::time::now(),
                 integration: report.integration.clone(),
-                old_tip: report.old_tip.clone(),
-                new_tip: report.new_tip.clone(),
+                old_tip: report.old_tip.to_string(),
+                new_tip: report.new_tip.to_string(),
                 droids: merged.clone(),
                 undone: false,
             });
@@ -201,15 +191,15 @@ pub(super) fn finish(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<Strin
                 "merge {} moved `{}` {} → {} ({} merged)",
                 report.merge_id,
                 report.integration,
-                short(&report.old_tip),
-                short(&report.new_tip),
+                short(report.old_tip),
+                short(report.new_tip),
                 crate::util::text::count(merged.len(), "droid")
             ),
         )
         .with_data(serde_json::json!({
             "merge_id": report.merge_id,
-            "old_tip": report.old_tip,
-            "new_tip": report.new_tip,
+            "old_tip": report.old_tip.to_string(),
+            "new_tip": report.new_tip.to_string(),
             "backup_ref": journal.backup_ref,
         })),
     );
@@ -226,24 +216,24 @@ fn record_outcomes(
 ) -> Result<()> {
     ws.state.store().update(|s| {
         record_upstream(s, report);
-        for d in &report.droids {
+        for (name, d) in report.named() {
             if matches!(d.status, DroidStatus::Unready | DroidStatus::UpToDate) {
                 continue;
             }
-            let entry = s.droids.entry(d.droid.clone()).or_default();
+            let entry = s.droids.entry(name.to_owned()).or_default();
             entry.last_merge = Some(d.status.as_str().to_owned());
             if d.status == DroidStatus::Merged {
-                entry.merged_commit = d.tip.clone();
+                entry.merged_commit = d.tip.map(|t| t.to_string());
                 for c in &d.commits {
-                    if let Some(new) = &c.rewritten {
-                        entry.landed.insert(c.original.clone(), new.clone());
+                    if let Some(new) = c.rewritten {
+                        entry.landed.insert(c.original.to_string(), new.to_string());
                     }
                 }
             }
         }
         more(s);
     })?;
-    for d in &report.droids {
+    for (name, d) in report.named() {
         let kind = match d.status {
             DroidStatus::Merged => EventKind::Merged,
             DroidStatus::Conflict => EventKind::Conflict,
@@ -262,10 +252,10 @@ fn record_outcomes(
             _ => super::record::reason_line(d),
         };
         ws.event_with(
-            Event::new(kind, Some(&d.droid), msg).with_data(serde_json::json!({
+            Event::new(kind, Some(name), msg).with_data(serde_json::json!({
                 "merge_id": report.merge_id,
-                "ready": d.ready,
-                "tip": d.tip,
+                "ready": d.ready.map(|id| id.to_string()),
+                "tip": d.tip.map(|id| id.to_string()),
             })),
         );
     }
@@ -284,11 +274,11 @@ pub fn record_unlanded(ws: &Workspace, report: &MergeReport) -> Result<()> {
 /// Commits whose change was found already upstream count as landed (original → the upstream
 /// commit), so a ready mark on them is merged work and they are never replayed.
 fn record_upstream(s: &mut crate::state::State, report: &MergeReport) {
-    for d in &report.droids {
+    for (name, d) in report.named() {
         for c in &d.upstream {
-            if let Some(new) = &c.rewritten {
-                let entry = s.droids.entry(d.droid.clone()).or_default();
-                entry.landed.insert(c.original.clone(), new.clone());
+            if let Some(new) = c.rewritten {
+                let entry = s.droids.entry(name.to_owned()).or_default();
+                entry.landed.insert(c.original.to_string(), new.to_string());
             }
         }
     }

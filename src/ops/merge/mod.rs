@@ -29,7 +29,9 @@ pub use follow::update_checkout;
 pub use journal::{CHECK_BY_HAND, MergeJournal, read_journal, rebuild_merge_history};
 pub use land::forget_recorded_log;
 pub use recover::{AbortReport, abort_merge, continue_merge};
-pub use report::{CommitReport, Conflict, DroidReport, DroidStatus, MergeReport, Violation};
+pub use report::{
+    CommitReport, Conflict, DroidReport, DroidStatus, MergeReport, Verdict, Violation,
+};
 pub use step::{DroidOutcome, NotLanded, Rejection, SkipReason};
 pub use undo::{UndoReport, undo};
 
@@ -176,8 +178,8 @@ pub fn run_merge(
         version: report::REPORT_VERSION,
         merge_id: run.merge_id.clone(),
         integration: ws.integration.clone(),
-        old_tip: t0.to_string(),
-        new_tip: t0.to_string(),
+        old_tip: t0,
+        new_tip: t0,
         dry_run: opts.dry_run,
         strategy: opts.strategy,
         droids: Vec::new(),
@@ -223,14 +225,14 @@ pub fn run_merge(
             &[(crate::forge::progress::PROGRESS_PATH, Some(text.as_bytes()))],
             &message,
         )?;
-        report.record_commit = Some(record_commit.to_string());
+        report.record_commit = Some(record_commit);
         tip = record_commit;
     }
-    report.new_tip = tip.to_string();
+    report.new_tip = tip;
     if opts.dry_run {
         // The commits a dry run builds carry this moment's committer date; the real merge
         // will make others. Show no hash that the merge would not produce: nothing moved.
-        report.new_tip = report.old_tip.clone();
+        report.new_tip = report.old_tip;
         report.record_commit = None;
         for d in &mut report.droids {
             d.tip = None;

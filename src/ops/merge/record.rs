@@ -94,7 +94,7 @@ pub fn render(
                     _ => reason_line(d),
                 };
                 if let Some(tip) = &d.tip {
-                    merged_commit = Some(tip.clone());
+                    merged_commit = Some(tip.to_string());
                 }
                 status_label(d.status)
             }
@@ -187,13 +187,12 @@ pub fn render(
 /// The merge-log rows of one run (droids it attempted; not the unready or up-to-date ones).
 pub fn log_rows(r: &MergeReport) -> Vec<LogRow> {
     let date = crate::util::time::utc_minute(crate::util::time::now());
-    r.droids
-        .iter()
-        .filter(|d| !matches!(d.status, DroidStatus::Unready | DroidStatus::UpToDate))
-        .map(|d| LogRow {
+    r.named()
+        .filter(|(_, d)| !matches!(d.status, DroidStatus::Unready | DroidStatus::UpToDate))
+        .map(|(name, d)| LogRow {
             merge_id: r.merge_id.clone(),
             date: date.clone(),
-            droid: d.droid.clone(),
+            droid: name.to_owned(),
             commits: d.commits.len(),
             result: status_label(d.status),
             reasons: reason_line(d),
@@ -207,11 +206,11 @@ pub fn commit_message(report: &MergeReport) -> String {
         "droidforge: record merge {}\n\nUpdate PROGRESS.md.\n\n",
         report.merge_id
     );
-    for d in &report.droids {
+    for (name, d) in report.named() {
         if matches!(d.status, DroidStatus::Unready | DroidStatus::UpToDate) {
             continue;
         }
-        msg.push_str(&format!("{}: {}", d.droid, d.status.as_str()));
+        msg.push_str(&format!("{name}: {}", d.status.as_str()));
         let reason = reason_line(d);
         if d.status != DroidStatus::Merged && !reason.is_empty() {
             msg.push_str(&format!(" ({reason})"));

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::git::Expect;
-use crate::git::short_hex as short;
+use crate::git::short;
 use crate::state::{EventKind, FileLock};
 use crate::workspace::Workspace;
 
@@ -27,8 +27,8 @@ fn clear_stale_locks(ws: &Workspace, journal: &MergeJournal) {
     ];
     // The follow-up work deletes ready marks and moves droid branches: a kill there leaves
     // their locks, and a ready mark that cannot be cleared would be merged again.
-    for (d, _, _) in merged_droids(&journal.report) {
-        candidates.push(common.join(format!("{}.lock", ws.ready_ref(&d.droid))));
+    for (name, d, _, _) in merged_droids(&journal.report) {
+        candidates.push(common.join(format!("{}.lock", ws.ready_ref(name))));
         candidates.push(common.join(format!("refs/heads/{}.lock", d.branch)));
     }
     for p in candidates {
@@ -54,15 +54,15 @@ pub fn continue_merge(ws: &Workspace, progress: &dyn Fn(super::MergeEvent)) -> R
     let _lock = lock_merges(ws)?;
     let journal = read_journal(&ws.state)?.ok_or_else(no_journal)?;
     clear_stale_locks(ws, &journal);
-    let old = journal.old_oid()?;
-    let new = journal.new_oid()?;
+    let old = journal.old_tip;
+    let new = journal.new_tip;
     let current = ws.repo.branch_tip(&journal.integration)?;
     let mut report = journal.report.clone();
     if current == Some(old) {
         if !ws.repo.has_commit(new) {
             return Err(Error::failure(format!(
                 "the merged commit {} of the interrupted merge is missing",
-                short(&journal.new_tip)
+                short(journal.new_tip)
             ))
             .hint("run `droidforge merge --abort`, then merge again"));
         }
@@ -89,8 +89,8 @@ pub fn continue_merge(ws: &Workspace, progress: &dyn Fn(super::MergeEvent)) -> R
         return Err(Error::failure(format!(
             "the integration branch `{}` is neither at the old ({}) nor at the new tip ({}) of merge `{}`",
             journal.integration,
-            short(&journal.old_tip),
-            short(&journal.new_tip),
+            short(journal.old_tip),
+            short(journal.new_tip),
             journal.merge_id
         ))
         .hint("run `droidforge merge --abort` to drop the interrupted merge, then merge again"));
@@ -151,8 +151,8 @@ pub fn abort_merge(ws: &Workspace) -> Result<AbortReport> {
         Err(e) => return Err(e),
     };
     clear_stale_locks(ws, &journal);
-    let old = journal.old_oid()?;
-    let new = journal.new_oid()?;
+    let old = journal.old_tip;
+    let new = journal.new_tip;
     let current = ws.repo.branch_tip(&journal.integration)?;
     let mut notes = Vec::new();
     let mut restored = false;
@@ -172,7 +172,7 @@ pub fn abort_merge(ws: &Workspace) -> Result<AbortReport> {
         notes.push(format!(
             "`{}` was still at {}; nothing had landed",
             journal.integration,
-            short(&journal.old_tip)
+            short(journal.old_tip)
         ));
     } else {
         notes.push(format!(
@@ -208,8 +208,8 @@ pub fn abort_merge(ws: &Workspace) -> Result<AbortReport> {
 /// branches that still sit on the rebased commits moved back (when clean).
 pub(super) fn restore_droids(ws: &Workspace, report: &MergeReport) -> Result<Vec<String>> {
     let mut notes = Vec::new();
-    for (d, ready, tip) in merged_droids(report) {
-        let ready_ref = ws.ready_ref(&d.droid);
+    for (name, d, ready, tip) in merged_droids(report) {
+        let ready_ref = ws.ready_ref(name);
         if ws.repo.ref_target(&ready_ref)?.is_none() {
             ws.repo.set_ref(
                 &ready_ref,
@@ -218,14 +218,14 @@ pub(super) fn restore_droids(ws: &Workspace, report: &MergeReport) -> Result<Vec
                 "droidforge: restore ready mark",
             )?;
         }
-        if let Some(note) = move_droid_branch(ws, &d.droid, &d.branch, tip, ready)? {
+        if let Some(note) = move_droid_branch(ws, name, &d.branch, tip, ready)? {
             notes.push(note);
         }
-        let _ = ws.state.store().update_droid(&d.droid, |s| {
+        let _ = ws.state.store().update_droid(name, |s| {
             s.last_merge = None;
             s.merged_commit = None;
             for c in &d.commits {
-                s.landed.remove(&c.original);
+                s.landed.remove(&c.original.to_string());
             }
         });
     }

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::git::Oid;
+
 /// Version of the JSON shape of [`MergeReport`].
 pub const REPORT_VERSION: u32 = 1;
 
@@ -14,18 +16,20 @@ pub struct MergeReport {
     /// Short name of the integration branch.
     pub integration: String,
     /// Integration tip before the run (T0).
-    pub old_tip: String,
+    #[serde(with = "crate::git::serde_hex")]
+    pub old_tip: Oid,
     /// Integration tip after the run (equal to `old_tip` when nothing landed, and in a dry run:
     /// a dry run shows no commit ids it made, since the real merge makes its own).
-    pub new_tip: String,
+    #[serde(with = "crate::git::serde_hex")]
+    pub new_tip: Oid,
     pub dry_run: bool,
     /// `rebase` or `merge`.
     pub strategy: super::Strategy,
     /// The droids in merge order.
     pub droids: Vec<DroidReport>,
     /// The commit that recorded the run in PROGRESS.md, if one was written.
-    #[serde(default)]
-    pub record_commit: Option<String>,
+    #[serde(default, with = "crate::git::serde_hex::option")]
+    pub record_commit: Option<Oid>,
     /// `refs/droidforge/backup/<merge-id>` when the run landed.
     #[serde(default)]
     pub backup_ref: Option<String>,
@@ -98,16 +102,17 @@ impl DroidStatus {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DroidReport {
-    pub droid: String,
+    /// The droid; `None` for a branch that belongs to no droid (`check` of a human branch).
+    pub droid: Option<String>,
     pub status: DroidStatus,
     /// The droid branch (short name).
     pub branch: String,
     /// The commit that was merged (the ready mark, or the branch head with `--include-unready`).
-    #[serde(default)]
-    pub ready: Option<String>,
+    #[serde(default, with = "crate::git::serde_hex::option")]
+    pub ready: Option<Oid>,
     /// The integration tip right after this droid landed (merged droids only).
-    #[serde(default)]
-    pub tip: Option<String>,
+    #[serde(default, with = "crate::git::serde_hex::option")]
+    pub tip: Option<Oid>,
     pub commits: Vec<CommitReport>,
     /// Commits skipped because their change is already on the integration branch under
     /// another id (`rewritten` is that upstream commit).
@@ -120,9 +125,9 @@ pub struct DroidReport {
 }
 
 impl DroidReport {
-    pub fn new(droid: &str, branch: &str, status: DroidStatus) -> DroidReport {
+    pub fn new(droid: Option<&str>, branch: &str, status: DroidStatus) -> DroidReport {
         DroidReport {
-            droid: droid.to_owned(),
+            droid: droid.map(str::to_owned),
             status,
             branch: branch.to_owned(),
             ready: None,
@@ -138,11 +143,12 @@ impl DroidReport {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CommitReport {
-    pub original: String,
+    #[serde(with = "crate::git::serde_hex")]
+    pub original: Oid,
     /// The rebased commit (equal to `original` with `--strategy merge`); absent when the
     /// droid did not land.
-    #[serde(default)]
-    pub rewritten: Option<String>,
+    #[serde(default, with = "crate::git::serde_hex::option")]
+    pub rewritten: Option<Oid>,
     pub summary: String,
 }
 
@@ -171,29 +177,70 @@ impl MergeReport {
     /// The process exit code for this report: 4 any violation (wins), 3 any conflict,
     /// 5 any verification failure, else 0.
     pub fn exit_code(&self) -> i32 {
-        worst_outcome(&self.droids).1
+        worst_outcome(&self.droids).exit_code()
     }
 
     pub fn count(&self, status: DroidStatus) -> usize {
         self.droids.iter().filter(|d| d.status == status).count()
     }
 
+    /// The droids of a merge run with their names (every line of a merge report names one).
+    pub fn named(&self) -> impl Iterator<Item = (&str, &DroidReport)> {
+        self.droids
+            .iter()
+            .filter_map(|d| Some((d.droid.as_deref()?, d)))
+    }
+
     pub fn droid(&self, name: &str) -> Option<&DroidReport> {
-        self.droids.iter().find(|d| d.droid == name)
+        self.droids
+            .iter()
+            .find(|d| d.droid.as_deref() == Some(name))
     }
 }
 
-/// The worst outcome among droids, as (result name, exit code): a violation (4) wins over a
-/// conflict (3), which wins over a failed verification (5); otherwise (`pass`, 0).
-pub fn worst_outcome(droids: &[DroidReport]) -> (&'static str, i32) {
+/// The verdict on a set of droids: the worst outcome among them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Pass,
+    Violation,
+    Conflict,
+    VerifyFailed,
+}
+
+impl Verdict {
+    /// The process exit code (README, "Exit codes").
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Pass => 0,
+            Verdict::Conflict => 3,
+            Verdict::Violation => 4,
+            Verdict::VerifyFailed => 5,
+        }
+    }
+
+    /// The name used in text output (the same as its serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Violation => "violation",
+            Verdict::Conflict => "conflict",
+            Verdict::VerifyFailed => "verify-failed",
+        }
+    }
+}
+
+/// The worst outcome among droids: a violation (4) wins over a conflict (3), which wins over a
+/// failed verification (5); otherwise a pass.
+pub fn worst_outcome(droids: &[DroidReport]) -> Verdict {
     let any = |s: DroidStatus| droids.iter().any(|d| d.status == s);
     if any(DroidStatus::Violation) {
-        ("violation", 4)
+        Verdict::Violation
     } else if any(DroidStatus::Conflict) {
-        ("conflict", 3)
+        Verdict::Conflict
     } else if any(DroidStatus::VerifyFailed) {
-        ("verify-failed", 5)
+        Verdict::VerifyFailed
     } else {
-        ("pass", 0)
+        Verdict::Pass
     }
 }

@@ -136,8 +136,8 @@ impl Run<'_> {
         at: &mut Progress,
     ) -> Result<(DroidReport, DroidOutcome)> {
         let name = entry.droid.as_str();
-        let mut dr = DroidReport::new(name, &entry.branch, DroidStatus::Skipped);
-        dr.ready = entry.candidate.map(|c| c.to_string());
+        let mut dr = DroidReport::new(Some(name), &entry.branch, DroidStatus::Skipped);
+        dr.ready = entry.candidate;
         let outcome = self.decide(entry, at, &mut dr)?;
         dr.status = match &outcome {
             DroidOutcome::Landed { .. } => DroidStatus::Merged,
@@ -247,8 +247,8 @@ impl Run<'_> {
             .iter()
             .map(|(original, upstream)| {
                 Ok(CommitReport {
-                    original: original.to_string(),
-                    rewritten: Some(upstream.to_string()),
+                    original: *original,
+                    rewritten: Some(*upstream),
                     summary: repo.commit_info(*original)?.summary,
                 })
             })
@@ -275,7 +275,7 @@ impl Run<'_> {
         }
         for info in &commits {
             dr.commits.push(CommitReport {
-                original: info.id.to_string(),
+                original: info.id,
                 rewritten: None,
                 summary: info.summary.clone(),
             });
@@ -360,17 +360,17 @@ impl Run<'_> {
         match strategy {
             Strategy::Rebase => {
                 for (c, (orig, new)) in dr.commits.iter_mut().zip(&rewritten) {
-                    debug_assert_eq!(c.original, orig.to_string());
-                    c.rewritten = Some(new.to_string());
+                    debug_assert_eq!(c.original, *orig);
+                    c.rewritten = Some(*new);
                 }
             }
             Strategy::Merge => {
                 for c in dr.commits.iter_mut() {
-                    c.rewritten = Some(c.original.clone());
+                    c.rewritten = Some(c.original);
                 }
             }
         }
-        dr.tip = Some(new_tip.to_string());
+        dr.tip = Some(new_tip);
         Ok(DroidOutcome::Landed {
             tip: new_tip,
             commits: dr.commits.len(),

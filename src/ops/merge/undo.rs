@@ -11,7 +11,7 @@ use crate::state::{Event, EventKind};
 use crate::workspace::{BACKUP_PREFIX, Workspace};
 
 use super::follow::{checkout_of, shell_path, update_checkout};
-use super::journal::{oid, read_journal};
+use super::journal::read_journal;
 use super::recover::{lock_merges, restore_droids};
 use super::report::MergeReport;
 
@@ -112,7 +112,8 @@ pub fn undo(ws: &Workspace, merge_id: Option<&str>) -> Result<UndoReport> {
             move_back_command(ws, &record.integration, &record.old_tip)?
         )));
     }
-    let new = oid(&record.new_tip)?;
+    let new = crate::git::parse_oid(&record.new_tip)
+        .ok_or_else(|| Error::failure(format!("`{}` is not an object id", record.new_tip)))?;
     let mut current = ws.repo.branch_tip(&record.integration)?;
     // The tip undo moves from: the merge's new tip, or a record commit on top of it.
     let mut expected = new;
