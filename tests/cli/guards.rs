@@ -344,8 +344,6 @@ const LONG_FILES_BEING_SPLIT: &[&str] = &[
     "src/forge/ownership.rs",
     "src/git/fsck_names.rs",
     "src/git/mod.rs",
-    "src/ops/merge/land.rs",
-    "src/ops/merge/mod.rs",
     "src/state/locks.rs",
 ];
 
