@@ -11,16 +11,6 @@ pub use runner::{AgentReport, Outcome, RunOptions, RunView, SilentView, ViewRow,
 
 use std::time::Duration;
 
-use crate::error::{Error, Result};
-
-/// Parse a duration such as `30s`, `5m`, `1h`, `1500ms`, `1m30s`; a bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration> {
-    crate::util::duration::parse(text).ok_or_else(|| {
-        Error::usage(format!("`{text}` is not a duration"))
-            .hint("write a number with a unit: `1500ms`, `30s`, `5m`, `1h` (or `1m30s`)")
-    })
-}
-
 /// Render a duration for people: `850ms`, `12.3s`, `4m05s`, `1h02m`.
 pub fn human_duration(d: Duration) -> String {
     let ms = d.as_millis();
@@ -38,23 +28,6 @@ pub fn human_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
-        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
-        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
-        assert_eq!(
-            parse_duration("1500ms").unwrap(),
-            Duration::from_millis(1500)
-        );
-        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("0.5s").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("12").unwrap(), Duration::from_secs(12));
-        for bad in ["", "s", "5x", "m5", "-1s", "5 m"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn human_durations() {

@@ -6,6 +6,7 @@
 
 use droidforge::error::Error;
 use droidforge::ops::ready::ReadyError;
+use droidforge::ops::run::RunError;
 use droidforge::workspace::WorkspaceError;
 
 /// Hints for `err`: the library's own, then those this layer adds for the typed causes it
@@ -49,6 +50,14 @@ fn command_hints(err: &Error) -> Vec<String> {
             ),
             ReadyError::Uncommitted { droid, branch, .. } => format!(
                 "commit them on `{branch}` (or discard them), then run `droidforge done {droid}` again"
+            ),
+        });
+    }
+    if let Some(err) = err.find::<RunError>() {
+        hints.push(match err {
+            RunError::NoSelection => "name them (`droidforge run core-droid`), pick a phase (`--phase 1`), or run every droid with `--all`".to_owned(),
+            RunError::AlreadyRunning { pid, .. } => format!(
+                "wait for it, or stop it with `kill -TERM -- -{pid}` (its process group)"
             ),
         });
     }

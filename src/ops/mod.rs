@@ -10,5 +10,6 @@ pub mod merge;
 pub mod plan;
 pub mod ready;
 pub mod remove;
+pub mod run;
 pub mod spawn;
 pub mod status;

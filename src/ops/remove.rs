@@ -58,6 +58,24 @@ impl RemovalPlan {
     }
 }
 
+/// Check the removal of every droid in `droids` before anything is removed: one refusal
+/// refuses all (nothing is removed). Names are resolved against the manifest and
+/// de-duplicated; the plans come in the order given, each to [`execute`].
+pub fn plan_all(
+    ws: &Workspace,
+    droids: &[String],
+    opts: RemoveOptions,
+) -> Result<Vec<RemovalPlan>> {
+    let mut names: Vec<String> = Vec::new();
+    for n in droids {
+        let name = ws.forge.require_droid(n)?.name.clone();
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names.iter().map(|name| plan(ws, name, opts)).collect()
+}
+
 /// Check whether `droid` can be removed; an error says what would be lost and how to proceed.
 pub fn plan(ws: &Workspace, droid: &str, opts: RemoveOptions) -> Result<RemovalPlan> {
     let path = ws.worktree_path(droid);

@@ -105,6 +105,10 @@ impl SpawnOutcome {
     }
 }
 
+/// Told how many more droids are done (called from the spawning threads); the command line
+/// turns it into a progress bar.
+pub type Progress<'a> = &'a (dyn Fn(usize) + Sync);
+
 /// One droid that needs a worktree.
 struct Job {
     index: usize,
@@ -123,7 +127,7 @@ pub fn spawn(
     ws: &Workspace,
     droids: &[&Droid],
     from: Option<Oid>,
-    progress: &indicatif::ProgressBar,
+    progress: Progress<'_>,
 ) -> Result<Vec<SpawnOutcome>> {
     let tip = match from {
         Some(oid) => oid,
@@ -207,7 +211,7 @@ pub fn spawn(
             Err(e) => outcomes[index] = Some(base.failed(e)),
         }
     }
-    progress.inc(outcomes.iter().flatten().count() as u64);
+    progress(outcomes.iter().flatten().count());
 
     if let Some(parent) = jobs.first().and_then(|j| j.path.parent()) {
         std::fs::create_dir_all(parent)
@@ -323,7 +327,7 @@ fn run_jobs(
     repo: &Repo,
     jobs: &[Job],
     tip: Oid,
-    progress: &indicatif::ProgressBar,
+    progress: Progress<'_>,
 ) -> Vec<(usize, SpawnOutcome)> {
     if jobs.is_empty() {
         return Vec::new();
@@ -338,7 +342,7 @@ fn run_jobs(
     if threads <= 1 {
         for job in jobs {
             let outcome = create_one(repo, job, tip, &registration);
-            progress.inc(1);
+            progress(1);
             results
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -355,7 +359,7 @@ fn run_jobs(
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(job) = jobs.get(i) else { break };
                         let outcome = create_one(&repo, job, tip, registration);
-                        progress.inc(1);
+                        progress(1);
                         results
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())

@@ -907,3 +907,42 @@ fn leftover_changes_are_committed_as_droidforge_without_an_identity() {
         repo.rev("droidforge/core-droid")
     );
 }
+
+/// A bare `run` in the main worktree refuses and says how to select; `spawn --run` with no
+/// selection started every droid's agent.
+#[test]
+fn spawn_run_without_a_selection_started_every_droid() {
+    let repo = two_droid_repo();
+    let fake = Fake::new();
+    fake.set("default", "WRITE='x.txt=x'\n");
+    repo.manifest(&TWO_DROIDS.replace(
+        "[forge]\nintegration = \"main\"\n",
+        &format!(
+            "[forge]\nintegration = \"main\"\nagent = \"{}\"\n",
+            fake.cmd().replace('\\', "\\\\").replace('"', "\\\"")
+        ),
+    ));
+    repo.commit("agent", &[]);
+    let out = repo.df(&["spawn", "--run"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("say which droids to run") && err.contains("--all"),
+        "{err}"
+    );
+    // Nothing spawned, nothing ran.
+    assert_eq!(repo.git(&["branch", "--list", "droidforge/*"]), "");
+    assert_eq!(repo.git(&["worktree", "list"]).lines().count(), 1);
+    assert!(!repo.git(&["show-ref"]).contains("refs/droidforge/ready/"));
+    // Inside a droid's worktree it runs that droid only, like `run`.
+    repo.df_ok(&["spawn", "core-droid", "infra-droid"]);
+    let inside = repo.path(".droidforge/worktrees/core-droid");
+    let out = df_in(&inside, &["spawn", "--run", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let refs = repo.git(&["show-ref"]);
+    assert!(refs.contains("refs/droidforge/ready/core-droid"), "{refs}");
+    assert!(
+        !refs.contains("refs/droidforge/ready/infra-droid"),
+        "{refs}"
+    );
+}

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::Ctx;
-use super::run::LiveView;
 use crate::cli::args::*;
+use crate::cli::ui::live::LiveView;
 use droidforge::agent::RunView;
 use droidforge::demo::{self, DemoReport};
 use droidforge::error::{Context, Error, Result};

@@ -3,7 +3,7 @@
 use super::Ctx;
 use crate::cli::args::*;
 use droidforge::error::Result;
-use droidforge::ops::remove::{RemoveOptions, execute, plan, prune as prune_worktrees};
+use droidforge::ops::remove::{RemoveOptions, execute, plan_all, prune as prune_worktrees};
 use droidforge::workspace::{ManifestSource, Workspace};
 
 pub fn remove(ctx: &Ctx, args: &RemoveArgs) -> Result<i32> {
@@ -12,19 +12,7 @@ pub fn remove(ctx: &Ctx, args: &RemoveArgs) -> Result<i32> {
         delete_branch: args.delete_branch,
         force: args.force,
     };
-    let mut names: Vec<String> = Vec::new();
-    for n in &args.droids {
-        let name = ws.forge.require_droid(n)?.name.clone();
-        if !names.contains(&name) {
-            names.push(name);
-        }
-    }
-    // Check every droid first: one refusal removes nothing.
-    let mut plans = Vec::new();
-    for name in &names {
-        plans.push(plan(&ws, name, opts)?);
-    }
-    for p in plans {
+    for p in plan_all(&ws, &args.droids, opts)? {
         let o = execute(&ws, p)?;
         let at = o
             .worktree

@@ -16,8 +16,8 @@ pub fn run(ctx: &Ctx, args: &SpawnArgs) -> Result<i32> {
                     .hint("spawn with `--from` first, then run `droidforge run`"),
             );
         }
-        let s = &args.select;
-        let droids = ws.forge.select(&s.droids, s.phase, s.all)?;
+        // The same selection rule as `run`: no selection is this worktree's droid, never all.
+        let droids = droidforge::ops::run::select(&ws, &args.select.to_ops())?;
         let run_args = RunArgs {
             select: args.select.clone(),
             json: args.json,
@@ -33,7 +33,7 @@ pub fn run(ctx: &Ctx, args: &SpawnArgs) -> Result<i32> {
         None => None,
     };
     let bar = ctx.ui.progress(droids.len() as u64, "Spawning");
-    let outcomes = spawn(&ws, &droids, from, &bar);
+    let outcomes = spawn(&ws, &droids, from, &|n| bar.inc(n as u64));
     bar.finish_and_clear();
     let outcomes = outcomes?;
     let failed = outcomes

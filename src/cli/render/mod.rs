@@ -3,4 +3,5 @@
 pub mod check;
 pub mod droid;
 pub mod merge;
+pub mod run;
 pub mod status;

@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Write};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub mod json;
+pub mod live;
 
 /// Output settings shared by every command.
 #[derive(Debug, Clone)]
