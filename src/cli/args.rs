@@ -4,6 +4,8 @@ use droidforge::ops::merge::Strategy;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::flags;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
 
@@ -127,35 +129,6 @@ pub struct AskArgs {
     pub json: bool,
 }
 
-/// A duration flag (`30s`, `5m`, `1h`, `1m30s`, a bare number of seconds), checked when the
-/// command line is parsed so that a typo fails before anything runs.
-fn duration(text: &str) -> Result<Duration, String> {
-    droidforge::util::duration::parse(text).ok_or_else(|| {
-        format!(
-            "`{text}` is not a duration; write a number with a unit: `1500ms`, `30s`, `5m`, `1h` (or `1m30s`)"
-        )
-    })
-}
-
-/// A duration that must be longer than 0 (`--stall`).
-fn nonzero_duration(text: &str) -> Result<Duration, String> {
-    match duration(text)? {
-        d if d.is_zero() => Err("must be longer than 0, for example `10m`".to_owned()),
-        d => Ok(d),
-    }
-}
-
-/// A count of at least 1 (`--jobs`).
-fn at_least_one(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(0) => {
-            Err("must be at least 1; leave it out to run every selected droid at once".to_owned())
-        }
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("`{text}` is not a number")),
-    }
-}
-
 /// Which droids a command acts on: names, a phase, or all.
 #[derive(Debug, Args, Clone, Default)]
 pub struct Selection {
@@ -168,17 +141,6 @@ pub struct Selection {
     /// Every droid in the manifest.
     #[arg(long, conflicts_with_all = ["droids", "phase"])]
     pub all: bool,
-}
-
-impl Selection {
-    /// The selection as `ops::run` takes it.
-    pub fn to_ops(&self) -> droidforge::ops::run::Selection {
-        droidforge::ops::run::Selection {
-            droids: self.droids.clone(),
-            phase: self.phase,
-            all: self.all,
-        }
-    }
 }
 
 /// Scaffold `.droidforge/forge.toml`, PROGRESS.md, INTERFACES.md, FILE_OWNERSHIP.md and TODO
@@ -265,16 +227,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "TEMPLATE")]
     pub cmd: Option<String>,
     /// At most this many agents at once (default: all).
-    #[arg(long, value_name = "K", value_parser = at_least_one)]
+    #[arg(long, value_name = "K", value_parser = flags::at_least_one)]
     pub jobs: Option<usize>,
     /// Wait this long between agent starts, e.g. `30s`.
-    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = flags::duration)]
     pub stagger: Option<Duration>,
     /// Kill an agent that runs longer than this, e.g. `45m`.
-    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = flags::duration)]
     pub timeout: Option<Duration>,
     /// Mark an agent stalled after this long with no output and no file change (default 5m).
-    #[arg(long, value_name = "DURATION", value_parser = nonzero_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = flags::nonzero_duration)]
     pub stall: Option<Duration>,
     /// Kill agents once they are stalled.
     #[arg(long)]
@@ -283,7 +245,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_commit: bool,
     /// When stopping agents: time between SIGTERM and SIGKILL (default 5s).
-    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = flags::duration)]
     pub grace: Option<Duration>,
     /// Print the result as JSON on stdout.
     #[arg(long)]
@@ -630,69 +592,4 @@ pub struct InternalStressArgs {
     pub binary_every: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-}
-
-#[cfg(test)]
-mod tests {
-    //! Each flag with a parser, tested beside its definition.
-    use std::time::Duration;
-
-    use clap::Parser;
-
-    use super::{Command, RunArgs};
-    use crate::cli::Cli;
-
-    fn run(flags: &[&str]) -> Result<RunArgs, clap::Error> {
-        let argv = ["droidforge", "run", "--all"].iter().chain(flags);
-        match Cli::try_parse_from(argv)?.command {
-            Command::Run(args) => Ok(args),
-            other => panic!("not run: {other:?}"),
-        }
-    }
-
-    fn rejected(flags: &[&str], why: &str) {
-        let err = run(flags).unwrap_err();
-        assert_eq!(err.exit_code(), 2, "{flags:?}");
-        assert!(err.to_string().contains(why), "{flags:?}: {err}");
-    }
-
-    #[test]
-    fn run_durations_are_parsed_with_the_flags() {
-        let args = run(&[
-            "--stagger",
-            "30s",
-            "--timeout",
-            "1m30s",
-            "--grace",
-            "1500ms",
-        ])
-        .unwrap();
-        assert_eq!(args.stagger, Some(Duration::from_secs(30)));
-        assert_eq!(args.timeout, Some(Duration::from_secs(90)));
-        assert_eq!(args.grace, Some(Duration::from_millis(1500)));
-        assert_eq!(
-            run(&["--timeout", "0"]).unwrap().timeout,
-            Some(Duration::ZERO)
-        );
-        for flag in ["--stagger", "--timeout", "--grace", "--stall"] {
-            rejected(&[flag, "soon"], "`soon` is not a duration");
-        }
-    }
-
-    #[test]
-    fn run_stall_must_be_longer_than_zero() {
-        assert_eq!(
-            run(&["--stall", "10m"]).unwrap().stall,
-            Some(Duration::from_secs(600))
-        );
-        rejected(&["--stall", "0s"], "must be longer than 0");
-    }
-
-    #[test]
-    fn run_jobs_is_at_least_one() {
-        assert_eq!(run(&["--jobs", "2"]).unwrap().jobs, Some(2));
-        assert_eq!(run(&[]).unwrap().jobs, None);
-        rejected(&["--jobs", "0"], "must be at least 1");
-        rejected(&["--jobs", "x"], "`x` is not a number");
-    }
 }

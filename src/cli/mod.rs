@@ -6,6 +6,7 @@
 pub mod args;
 pub mod commands;
 pub mod error;
+pub mod flags;
 pub mod render;
 pub mod ui;
 
