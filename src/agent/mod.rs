@@ -6,7 +6,7 @@ pub mod presets;
 pub mod runner;
 
 pub use job::{AgentJob, BRIEF_PATH, Prepared, prepare};
-pub use presets::{AgentCommand, PRESETS, Preset, resolve_command, shell_quote};
+pub use presets::{AgentCommand, PRESETS, Preset, resolve_command};
 pub use runner::{AgentReport, Outcome, RunOptions, RunView, SilentView, ViewRow, run_agents};
 
 use std::time::Duration;

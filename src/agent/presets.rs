@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result, similar_name};
 use crate::forge::manifest::{Droid, Forge};
+use crate::util::text::shell_quote;
 
 /// A named agent command line (see docs/agents.md for why each flag is there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -187,19 +188,6 @@ pub fn render(template: &str, v: &Placeholders<'_>) -> String {
     out
 }
 
-/// Quote a value for POSIX `sh`: bare when it is made of safe characters, else single-quoted.
-pub fn shell_quote(value: &str) -> String {
-    let safe = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-./=:,+@%".contains(c));
-    if safe {
-        value.to_owned()
-    } else {
-        format!("'{}'", value.replace('\'', "'\\''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,14 +217,6 @@ mod tests {
     fn other_braces_are_left_alone() {
         let out = render("echo ${HOME} {a,b} {{droid}} {unknown}", &values());
         assert_eq!(out, "echo ${HOME} {a,b} {droid} {unknown}");
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(shell_quote("plain/path-1.txt"), "plain/path-1.txt");
-        assert_eq!(shell_quote(""), "''");
-        assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");
     }
 
     #[test]

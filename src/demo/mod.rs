@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::agent::{self, AgentReport, Outcome, RunOptions, RunView, shell_quote};
+use crate::agent::{self, AgentReport, Outcome, RunOptions, RunView};
 use crate::error::{Context, Error, Result};
 use crate::git::Repo;
+use crate::util::text::shell_quote;
 use crate::workspace::{ManifestSource, Workspace};
 
 /// What the demo did.

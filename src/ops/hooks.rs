@@ -179,7 +179,7 @@ pub fn patch_paths(patch: &str) -> Vec<String> {
 pub fn hook_command(exe: &Path, agent: HookAgent) -> String {
     format!(
         "{} guard --hook {}",
-        crate::agent::presets::shell_quote(&exe.to_string_lossy()),
+        crate::util::text::shell_quote(&exe.to_string_lossy()),
         agent.as_str()
     )
 }

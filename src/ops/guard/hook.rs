@@ -23,6 +23,7 @@ use crate::error::{Context, Error, Result};
 use crate::git::Repo;
 use crate::state::HOOKS_DIR;
 use crate::util::safe_fs;
+use crate::util::text::shell_quote;
 use crate::workspace::Workspace;
 
 /// Marks a hook file as droidforge's.
@@ -172,11 +173,6 @@ fn write_hook(ws: &Workspace, name: &str, script: &str) -> Result<()> {
     )
 }
 
-/// Single-quote a string for `sh`.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 /// The shell lines that run the user's hook of the same name, if there is one.
 fn chain_lines(chains_to: &str) -> String {
     format!(
@@ -188,7 +184,7 @@ if [ -f "$user_hook" ] && [ -x "$user_hook" ]; then
 fi
 exit 0
 "#,
-        q = sh_quote(chains_to)
+        q = shell_quote(chains_to)
     )
 }
 
@@ -221,6 +217,6 @@ if [ -n "$droidforge" ]; then
 fi
 {}"#,
         chain_lines(chains_to),
-        exe = sh_quote(&exe.to_string_lossy()),
+        exe = shell_quote(&exe.to_string_lossy()),
     )
 }
