@@ -1,5 +1,6 @@
-//! Small utilities shared by every layer: the clock and duration parsing, counted nouns for
-//! messages, and the no-follow file writer.
+//! Small utilities shared by every layer, using nothing of the crate but errors: the clock and
+//! date formats ([`time`]), duration parsing, text (counted nouns, one-line messages, shell
+//! quoting) and the safe file writers (no-follow, atomic).
 
 pub mod duration;
 pub mod safe_fs;
