@@ -92,7 +92,7 @@ pub fn prepare(
         });
     }
     // Create what is missing (and refresh briefs); existing worktrees are left alone.
-    let outcomes = crate::ops::spawn::spawn(ws, droids, None, &|_| {})?;
+    let outcomes = crate::ops::spawn::spawn(ws, droids, None, false, &|_| {})?;
     let mut spawned = Vec::new();
     for o in outcomes {
         // The agent still runs without its edit hook or commit guard (the merge gate

@@ -210,6 +210,11 @@ pub struct SpawnArgs {
     /// Start the agents right away (like `droidforge run`).
     #[arg(long)]
     pub run: bool,
+    /// Check out only the paths each droid owns, reads and shares (git sparse-checkout in the
+    /// new worktrees only; `git sparse-checkout disable` there brings back the full tree).
+    /// Droids with `sparse = true` in the manifest are always spawned sparse.
+    #[arg(long)]
+    pub sparse: bool,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,

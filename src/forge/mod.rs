@@ -7,3 +7,4 @@ pub mod manifest;
 pub mod ownership;
 pub mod progress;
 pub mod scaffold;
+pub mod sparse;

@@ -50,6 +50,7 @@ pub fn seed_manifest(integration: &str) -> Manifest {
                     "Implement Phase 1 (synchronization) now.".to_owned(),
                 ],
                 agent: None,
+                sparse: false,
             },
             Droid {
                 name: "isolation-droid".to_owned(),
@@ -64,6 +65,7 @@ pub fn seed_manifest(integration: &str) -> Manifest {
                     "Implement Phase 5 (staging isolation) now.".to_owned(),
                 ],
                 agent: None,
+                sparse: false,
             },
             Droid {
                 name: "infra-droid".to_owned(),
@@ -78,6 +80,7 @@ pub fn seed_manifest(integration: &str) -> Manifest {
                 after: vec!["core-droid".to_owned()],
                 tasks: vec!["Implement Phase 6 (EventBus) now.".to_owned()],
                 agent: None,
+                sparse: false,
             },
             Droid {
                 name: "test-droid".to_owned(),
@@ -92,6 +95,7 @@ pub fn seed_manifest(integration: &str) -> Manifest {
                     "Create the test harness and write concurrency tests now.".to_owned(),
                 ],
                 agent: None,
+                sparse: false,
             },
         ],
     }

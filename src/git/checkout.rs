@@ -27,6 +27,9 @@ pub struct CheckoutUpdate {
     changes: BTreeMap<BString, (Side, Side)>,
     /// Paths a local change or an untracked file blocks, sorted; empty when the update can go.
     pub blocked: Vec<String>,
+    /// The checkout's sparse-checkout patterns and cone mode, when it is sparse: new and
+    /// changed paths outside them get the skip-worktree bit instead of a file, as git does.
+    sparse: Option<(Vec<u8>, bool)>,
 }
 
 fn index_mode(mode: EntryMode) -> Option<Mode> {
@@ -62,17 +65,32 @@ impl Repo {
             .map(super::absolute)
             .ok_or_else(|| Error::failure(format!("`{}` has no working tree", dir.display())))?;
         let changes = tree_changes(&repo, from, to)?;
+        let sparse = sparse_patterns(&repo)?;
         let mut plan = CheckoutUpdate {
             repo,
             workdir,
             changes,
             blocked: Vec::new(),
+            sparse,
         };
         if !plan.changes.is_empty() {
             plan.blocked = plan.find_blockers()?;
         }
         Ok(plan)
     }
+}
+
+/// The sparse-checkout patterns of a checkout (its own `info/sparse-checkout`) and whether
+/// they are in cone mode, when `core.sparseCheckout` is on there.
+fn sparse_patterns(repo: &gix::Repository) -> Result<Option<(Vec<u8>, bool)>> {
+    let config = repo.config_snapshot();
+    if config.boolean("core.sparseCheckout") != Some(true) {
+        return Ok(None);
+    }
+    let cone = config.boolean("core.sparseCheckoutCone").unwrap_or(false);
+    let patterns = gix::worktree::sparse::read_patterns(repo.git_dir())
+        .context("cannot read the sparse-checkout patterns")?;
+    Ok(patterns.map(|p| (p, cone)))
 }
 
 /// The non-directory paths that differ between the trees of two commits.
@@ -170,12 +188,14 @@ impl CheckoutUpdate {
             let unmerged = [Stage::Base, Stage::Ours, Stage::Theirs]
                 .into_iter()
                 .any(|s| index.entry_by_path_and_stage(p, s).is_some());
-            let staged: Side = index
-                .entry_by_path_and_stage(p, Stage::Unconflicted)
-                .map(|e| (e.mode, e.id));
+            let entry = index.entry_by_path_and_stage(p, Stage::Unconflicted);
+            let staged: Side = entry.map(|e| (e.mode, e.id));
+            let skipped = entry.is_some_and(|e| e.flags.contains(Flags::SKIP_WORKTREE));
             let disk = self.workdir.join(rel_path(p)?);
             let on_disk = std::fs::symlink_metadata(&disk).ok();
             let in_the_way = match (&staged, &on_disk) {
+                // Outside a sparse checkout: no file by design.
+                (Some(_), None) if skipped => false,
                 // Not tracked here: anything on disk is someone's file (or a directory with
                 // untracked files), unless it is already what the update writes.
                 (None, Some(md)) if md.is_dir() => {
@@ -280,6 +300,17 @@ impl CheckoutUpdate {
             );
         }
         fresh.sort_entries();
+        if let Some((patterns, cone)) = &self.sparse {
+            // Paths outside the sparse patterns get the skip-worktree bit, and checkout skips them.
+            let source = self.repo.git_dir().join("info/sparse-checkout");
+            let case = if self.repo.config_snapshot().boolean("core.ignoreCase") == Some(true) {
+                gix::glob::pattern::Case::Fold
+            } else {
+                gix::glob::pattern::Case::Sensitive
+            };
+            gix::worktree::sparse::apply_patterns(&mut fresh, patterns, &source, *cone, case)
+                .context("cannot apply the sparse-checkout patterns")?;
+        }
         if !fresh.entries().is_empty() {
             let mut opts = self
                 .repo

@@ -15,6 +15,7 @@ mod replay;
 mod scratch;
 pub mod serde_hex;
 mod short;
+mod sparse;
 mod staged;
 mod worktree;
 
@@ -24,6 +25,7 @@ pub use dirty::DirtyPaths;
 pub use fsck_names::InvalidEntry;
 pub use replay::{ConflictEntry, ReplayOutcome, Replayed};
 pub use short::{SHORT_LEN, ShortOid, short, short_hex};
+pub use sparse::{SparseError, SparsePatterns};
 pub use worktree::{DirtyCounts, WorktreeInfo};
 
 use std::path::{Path, PathBuf};

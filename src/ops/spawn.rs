@@ -14,7 +14,8 @@ use serde::Serialize;
 use crate::error::{Context, Error, Result};
 use crate::forge::brief::{self, BRIEF_PATH, BriefContext, BriefRequest};
 use crate::forge::manifest::{Droid, MANIFEST_PATH};
-use crate::git::{Expect, Oid, Repo, WorktreeInfo};
+use crate::forge::sparse::{self, PathKind, SparseSet};
+use crate::git::{Expect, Oid, Repo, SparsePatterns, WorktreeInfo};
 use crate::ops::hooks;
 use crate::state::{Event, EventKind, FileLock, Request};
 use crate::util::time::now;
@@ -47,6 +48,9 @@ pub struct SpawnOutcome {
     pub base: Option<String>,
     /// Was the brief (re)written?
     pub brief_written: bool,
+    /// The worktree was created sparse: what `git sparse-checkout list` prints there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sparse: Option<Vec<String>>,
     /// Agent hook settings files (re)written in the worktree, e.g. `.claude/settings.local.json`.
     pub hooks: Vec<String>,
     /// Why the agent hooks could not be installed (the worktree itself is fine).
@@ -72,6 +76,7 @@ impl SpawnOutcome {
             branch_created: false,
             base: None,
             brief_written: false,
+            sparse: None,
             hooks: Vec::new(),
             hooks_error: None,
             guard: None,
@@ -118,15 +123,20 @@ struct Job {
     /// The branch's tip when it exists already.
     existing_tip: Option<Oid>,
     brief: String,
+    /// Check out only these paths (git sparse-checkout for this worktree only).
+    sparse: Option<SparseSet>,
 }
 
 /// Spawn `droids`: branches from `from` (default: the integration tip), worktrees, briefs.
+/// New worktrees of droids with `sparse = true` in the manifest, or of every droid when
+/// `sparse` is set, check out only the droid's paths (see [`crate::forge::sparse`]).
 /// Per-droid problems are reported in the outcomes; an `Err` means nothing could start
 /// (e.g. the integration branch has no commits).
 pub fn spawn(
     ws: &Workspace,
     droids: &[&Droid],
     from: Option<Oid>,
+    sparse: bool,
     progress: Progress<'_>,
 ) -> Result<Vec<SpawnOutcome>> {
     let tip = match from {
@@ -200,14 +210,19 @@ pub fn spawn(
                 }
                 outcomes[index] = Some(outcome);
             }
-            Ok(Plan::Create { existing_tip }) => jobs.push(Job {
-                index,
-                droid: droid.name.clone(),
-                branch,
-                path,
-                existing_tip,
-                brief: brief_text,
-            }),
+            Ok(Plan::Create { existing_tip }) => {
+                let sparse = (sparse || droid.sparse)
+                    .then(|| sparse_set(ws, droid, existing_tip.unwrap_or(tip)));
+                jobs.push(Job {
+                    index,
+                    droid: droid.name.clone(),
+                    branch,
+                    path,
+                    existing_tip,
+                    brief: brief_text,
+                    sparse,
+                })
+            }
             Err(e) => outcomes[index] = Some(base.failed(e)),
         }
     }
@@ -216,6 +231,10 @@ pub fn spawn(
     if let Some(parent) = jobs.first().and_then(|j| j.path.parent()) {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create `{}`", parent.display()))?;
+    }
+    if jobs.iter().any(|j| j.sparse.is_some()) {
+        // The sparse settings live in each worktree's own config file.
+        ws.repo.ensure_worktree_config()?;
     }
     let created = run_jobs(&ws.repo, &jobs, tip, progress);
     for (index, mut outcome) in created {
@@ -385,7 +404,18 @@ fn create_one(repo: &Repo, job: &Job, tip: Oid, registration: &Mutex<()>) -> Spa
         }
     };
     outcome.base = Some(base.to_string());
-    if let Err(e) = repo.add_worktree_shared(&job.path, &job.branch, registration) {
+    let added = match &job.sparse {
+        Some(set) => {
+            let text = set.file_text();
+            let patterns = SparsePatterns {
+                cone: set.cone,
+                text: &text,
+            };
+            repo.add_worktree_sparse(&job.path, &job.branch, registration, &patterns)
+        }
+        None => repo.add_worktree_shared(&job.path, &job.branch, registration),
+    };
+    if let Err(e) = added {
         if outcome.branch_created {
             // Leave no trace of a failed spawn: the branch is ours and still at `tip`.
             let _ = repo.delete_ref(
@@ -400,7 +430,22 @@ fn create_one(repo: &Repo, job: &Job, tip: Oid, registration: &Mutex<()>) -> Spa
         Ok(()) => outcome.brief_written = true,
         Err(e) => return outcome.failed(e),
     }
+    outcome.sparse = job.sparse.as_ref().map(|s| s.list.clone());
     outcome
+}
+
+/// The sparse-checkout definition of `droid`'s worktree made from commit `base`.
+fn sparse_set(ws: &Workspace, droid: &Droid, base: Oid) -> SparseSet {
+    let kind = |path: &str| {
+        if ws.repo.is_dir_at(base, path).unwrap_or(false) {
+            PathKind::Dir
+        } else if ws.repo.file_id_at(base, path).ok().flatten().is_some() {
+            PathKind::File
+        } else {
+            PathKind::Missing
+        }
+    };
+    sparse::select(droid, &ws.forge.manifest.paths.shared, kind)
 }
 
 fn write_brief(worktree: &Path, text: &str) -> Result<()> {

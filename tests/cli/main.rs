@@ -28,6 +28,7 @@ mod merge_truth;
 mod plan;
 mod remove;
 mod run;
+mod sparse;
 mod spawn;
 mod state_files;
 mod status;

@@ -16,6 +16,12 @@ pub fn run(ctx: &Ctx, args: &SpawnArgs) -> Result<i32> {
                     .hint("spawn with `--from` first, then run `droidforge run`"),
             );
         }
+        if args.sparse {
+            return Err(
+                Error::usage("`spawn --run` cannot be combined with `--sparse`")
+                    .hint("spawn with `--sparse` first, then run `droidforge run`"),
+            );
+        }
         // The same selection rule as `run`: no selection is this worktree's droid, never all.
         let droids = droidforge::ops::run::select(&ws, &args.select.to_ops())?;
         let run_args = RunArgs {
@@ -33,7 +39,7 @@ pub fn run(ctx: &Ctx, args: &SpawnArgs) -> Result<i32> {
         None => None,
     };
     let bar = ctx.ui.progress(droids.len() as u64, "Spawning");
-    let outcomes = spawn(&ws, &droids, from, &|n| bar.inc(n as u64));
+    let outcomes = spawn(&ws, &droids, from, args.sparse, &|n| bar.inc(n as u64));
     bar.finish_and_clear();
     let outcomes = outcomes?;
     let failed = outcomes
@@ -61,9 +67,21 @@ pub fn run(ctx: &Ctx, args: &SpawnArgs) -> Result<i32> {
                     } else {
                         ", existing branch".to_owned()
                     };
+                    let sparse = match &o.sparse {
+                        // The root-files prelude of non-cone patterns says nothing new.
+                        Some(list) => format!(
+                            ", sparse: {}",
+                            list.iter()
+                                .filter(|l| !matches!(l.as_str(), "/*" | "!/*/"))
+                                .map(String::as_str)
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        ),
+                        None => String::new(),
+                    };
                     ctx.ui.status(
                         "Spawned",
-                        &format!("{} at {at} (branch {}{note})", o.droid, o.branch),
+                        &format!("{} at {at} (branch {}{note}{sparse})", o.droid, o.branch),
                     );
                     if let Some(n) = &o.note {
                         ctx.ui.warn(n);

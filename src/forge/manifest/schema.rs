@@ -112,6 +112,9 @@ pub struct Droid {
     /// Per-droid agent override for `run`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
+    /// Check out only the paths the droid owns, reads and shares (git sparse-checkout).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sparse: bool,
 }
 
 impl Droid {
