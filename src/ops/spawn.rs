@@ -48,8 +48,8 @@ pub struct SpawnOutcome {
     pub base: Option<String>,
     /// Was the brief (re)written?
     pub brief_written: bool,
-    /// The worktree was created sparse: what `git sparse-checkout list` prints there.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The worktree was created sparse: what `git sparse-checkout list` prints there (null:
+    /// a full checkout, or a worktree that existed already).
     pub sparse: Option<Vec<String>>,
     /// Agent hook settings files (re)written in the worktree, e.g. `.claude/settings.local.json`.
     pub hooks: Vec<String>,

@@ -126,9 +126,10 @@ fn sparse_droid_gets_only_its_paths_in_cone_mode_like_git() {
         v["droids"][0]["sparse"],
         serde_json::json!([".droidforge", "src/core"])
     );
-    assert!(
-        v["droids"][1].get("sparse").is_none(),
-        "infra-droid is not sparse"
+    assert_eq!(
+        v["droids"][1].get("sparse"),
+        Some(&serde_json::Value::Null),
+        "infra-droid is full"
     );
     let wt = repo.path(".droidforge/worktrees/core-droid");
     assert_eq!(

@@ -54,8 +54,17 @@ pub fn hooks_dir(ws: &Workspace) -> PathBuf {
 pub fn install(ws: &Workspace, worktree: &Path) -> Result<Installed> {
     ws.state.ensure()?;
     let dir = hooks_dir(ws);
+    // Settings as git sees them in the main worktree (a command run from inside a droid
+    // worktree would see that worktree's own `core.hooksPath`: ours).
+    let opened;
+    let main = if ws.repo.workdir().as_deref() == Some(ws.root.as_path()) {
+        &ws.repo
+    } else {
+        opened = Repo::open(&ws.root)?;
+        &opened
+    };
     // The hooks directory the user's hooks come from: what git reads outside droid worktrees.
-    let user_setting = Repo::config_get(&ws.root, "core.hooksPath")?;
+    let user_setting = main.config_value("core.hooksPath");
     let ours = dir.to_string_lossy().into_owned();
     let user_setting = user_setting.filter(|v| *v != ours);
     let chains_to = user_setting.clone().unwrap_or_else(|| {
@@ -65,14 +74,19 @@ pub fn install(ws: &Workspace, worktree: &Path) -> Result<Installed> {
             .to_string_lossy()
             .into_owned()
     });
-    if Repo::config_get(&ws.root, "core.worktree")?.is_some() {
+    if main.config_value("core.worktree").is_some() {
         return Err(Error::failure(
             "cannot scope the pre-commit guard to droid worktrees: `core.worktree` is set",
         )
         .hint("the merge gate still refuses ownership violations; unset core.worktree to get the commit-time guard"));
     }
-    if Repo::config_get(&ws.root, "extensions.worktreeConfig")?.as_deref() != Some("true") {
-        Repo::config_set_local(&ws.root, "extensions.worktreeConfig", "true")?;
+    if main
+        .local_config_value("extensions.worktreeConfig")?
+        .as_deref()
+        != Some("true")
+        && main.config_value("extensions.worktreeConfig").as_deref() != Some("true")
+    {
+        main.config_set_local("extensions.worktreeConfig", "true")?;
         safe_fs::write_under(
             ws.state.root(),
             Path::new(HOOKS_DIR).join(ENABLED_MARKER),
@@ -101,7 +115,7 @@ pub fn install(ws: &Workspace, worktree: &Path) -> Result<Installed> {
     }
     let fresh = Repo::worktree_config_get(worktree, "core.hooksPath")?.as_deref() != Some(&ours);
     if fresh {
-        Repo::config_set_worktree(worktree, "core.hooksPath", &ours)?;
+        main.config_set_worktree(worktree, "core.hooksPath", &ours)?;
     }
     Ok(Installed {
         fresh,
@@ -133,12 +147,21 @@ pub fn uninstall(ws: &Workspace) -> Result<Uninstalled> {
         }
         let wt = info.path;
         if Repo::worktree_config_get(&wt, "core.hooksPath")?.as_deref() == Some(ours.as_str()) {
-            Repo::config_unset_worktree(&wt, "core.hooksPath")?;
+            ws.repo.config_unset_worktree(&wt, "core.hooksPath")?;
             out.worktrees.push(wt);
         }
     }
-    if dir.join(ENABLED_MARKER).exists() {
-        Repo::config_unset_local(&ws.root, "extensions.worktreeConfig")?;
+    // Sparse worktrees keep their sparse-checkout settings in their `config.worktree`, which git
+    // reads only while `extensions.worktreeConfig` is on.
+    let sparse_worktree = ws.repo.worktrees()?.iter().any(|info| {
+        info.present
+            && Repo::worktree_config_get(&info.path, "core.sparseCheckout")
+                .ok()
+                .flatten()
+                .is_some_and(|v| v == "true")
+    });
+    if dir.join(ENABLED_MARKER).exists() && !sparse_worktree {
+        ws.repo.config_unset_local("extensions.worktreeConfig")?;
         out.worktree_config_disabled = true;
     }
     if dir.exists() {
