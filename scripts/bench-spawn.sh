@@ -3,15 +3,18 @@
 # same run: 1 droid vs 1 worktree, and 20 droids (`spawn --all`) vs 20 sequential worktrees.
 #
 # usage: scripts/bench-spawn.sh [REPO]      (default: a generated repo of ~20k files)
-#   RUNS=N   repetitions per measurement (default 3; the median is reported)
-#   FILES=N  files in the generated repo (default 20000)
+#   RUNS=N   repetitions per measurement (default 5; the median is reported)
+#   FILES=N  files in the generated repo (default 20000; FILES=10 shows the fixed cost per call)
+#
+# Old worktrees are moved aside between runs, not deleted: on this kind of disk, creating
+# files right after deleting many costs every tool 10-20x more.
 #
 # A given REPO is never modified: it is cloned (`git clone --local`) into a temp dir first.
 # Uses hyperfine when installed, else `date +%s%N` around each command.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 FILES=${FILES:-20000}
 N_MANY=20
 
@@ -54,7 +57,8 @@ cd "$REPO"
 BRANCH=$(git symbolic-ref --short HEAD)
 TRACKED=$(git ls-files | wc -l | tr -d ' ')
 
-# A manifest with N_MANY droids; kept untracked (spawn reads the working-tree manifest).
+# A manifest with N_MANY droids, committed (spawn makes worktrees from the integration tip,
+# which must have it).
 mkdir -p .droidforge
 {
   printf '[forge]\nintegration = "%s"\nbranch_prefix = "df/"\nworktree_dir = ".bench-df"\n\n' "$BRANCH"
@@ -63,13 +67,18 @@ mkdir -p .droidforge
     printf '[[droid]]\nname = "d%s"\nphases = [1]\nowns = ["area%s/**"]\n\n' "$i" "$i"
   done
 } > .droidforge/forge.toml
+echo "/.bench-df/" >>"$(git rev-parse --git-common-dir)/info/exclude"
+git add .droidforge/forge.toml
+git commit --quiet -m "bench manifest"
 mkdir -p "$WORK/gitwt"
 
+mkdir -p "$WORK/trash"
 reset_all() {
-  for wt in $(git worktree list --porcelain | awk '/^worktree /{print $2}' | tail -n +2); do
-    git worktree remove --force "$wt" >/dev/null 2>&1 || true
+  local dir
+  for dir in .bench-df "$WORK/gitwt"; do
+    [ -d "$dir" ] && mv "$dir" "$WORK/trash/$(basename "$dir").$RANDOM$RANDOM"
   done
-  rm -rf .bench-df "$WORK/gitwt"/*
+  mkdir -p "$WORK/gitwt"
   git worktree prune
   git for-each-ref --format='%(refname:short)' refs/heads/df/ refs/heads/gitbench/ |
     xargs -r git branch -D --quiet
@@ -108,6 +117,7 @@ if command -v hyperfine >/dev/null; then
   exit 0
 fi
 
+echo "load before: $(uptime)"
 # Warm the page cache and both code paths once (not measured).
 reset_all
 "$DF" spawn d01 >/dev/null 2>&1
@@ -135,6 +145,7 @@ reset_all
 
 df1=$(median_ms df1) git1=$(median_ms git1) dfN=$(median_ms dfN) gitN=$(median_ms gitN)
 echo
+echo "load after: $(uptime)"
 echo "repo: $LABEL, $TRACKED tracked files, $(nproc 2>/dev/null || echo '?') cores, median of $RUNS runs"
 for f in df1 git1 dfN gitN; do echo "  all runs $f (ms): $(awk '{printf "%.0f ", $1 / 1000}' "$WORK/$f")"; done
 printf '%-40s %10s\n' "command" "ms"

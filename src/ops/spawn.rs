@@ -174,9 +174,14 @@ pub fn spawn(
     let exe = hooks::current_exe();
 
     let registered = ws.repo.worktrees()?;
-    let main_branch = Repo::open(&ws.root)
-        .ok()
-        .and_then(|main| main.head_branch());
+    // The main worktree's branch (a second open only when run from a linked worktree).
+    let main_branch = if ws.repo.workdir().as_deref() == Some(ws.root.as_path()) {
+        ws.repo.head_branch()
+    } else {
+        Repo::open(&ws.root)
+            .ok()
+            .and_then(|main| main.head_branch())
+    };
     // A corrupt store must not stop spawning: the briefs then list no requests.
     let requests = ws
         .state
@@ -552,23 +557,23 @@ pub fn ensure_excludes(ws: &Workspace) -> Result<bool> {
 
 /// Do two paths name the same directory (resolving symlinks where they exist)?
 pub fn same_path(a: &Path, b: &Path) -> bool {
-    if a == b {
-        return true;
+    a == b || comparable_path(a) == comparable_path(b)
+}
+
+/// The form [`same_path`] compares: the canonical path, or for a missing directory its
+/// canonical parent joined with its name. Callers comparing one path with many compute this
+/// once per path instead of calling `same_path` for every pair.
+pub fn comparable_path(p: &Path) -> PathBuf {
+    if let Ok(c) = p.canonicalize() {
+        return c;
     }
-    let canon = |p: &Path| -> PathBuf {
-        if let Ok(c) = p.canonicalize() {
-            return c;
-        }
-        // A missing directory: canonicalize its parent and keep the last component.
-        match (
-            p.parent().and_then(|d| d.canonicalize().ok()),
-            p.file_name(),
-        ) {
-            (Some(parent), Some(name)) => parent.join(name),
-            _ => p.to_owned(),
-        }
-    };
-    canon(a) == canon(b)
+    match (
+        p.parent().and_then(|d| d.canonicalize().ok()),
+        p.file_name(),
+    ) {
+        (Some(parent), Some(name)) => parent.join(name),
+        _ => p.to_owned(),
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::forge::manifest::Droid;
 use crate::forge::progress::parse_todo;
 use crate::git::{DirtyCounts, Oid, Repo, WorktreeInfo};
-use crate::ops::spawn::same_path;
+use crate::ops::spawn::comparable_path;
 use crate::state::{AgentStatus, DroidState, pid_alive};
 use crate::workspace::{READY_PREFIX, Workspace};
 
@@ -174,6 +174,9 @@ struct Shared<'a> {
     branches: HashMap<String, Oid>,
     ready: HashMap<String, Oid>,
     worktrees: &'a [WorktreeInfo],
+    /// Index into `worktrees` by comparable path (the first registration wins), so each row
+    /// resolves its own path once instead of against every worktree.
+    by_path: HashMap<PathBuf, usize>,
     state: crate::state::State,
 }
 
@@ -200,11 +203,16 @@ pub fn status(ws: &Workspace, droids: &[&Droid]) -> Result<StatusReport> {
         .collect();
     let worktrees = ws.repo.worktrees()?;
     let state = ws.state.store().read()?;
+    let mut by_path = HashMap::with_capacity(worktrees.len());
+    for (i, w) in worktrees.iter().enumerate() {
+        by_path.entry(comparable_path(&w.path)).or_insert(i);
+    }
     let shared = Shared {
         integration_tip,
         branches,
         ready,
         worktrees: &worktrees,
+        by_path,
         state,
     };
     let inputs: Vec<Input> = all
@@ -309,7 +317,11 @@ fn row(repo: &Repo, input: &Input, shared: &Shared<'_>) -> DroidStatus {
     let registered = shared
         .worktrees
         .iter()
-        .find(|w| same_path(&w.path, &input.path));
+        .find(|w| w.path == input.path)
+        .or_else(|| {
+            let i = *shared.by_path.get(&comparable_path(&input.path))?;
+            shared.worktrees.get(i)
+        });
     let worktree_state = match registered {
         Some(w) if w.branch.as_deref() != Some(input.branch.as_str()) => WorktreeState::Foreign,
         Some(w) if w.present => WorktreeState::Present,

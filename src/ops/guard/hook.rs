@@ -188,12 +188,22 @@ fn is_hook_name(name: &str) -> bool {
 /// Write droidforge's hook `name` (executable, replaced atomically: a commit in another
 /// worktree may be running it), never through a symbolic link.
 fn write_hook(ws: &Workspace, name: &str, script: &str) -> Result<()> {
-    safe_fs::replace_under(
-        ws.state.root(),
-        Path::new(HOOKS_DIR).join(name),
-        script,
-        0o755,
-    )
+    let rel = Path::new(HOOKS_DIR).join(name);
+    // Every spawn refreshes the hooks, and each write is an fsync: leave an identical,
+    // executable hook (not reached through a link) as it is.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let path = ws.state.root().join(&rel);
+        let same = !safe_fs::is_link_under(ws.state.root(), &rel)
+            && std::fs::metadata(&path)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o777 == 0o755)
+            && std::fs::read(&path).is_ok_and(|b| b == script.as_bytes());
+        if same {
+            return Ok(());
+        }
+    }
+    safe_fs::replace_under(ws.state.root(), rel, script, 0o755)
 }
 
 /// The shell lines that run the user's hook of the same name, if there is one.
