@@ -1,6 +1,7 @@
 //! Turn selected droids into runnable [`AgentJob`]s: make sure each has a worktree and a
 //! brief (spawning what is missing), and resolve its agent command.
 
+use super::AgentError;
 use super::presets::{Placeholders, resolve_command};
 use std::path::PathBuf;
 
@@ -66,13 +67,11 @@ pub fn prepare(
             match program_of(&command.command) {
                 Program::Word(program) => {
                     if !program_exists(&program, &worktree) {
-                        return Err(Error::failure(format!(
-                            "the agent program `{program}` (from {}) is not on PATH",
-                            command.source
-                        ))
-                        .hint(
-                            "install it, or choose another agent with `--agent PRESET` or `--cmd TEMPLATE` (or `agent` in the manifest)",
-                        ));
+                        return Err(AgentError::ProgramNotFound {
+                            program,
+                            from: command.source,
+                        }
+                        .into());
                     }
                 }
                 Program::Shell(why) => notes.push(format!(

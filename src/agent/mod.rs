@@ -11,6 +11,54 @@ pub use runner::{AgentReport, Outcome, RunOptions, RunView, SilentView, ViewRow,
 
 use std::time::Duration;
 
+use crate::error::{ExitKind, Typed};
+
+/// Why agents cannot be prepared or started, in the agent module's terms.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// `--agent custom` without `--cmd`.
+    #[error("the `custom` agent needs a command template")]
+    CustomNeedsTemplate,
+    /// A preset name nobody knows (`--agent`, or an `agent` value in the manifest).
+    #[error("unknown agent preset `{name}` (from {from})")]
+    UnknownPreset {
+        name: String,
+        /// Where the name came from: `--agent`, `[forge] agent`, `droid `x` agent`.
+        from: String,
+        /// A known preset with a similar name.
+        similar: Option<&'static str>,
+    },
+    /// A template that is empty or only spaces.
+    #[error("the agent command from {from} is empty")]
+    EmptyCommand { from: String },
+    /// The first word of the command line is not an executable on PATH.
+    #[error("the agent program `{program}` (from {from}) is not on PATH")]
+    ProgramNotFound { program: String, from: String },
+    /// `sh` itself could not be started for this droid.
+    #[error("cannot start the agent for `{droid}`")]
+    Start {
+        droid: String,
+        #[source]
+        cause: std::io::Error,
+    },
+    /// The process exited before its pid was known.
+    #[error("the agent exited before it got a pid")]
+    NoPid,
+}
+
+impl Typed for AgentError {
+    fn exit_kind(&self) -> ExitKind {
+        match self {
+            AgentError::CustomNeedsTemplate
+            | AgentError::UnknownPreset { .. }
+            | AgentError::EmptyCommand { .. } => ExitKind::Usage,
+            AgentError::ProgramNotFound { .. } | AgentError::Start { .. } | AgentError::NoPid => {
+                ExitKind::Failure
+            }
+        }
+    }
+}
+
 /// Render a duration for people: `850ms`, `12.3s`, `4m05s`, `1h02m`.
 pub fn human_duration(d: Duration) -> String {
     let ms = d.as_millis();

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::AgentError;
 use crate::error::{Error, Result, similar_name};
 use crate::forge::manifest::{Droid, Forge};
 use crate::util::text::shell_quote;
@@ -91,8 +92,7 @@ pub fn resolve_command(
         ("--cmd".to_owned(), cmd.to_owned())
     } else if let Some(name) = cli_agent {
         if name == "custom" {
-            return Err(Error::usage("the `custom` agent needs a command template")
-                .hint("pass `--cmd 'my-agent --prompt-file {brief}'`"));
+            return Err(AgentError::CustomNeedsTemplate.into());
         }
         let p = preset(name).ok_or_else(|| unknown_preset(name, "--agent"))?;
         (format!("preset `{}`", p.name), p.template.to_owned())
@@ -105,10 +105,7 @@ pub fn resolve_command(
         (format!("preset `{}`", p.name), p.template.to_owned())
     };
     if template.trim().is_empty() {
-        return Err(
-            Error::usage(format!("the agent command from {source} is empty"))
-                .hint("give a command template such as `my-agent --prompt-file {brief}`"),
-        );
+        return Err(AgentError::EmptyCommand { from: source }.into());
     }
     let command = render(&template, values);
     Ok(AgentCommand {
@@ -133,15 +130,12 @@ fn from_manifest(value: &str, key: &str) -> Result<(String, String)> {
 }
 
 fn unknown_preset(name: &str, key: &str) -> Error {
-    let names: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
-    let mut err = Error::usage(format!("unknown agent preset `{name}` (from {key})"));
-    if let Some(similar) = similar_name(name, names.iter().copied()) {
-        err = err.hint(format!("a preset with a similar name exists: `{similar}`"));
+    AgentError::UnknownPreset {
+        name: name.to_owned(),
+        from: key.to_owned(),
+        similar: similar_name(name, PRESETS.iter().map(|p| p.name)),
     }
-    err.hint(format!(
-        "presets: {}; or give a command template with `--cmd '… {{brief}} …'`",
-        names.join(", ")
-    ))
+    .into()
 }
 
 /// Substitute the placeholders (shell-quoted) into a template.

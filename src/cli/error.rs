@@ -4,6 +4,7 @@
 //! that say what went wrong; this is the one place that turns them into advice naming
 //! droidforge commands, so that the library never has to know how it is invoked.
 
+use droidforge::agent::{AgentError, PRESETS};
 use droidforge::error::Error;
 use droidforge::ops::ready::ReadyError;
 use droidforge::ops::run::RunError;
@@ -60,6 +61,30 @@ fn command_hints(err: &Error) -> Vec<String> {
                 "wait for it, or stop it with `kill -TERM -- -{pid}` (its process group)"
             ),
         });
+    }
+    if let Some(err) = err.find::<AgentError>() {
+        match err {
+            AgentError::CustomNeedsTemplate => {
+                hints.push("pass `--cmd 'my-agent --prompt-file {brief}'`".to_owned())
+            }
+            AgentError::UnknownPreset { similar, .. } => {
+                if let Some(similar) = similar {
+                    hints.push(format!("a preset with a similar name exists: `{similar}`"));
+                }
+                let names: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
+                hints.push(format!(
+                    "presets: {}; or give a command template with `--cmd '… {{brief}} …'`",
+                    names.join(", ")
+                ));
+            }
+            AgentError::EmptyCommand { .. } => hints.push(
+                "give a command template such as `my-agent --prompt-file {brief}`".to_owned(),
+            ),
+            AgentError::ProgramNotFound { .. } => hints.push(
+                "install it, or choose another agent with `--agent PRESET` or `--cmd TEMPLATE` (or `agent` in the manifest)".to_owned(),
+            ),
+            AgentError::Start { .. } | AgentError::NoPid => {}
+        }
     }
     hints
 }

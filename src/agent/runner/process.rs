@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use tokio::process::Child;
 use tokio::sync::watch;
 
+use crate::agent::AgentError;
 use crate::agent::job::AgentJob;
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Result};
 use crate::util::time::utc_parts;
 
 pub(super) fn open_log(job: &AgentJob, started_ms: i64) -> Result<std::fs::File> {
@@ -50,14 +51,11 @@ pub(super) fn spawn_agent(job: &AgentJob, log: &std::fs::File) -> Result<(Child,
         .env("DROIDFORGE_BRANCH", &job.branch)
         .process_group(0)
         .kill_on_drop(true);
-    let child = cmd.spawn().map_err(|e| {
-        Error::failure(format!("cannot start the agent for `{}`", job.droid))
-            .with_source(e)
-            .hint("check that `sh` and the agent's program are on PATH")
+    let child = cmd.spawn().map_err(|cause| AgentError::Start {
+        droid: job.droid.clone(),
+        cause,
     })?;
-    let pid = child
-        .id()
-        .ok_or_else(|| Error::failure("the agent exited before it got a pid"))?;
+    let pid = child.id().ok_or(AgentError::NoPid)?;
     Ok((child, pid))
 }
 
