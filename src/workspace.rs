@@ -328,25 +328,7 @@ impl Workspace {
     }
 
     pub fn event_with(&self, event: Event) {
-        let droid = event.droid.clone();
-        let text = event.message.clone();
-        let kind = event.kind;
-        let _ = self.state.ensure();
-        let _ = self.state.journal().append(&event);
-        if let Some(droid) = droid {
-            let label = serde_json::to_value(kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            let _ = self.state.store().update_droid(&droid, |d| {
-                d.last_event = Some(if text.is_empty() {
-                    label
-                } else {
-                    format!("{label}: {text}")
-                });
-                d.last_event_at = Some(crate::util::time::now());
-            });
-        }
+        self.state.record(event);
     }
 }
 

@@ -45,6 +45,28 @@ impl StateDir {
         }
     }
 
+    /// Record an event: append it to the journal and, for a droid's event, keep it as that
+    /// droid's last event (`kind: message`). Best effort: a journal that cannot be written
+    /// never stops the operation that had something to say.
+    pub fn record(&self, event: Event) {
+        let _ = self.ensure();
+        let _ = self.journal().append(&event);
+        let Some(droid) = &event.droid else { return };
+        let label = serde_json::to_value(event.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let text = if event.message.is_empty() {
+            label
+        } else {
+            format!("{label}: {}", event.message)
+        };
+        let _ = self.store().update_droid(droid, |d| {
+            d.last_event = Some(text);
+            d.last_event_at = Some(crate::util::time::now());
+        });
+    }
+
     /// The directory itself: for messages, and for writers that refuse links below it
     /// ([`crate::util::safe_fs::write_under`]). Paths inside it come from the methods below.
     pub fn root(&self) -> &Path {

@@ -198,21 +198,8 @@ struct Recorder {
 
 impl Recorder {
     fn event(&self, kind: EventKind, droid: &str, message: &str, data: serde_json::Value) {
-        let event = Event::new(kind, Some(droid), message).with_data(data);
-        let _ = self.state.journal().append(&event);
-        let label = serde_json::to_value(kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let text = if message.is_empty() {
-            label
-        } else {
-            format!("{label}: {message}")
-        };
-        let _ = self.state.store().update_droid(droid, |d| {
-            d.last_event = Some(text);
-            d.last_event_at = Some(crate::util::time::now());
-        });
+        self.state
+            .record(Event::new(kind, Some(droid), message).with_data(data));
     }
 
     fn agent(&self, droid: &str, f: impl FnOnce(&mut AgentState)) {
