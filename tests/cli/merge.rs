@@ -192,16 +192,7 @@ fn rebased_commits_match_git_replay() {
 
 #[test]
 fn dry_run_changes_nothing() {
-    let repo = two_droid_repo();
-    droid_commit(&repo, "core-droid", "core 1", &[("src/core/a.rs", "a\n")]);
-    droid_commit(
-        &repo,
-        "infra-droid",
-        "infra 1",
-        &[("src/infra/b.rs", "b\n")],
-    );
-    done(&repo, "core-droid");
-    done(&repo, "infra-droid");
+    let repo = two_ready_droids();
     repo.commit("main moves", &[("README", "r\n")]);
     let refs = all_refs(&repo);
     let objects = count_objects(&repo);
@@ -537,16 +528,7 @@ fn merge_strategy_writes_one_merge_commit_per_droid() {
 
 #[test]
 fn verify_runs_in_a_scratch_worktree_and_rejects_on_failure() {
-    let repo = two_droid_repo();
-    droid_commit(&repo, "core-droid", "core 1", &[("src/core/a.rs", "a\n")]);
-    droid_commit(
-        &repo,
-        "infra-droid",
-        "infra 1",
-        &[("src/infra/b.rs", "b\n")],
-    );
-    done(&repo, "core-droid");
-    done(&repo, "infra-droid");
+    let repo = two_ready_droids();
     // Passes for core (its file exists in the candidate), fails for infra (which also
     // depends on core via `after`, so it sees a.rs — make the check about b.rs instead).
     let check = "test -f src/core/a.rs && ! test -f src/infra/b.rs";

@@ -44,6 +44,22 @@ pub fn droid_git(repo: &TestRepo, droid: &str, args: &[&str]) -> String {
     git_in(&repo.path(&format!(".droidforge/worktrees/{droid}")), args)
 }
 
+/// [`two_droid_repo`] after each droid committed one file (core-droid `src/core/a.rs`,
+/// infra-droid `src/infra/b.rs`) and was marked ready: where most merge tests start.
+pub fn two_ready_droids() -> TestRepo {
+    let repo = two_droid_repo();
+    droid_commit(&repo, "core-droid", "core 1", &[("src/core/a.rs", "a\n")]);
+    droid_commit(
+        &repo,
+        "infra-droid",
+        "infra 1",
+        &[("src/infra/b.rs", "b\n")],
+    );
+    done(&repo, "core-droid");
+    done(&repo, "infra-droid");
+    repo
+}
+
 /// Mark a droid ready (asserting success).
 pub fn done(repo: &TestRepo, droid: &str) {
     repo.df_ok(&["done", droid]);

@@ -29,6 +29,17 @@ impl Fake {
         self.dir.path().join(name)
     }
 
+    /// `droid` (or `default`) hangs until killed, with `extra` settings (`IGNORE_TERM=1\n`,
+    /// `CHILD=1\n`), recording its pid; returns the pid file (read it with [`pids`]).
+    pub fn hang(&self, droid: &str, extra: &str) -> PathBuf {
+        let pid_file = self.path("pids");
+        self.set(
+            droid,
+            &format!("HANG=1\n{extra}PID_FILE='{}'\n", pid_file.display()),
+        );
+        pid_file
+    }
+
     /// The `--cmd` template that runs the fake agent.
     pub fn cmd(&self) -> String {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fake-agent.sh");
@@ -369,14 +380,7 @@ fn stagger_spaces_starts_in_selection_order() {
 fn timeout_kills_the_whole_process_group() {
     let repo = two_droid_repo();
     let fake = Fake::new();
-    let pid_file = fake.path("pids");
-    fake.set(
-        "core-droid",
-        &format!(
-            "HANG=1\nIGNORE_TERM=1\nCHILD=1\nPID_FILE='{}'\n",
-            pid_file.display()
-        ),
-    );
+    let pid_file = fake.hang("core-droid", "IGNORE_TERM=1\nCHILD=1\n");
     let (code, json) = run_json(
         &repo,
         &[
@@ -445,11 +449,7 @@ fn stall_is_detected_and_reported_without_killing() {
 fn kill_stalled_stops_a_silent_agent_but_file_activity_is_not_a_stall() {
     let repo = two_droid_repo();
     let fake = Fake::new();
-    let pid_file = fake.path("pids");
-    fake.set(
-        "core-droid",
-        &format!("HANG=1\nPID_FILE='{}'\n", pid_file.display()),
-    );
+    let pid_file = fake.hang("core-droid", "");
     // infra writes a file every 100ms but prints nothing: busy, not stalled.
     fake.set("infra-droid", "QUIET_WRITE=0.1\n");
     let (_, json) = run_json(
@@ -520,14 +520,7 @@ pub fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
 fn sigint_stops_every_agent_and_leaves_no_process_behind() {
     let repo = two_droid_repo();
     let fake = Fake::new();
-    let pid_file = fake.path("pids");
-    fake.set(
-        "core-droid",
-        &format!(
-            "HANG=1\nIGNORE_TERM=1\nCHILD=1\nPID_FILE='{}'\n",
-            pid_file.display()
-        ),
-    );
+    let pid_file = fake.hang("core-droid", "IGNORE_TERM=1\nCHILD=1\n");
     fake.set(
         "infra-droid",
         &format!("HANG=1\nCHILD=1\nPID_FILE='{}'\n", pid_file.display()),
@@ -566,11 +559,7 @@ fn sigint_stops_every_agent_and_leaves_no_process_behind() {
 fn second_sigint_kills_at_once() {
     let repo = two_droid_repo();
     let fake = Fake::new();
-    let pid_file = fake.path("pids");
-    fake.set(
-        "core-droid",
-        &format!("HANG=1\nIGNORE_TERM=1\nPID_FILE='{}'\n", pid_file.display()),
-    );
+    let pid_file = fake.hang("core-droid", "IGNORE_TERM=1\n");
     // A grace period far longer than the test's patience: only the second Ctrl-C ends it.
     let mut child = spawn_run(
         &repo,
@@ -598,11 +587,7 @@ fn second_sigint_kills_at_once() {
 fn queued_agents_never_start_after_an_interrupt() {
     let repo = n_droid_repo(3);
     let fake = Fake::new();
-    let pid_file = fake.path("pids");
-    fake.set(
-        "default",
-        &format!("HANG=1\nPID_FILE='{}'\n", pid_file.display()),
-    );
+    let pid_file = fake.hang("default", "");
     let mut child = spawn_run(
         &repo,
         &["--all", "--jobs", "1", "--json", "--cmd", &fake.cmd()],
@@ -678,11 +663,7 @@ fn manifest_agent_template_is_used_with_quoted_placeholders() {
 fn a_droid_with_a_live_agent_is_not_started_twice() {
     let repo = two_droid_repo();
     let fake = Fake::new();
-    let pid_file = fake.path("pids");
-    fake.set(
-        "core-droid",
-        &format!("HANG=1\nPID_FILE='{}'\n", pid_file.display()),
-    );
+    let pid_file = fake.hang("core-droid", "");
     let mut first = spawn_run(
         &repo,
         &["core-droid", "--grace", "200ms", "--cmd", &fake.cmd()],
