@@ -6,6 +6,7 @@
 
 use droidforge::agent::{AgentError, PRESETS};
 use droidforge::error::Error;
+use droidforge::ops::merge::{CHECK_BY_HAND, MergeError};
 use droidforge::ops::ready::ReadyError;
 use droidforge::ops::run::RunError;
 use droidforge::workspace::WorkspaceError;
@@ -20,6 +21,40 @@ pub fn hints(err: &Error) -> Vec<String> {
         }
     }
     hints
+}
+
+fn merge_hints(err: &MergeError) -> Option<String> {
+    Some(match err {
+        MergeError::Interrupted { .. } => "run `droidforge merge --continue` to finish it, or `droidforge merge --abort` to roll it back".to_owned(),
+        MergeError::UndoWhileInterrupted { .. } => {
+            "run `droidforge merge --abort` to roll it back instead".to_owned()
+        }
+        MergeError::JournalUnreadable { .. } => format!(
+            "run `droidforge merge --abort` (or `droidforge doctor --fix`): it moves the journal aside as `merge-journal.json.corrupt-<time>`. {CHECK_BY_HAND}"
+        ),
+        MergeError::IntegrationMoved { .. } => {
+            "run the merge again to merge onto the new tip".to_owned()
+        }
+        MergeError::Unfinished { .. } => "fix the cause, then run `droidforge merge --continue` to finish the merge (safe to repeat)".to_owned(),
+        MergeError::NothingToResolve => {
+            "`droidforge merge --continue`/`--abort` only act on a merge that was interrupted"
+                .to_owned()
+        }
+        MergeError::MergedCommitMissing { .. } => {
+            "run `droidforge merge --abort`, then merge again".to_owned()
+        }
+        MergeError::Diverged { .. } => {
+            "run `droidforge merge --abort` to drop the interrupted merge, then merge again"
+                .to_owned()
+        }
+        MergeError::FetchFailed { .. } => "branches checked out in a droid worktree cannot be fetched into; commit there or remove the worktree".to_owned(),
+        MergeError::PushFailed {
+            merge_id, remote, ..
+        } => format!(
+            "someone else pushed to `{remote}`; fetch, run `droidforge undo {merge_id}` and merge again, or push by hand"
+        ),
+        MergeError::Busy => return None,
+    })
 }
 
 /// The process exit code documented in the README ("Exit codes").
@@ -85,6 +120,9 @@ fn command_hints(err: &Error) -> Vec<String> {
             ),
             AgentError::Start { .. } | AgentError::NoPid => {}
         }
+    }
+    if let Some(err) = err.find::<MergeError>() {
+        hints.extend(merge_hints(err));
     }
     hints
 }

@@ -11,6 +11,7 @@ mod fastpick;
 pub mod fsck_names;
 mod history;
 mod porcelain;
+pub mod remote;
 mod replay;
 mod scratch;
 pub mod serde_hex;
@@ -44,6 +45,30 @@ pub type Signature = gix::actor::Signature;
 /// environments): for the commits it writes itself and for an agent's leftover changes.
 const FALLBACK_NAME: &str = "droidforge";
 const FALLBACK_EMAIL: &str = "droidforge@localhost";
+
+/// A ref edit lost its compare-and-swap: the ref `name` was not at the expected value, or
+/// existed when it must not. `found` is what it held under the lock (`None` for a symbolic
+/// target). Reads as git's own message; callers match on it to say what moved.
+#[derive(Debug, thiserror::Error)]
+#[error("{cause}")]
+pub struct RefMoved {
+    pub name: String,
+    pub found: Option<Oid>,
+    #[source]
+    cause: gix::Error,
+}
+
+impl RefMoved {
+    fn of(e: &gix::Error) -> Option<(String, Option<Oid>)> {
+        use gix::refs::file::transaction::prepare::{MustNotExist, ReferenceOutOfDate};
+        let found = |t: &gix::refs::Target| t.try_id().map(|id| id.to_owned());
+        if let Some(r) = e.downcast_any_ref::<ReferenceOutOfDate>() {
+            return Some((r.full_name.to_string(), found(&r.actual)));
+        }
+        let r = e.downcast_any_ref::<MustNotExist>()?;
+        Some((r.full_name.to_string(), found(&r.actual)))
+    }
+}
 
 /// Parse a full hex object id.
 pub fn parse_oid(hex: &str) -> Option<Oid> {
@@ -295,15 +320,22 @@ impl Repo {
         let mut time_buf = gix::date::parse::TimeBuf::default();
         let sig = committer.to_ref(&mut time_buf);
         self.git.edit_references_as(out, Some(sig)).map_err(|e| {
-            Error::failure(format!(
+            let what = Error::failure(format!(
                 "cannot update {}",
                 edits
                     .iter()
                     .map(|e| format!("`{}`", e.0))
                     .collect::<Vec<_>>()
                     .join(", ")
-            ))
-            .with_source(e)
+            ));
+            match RefMoved::of(&e) {
+                Some((name, found)) => what.with_source(RefMoved {
+                    name,
+                    found,
+                    cause: e,
+                }),
+                None => what.with_source(e),
+            }
         })?;
         Ok(())
     }

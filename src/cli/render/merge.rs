@@ -20,6 +20,12 @@ pub fn event_line(event: &MergeEvent) -> Option<(&'static str, String)> {
             format!("{droid}: verifying with `{command}`")
         }
         MergeEvent::Landing { integration } => format!("landing on `{integration}`"),
+        MergeEvent::Fetching { prefix, remote } => {
+            return Some(("Fetching", format!("`{prefix}*` from `{remote}`")));
+        }
+        MergeEvent::Pushing { branch, remote } => {
+            return Some(("Pushing", format!("`{branch}` to `{remote}`")));
+        }
         MergeEvent::Decided {
             droid,
             outcome,

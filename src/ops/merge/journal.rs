@@ -11,6 +11,7 @@ use crate::git::Oid;
 use crate::state::{MergeRecord, StateDir};
 use crate::workspace::{BACKUP_PREFIX, Workspace};
 
+use super::error::MergeError;
 use super::report::{DroidStatus, MergeReport};
 
 pub const JOURNAL_VERSION: u32 = 1;
@@ -73,16 +74,10 @@ pub fn rebuild_merge_history(ws: &Workspace) -> Result<Vec<MergeRecord>> {
 /// How to check the integration branch by hand after an unreadable merge journal was set aside.
 pub const CHECK_BY_HAND: &str = "Check the integration branch by hand: `git for-each-ref refs/droidforge/backup/` lists the tip it had before each merge (newest id last), compare it with `git log <integration branch>`; `droidforge undo` rolls the last merge back if it is wrong";
 
-/// How to get past an unreadable merge journal.
-fn journal_fix() -> String {
-    format!(
-        "run `droidforge merge --abort` (or `droidforge doctor --fix`): it moves the journal aside as `merge-journal.json.corrupt-<time>`. {CHECK_BY_HAND}"
-    )
-}
-
-/// The pending merge journal, if any.
+/// The pending merge journal, if any. An unreadable one is [`MergeError::JournalUnreadable`].
 pub fn read_journal(state: &StateDir) -> Result<Option<MergeJournal>> {
-    crate::state::read_state_json(&state.merge_journal_path(), "merge journal", &journal_fix())
+    crate::state::read_state_json(&state.merge_journal_path(), "merge journal", "")
+        .map_err(|cause| MergeError::JournalUnreadable { cause }.into())
 }
 
 pub(super) fn remove_journal(state: &StateDir) -> Result<()> {

@@ -17,6 +17,7 @@ use crate::state::{Event, EventKind, MergeRecord};
 use crate::util::safe_fs::write_atomic;
 use crate::workspace::{BACKUP_PREFIX, Workspace};
 
+use super::error::MergeError;
 use super::follow::{checkout_of, move_droid_branch, update_checkout};
 use super::journal::{JOURNAL_VERSION, MergeJournal, remove_journal};
 use super::report::{DroidStatus, MergeReport};
@@ -50,6 +51,8 @@ pub fn land(
     let bytes = serde_json::to_vec_pretty(&journal).context("cannot serialize the journal")?;
     write_atomic(&ws.state.merge_journal_path(), &bytes)?;
     test_pause();
+    #[cfg(test)]
+    crash::die_at(crash::At::BeforeRefs)?;
 
     progress(super::MergeEvent::Landing {
         integration: &report.integration,
@@ -57,7 +60,7 @@ pub fn land(
     let moved = ws.repo.edit_refs(
         &[
             (backup_ref.clone(), Some(old), Expect::MustNotExist),
-            (integration_ref, Some(new), Expect::MustMatch(old)),
+            (integration_ref.clone(), Some(new), Expect::MustMatch(old)),
         ],
         &format!("droidforge: merge {}", report.merge_id),
     );
@@ -65,37 +68,22 @@ pub fn land(
         let _ = remove_journal(&ws.state);
         report.backup_ref = None;
         report.landed = false;
-        let now = ws.repo.branch_tip(&report.integration).ok().flatten();
-        if now != Some(old) {
-            return Err(Error::failure(format!(
-                "the integration branch `{}` moved during the merge (expected {}, found {}); nothing was changed",
-                report.integration,
-                short(report.old_tip),
-                now.map(|o| crate::git::short(o).to_string())
-                    .unwrap_or_else(|| "no branch".to_owned())
-            ))
-            .hint("run the merge again to merge onto the new tip"));
-        }
-        return Err(e);
+        // The compare-and-swap says what it found; the backup ref existing is another error.
+        return Err(match e.find::<crate::git::RefMoved>() {
+            Some(m) if m.name == integration_ref => MergeError::IntegrationMoved {
+                integration: report.integration.clone(),
+                expected: old,
+                found: m.found,
+            }
+            .into(),
+            _ => e,
+        });
     }
+    #[cfg(test)]
+    crash::die_at(crash::At::AfterRefs)?;
     let notes = finish(ws, &journal).map_err(|e| moved_but_unfinished(&journal, e))?;
     report.notes.extend(notes);
     Ok(())
-}
-
-/// The follow-up work after the ref update failed (a full disk, a broken state file): the
-/// integration branch has already moved, so the error must say so and how to finish, not read
-/// like a merge that did not happen.
-pub(super) fn moved_but_unfinished(journal: &MergeJournal, cause: Error) -> Error {
-    Error::failure(format!(
-        "merge {} moved `{}` from {} to {}, but finishing it failed (ready marks, branches, checkouts or state may be stale)",
-        journal.merge_id,
-        journal.integration,
-        short(journal.old_tip),
-        short(journal.new_tip)
-    ))
-    .with_source(cause)
-    .hint("fix the cause, then run `droidforge merge --continue` to finish the merge (safe to repeat)")
 }
 
 /// Crash-test seam: when `DROIDFORGE_TEST_PAUSE_BEFORE_LAND` names a path, `merge` waits after
@@ -301,4 +289,45 @@ pub fn forget_recorded_log(state: &mut crate::state::State, progress_text: &str)
         let id = format!("| {} |", crate::forge::progress::cell(&row.merge_id));
         !written.iter().any(|w| w.starts_with(&id))
     });
+}
+
+/// The follow-up work after the ref update failed (a full disk, a broken state file): the
+/// integration branch has already moved, so the error must say so and how to finish, not read
+/// like a merge that did not happen.
+pub(super) fn moved_but_unfinished(journal: &MergeJournal, cause: Error) -> Error {
+    MergeError::Unfinished {
+        merge_id: journal.merge_id.clone(),
+        integration: journal.integration.clone(),
+        old: journal.old_tip,
+        new: journal.new_tip,
+        cause,
+    }
+    .into()
+}
+
+/// Unit-test seam: `land` stops as if the process died at a chosen point (journal written,
+/// refs not moved; or refs moved, follow-up work not done), so the library tests exercise
+/// `--continue` and `--abort` in-process. Per thread, and compiled into unit tests only.
+#[cfg(test)]
+pub(super) mod crash {
+    use std::cell::Cell;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum At {
+        BeforeRefs,
+        AfterRefs,
+    }
+
+    thread_local! {
+        pub static AT: Cell<Option<At>> = const { Cell::new(None) };
+    }
+
+    pub fn die_at(at: At) -> crate::error::Result<()> {
+        if AT.with(|c| c.get()) == Some(at) {
+            return Err(crate::error::Error::failure(format!(
+                "simulated crash at {at:?}"
+            )));
+        }
+        Ok(())
+    }
 }

@@ -10,10 +10,13 @@
 //! - [`land`]: backup ref + CAS move of the integration branch, post-landing work, state;
 //! - [`journal`]: the crash-recovery journal and the history rebuilt from backup refs;
 //! - [`recover`]: `merge --continue` / `merge --abort` of an interrupted merge;
+//! - [`remote`]: `--fetch` / `--push`;
 //! - [`undo`]: move the integration branch back from before a merge;
 //! - [`follow`]: checkouts and droid branches that follow a moved branch;
-//! - [`report`]: the serializable report.
+//! - [`report`]: the serializable report;
+//! - [`error`]: why a run stopped as a whole ([`MergeError`]).
 
+pub mod error;
 pub mod follow;
 pub mod gate;
 pub mod journal;
@@ -21,10 +24,12 @@ pub mod land;
 pub mod plan;
 pub mod record;
 pub mod recover;
+pub mod remote;
 pub mod report;
 pub mod step;
 pub mod undo;
 
+pub use error::MergeError;
 pub use follow::update_checkout;
 pub use journal::{CHECK_BY_HAND, MergeJournal, read_journal, rebuild_merge_history};
 pub use land::forget_recorded_log;
@@ -98,6 +103,10 @@ pub enum MergeEvent<'a> {
     },
     /// The integration branch is about to move (the one ref transaction).
     Landing { integration: &'a str },
+    /// `--fetch`: the droid branches `<prefix>*` are fetched from `remote`.
+    Fetching { prefix: &'a str, remote: &'a str },
+    /// `--push`: the integration branch is pushed to `remote`.
+    Pushing { branch: &'a str, remote: &'a str },
 }
 
 /// Name of the lock file that serializes merges.
@@ -124,8 +133,7 @@ pub fn run_merge(
         }
         ws.state.ensure()?;
         let lock = FileLock::try_acquire(&ws.state.lock_path(MERGE_LOCK))?.ok_or_else(|| {
-            Error::failure("another `droidforge merge` is running in this repository")
-                .hint("wait for it to finish, then run the merge again")
+            Error::from(MergeError::Busy).hint("wait for it to finish, then run the merge again")
         })?;
         // A merge that crashed between our journal check and the lock leaves a journal.
         if let Some(j) = read_journal(&ws.state)? {
@@ -255,11 +263,10 @@ pub fn run_merge(
 }
 
 fn pending_journal_error(j: &MergeJournal) -> Error {
-    Error::failure(format!(
-        "merge `{}` was interrupted before it finished (journal in the state directory)",
-        j.merge_id
-    ))
-    .hint("run `droidforge merge --continue` to finish it, or `droidforge merge --abort` to roll it back")
+    MergeError::Interrupted {
+        merge_id: j.merge_id.clone(),
+    }
+    .into()
 }
 
 /// `YYYYMMDD-HHMMSS-xxxxxx`: sortable, unique enough, a valid ref name component.
@@ -280,3 +287,6 @@ fn new_merge_id(t0: Oid) -> String {
         h & 0xff_ffff
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,6 +9,7 @@ use crate::git::short;
 use crate::state::{EventKind, FileLock};
 use crate::workspace::Workspace;
 
+use super::error::MergeError;
 use super::follow::{move_droid_branch, update_checkout};
 use super::journal::{CHECK_BY_HAND, MergeJournal, read_journal, remove_journal};
 use super::land::{finish, merged_droids, moved_but_unfinished};
@@ -38,15 +39,12 @@ fn clear_stale_locks(ws: &Workspace, journal: &MergeJournal) {
 
 pub(super) fn lock_merges(ws: &Workspace) -> Result<FileLock> {
     ws.state.ensure()?;
-    FileLock::try_acquire(&ws.state.lock_path(super::MERGE_LOCK))?.ok_or_else(|| {
-        Error::failure("another `droidforge merge` is running in this repository")
-            .hint("wait for it to finish")
-    })
+    FileLock::try_acquire(&ws.state.lock_path(super::MERGE_LOCK))?
+        .ok_or_else(|| Error::from(MergeError::Busy).hint("wait for it to finish"))
 }
 
 fn no_journal() -> Error {
-    Error::failure("there is no interrupted merge to resolve")
-        .hint("`droidforge merge --continue`/`--abort` only act on a merge that was interrupted")
+    MergeError::NothingToResolve.into()
 }
 
 /// `merge --continue`: finish an interrupted merge.
@@ -60,11 +58,7 @@ pub fn continue_merge(ws: &Workspace, progress: &dyn Fn(super::MergeEvent)) -> R
     let mut report = journal.report.clone();
     if current == Some(old) {
         if !ws.repo.has_commit(new) {
-            return Err(Error::failure(format!(
-                "the merged commit {} of the interrupted merge is missing",
-                short(journal.new_tip)
-            ))
-            .hint("run `droidforge merge --abort`, then merge again"));
+            return Err(MergeError::MergedCommitMissing { commit: new }.into());
         }
         progress(super::MergeEvent::Landing {
             integration: &journal.integration,
@@ -86,14 +80,13 @@ pub fn continue_merge(ws: &Workspace, progress: &dyn Fn(super::MergeEvent)) -> R
                 .set_ref(&journal.backup_ref, old, Expect::Any, "droidforge: backup")?;
         }
     } else {
-        return Err(Error::failure(format!(
-            "the integration branch `{}` is neither at the old ({}) nor at the new tip ({}) of merge `{}`",
-            journal.integration,
-            short(journal.old_tip),
-            short(journal.new_tip),
-            journal.merge_id
-        ))
-        .hint("run `droidforge merge --abort` to drop the interrupted merge, then merge again"));
+        return Err(MergeError::Diverged {
+            merge_id: journal.merge_id.clone(),
+            integration: journal.integration.clone(),
+            old,
+            new,
+        }
+        .into());
     }
     let notes = finish(ws, &journal).map_err(|e| moved_but_unfinished(&journal, e))?;
     report.notes.extend(notes);

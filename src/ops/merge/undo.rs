@@ -10,6 +10,7 @@ use crate::git::short;
 use crate::state::{Event, EventKind};
 use crate::workspace::{BACKUP_PREFIX, Workspace};
 
+use super::error::MergeError;
 use super::follow::{checkout_of, shell_path, update_checkout};
 use super::journal::read_journal;
 use super::recover::{lock_merges, restore_droids};
@@ -51,11 +52,10 @@ fn move_back_command(ws: &Workspace, branch: &str, to: &str) -> Result<String> {
 pub fn undo(ws: &Workspace, merge_id: Option<&str>) -> Result<UndoReport> {
     let _lock = lock_merges(ws)?;
     if let Some(j) = read_journal(&ws.state)? {
-        return Err(Error::failure(format!(
-            "merge `{}` was interrupted and is not finished",
-            j.merge_id
-        ))
-        .hint("run `droidforge merge --abort` to roll it back instead"));
+        return Err(MergeError::UndoWhileInterrupted {
+            merge_id: j.merge_id,
+        }
+        .into());
     }
     let state = ws.state.store().read()?;
     let record = match merge_id {

@@ -1,0 +1,242 @@
+//! Library-level tests of landing and recovery: `run_merge`, `continue_merge` and `abort_merge`
+//! called in-process on a real repository in a temp dir, with the `git` CLI as the oracle
+//! (`git fsck --strict`, `git rev-parse`, `git log`). The crash points are the unit-test seam
+//! [`super::land::crash`]; the binary's crash trials (tests/cli/merge_crash.rs) SIGKILL a real
+//! process instead.
+
+use std::path::{Path, PathBuf};
+
+use super::land::crash;
+use super::*;
+use crate::git::Repo;
+use crate::workspace::ManifestSource;
+
+const FORGE: &str = r#"[forge]
+integration = "main"
+
+[[phase]]
+id = 1
+name = "One"
+
+[[droid]]
+name = "core"
+phases = [1]
+owns = ["core/**"]
+"#;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    Repo::git_cli(dir, args).unwrap_or_else(|e| panic!("git {args:?}: {}", e.full_message()))
+}
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A repository whose `main` holds the manifest, and a droid `core` with one commit marked
+/// ready (`refs/droidforge/ready/core`), made with plain git.
+fn forge_with_ready_droid() -> (tempfile::TempDir, PathBuf, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("repo");
+    std::fs::create_dir_all(&root).unwrap();
+    git(&root, &["init", "-q", "-b", "main"]);
+    git(&root, &["config", "user.name", "Test"]);
+    git(&root, &["config", "user.email", "test@example.com"]);
+    git(&root, &["config", "commit.gpgsign", "false"]);
+    write(&root, ".droidforge/forge.toml", FORGE);
+    write(&root, "README.md", "hello\n");
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "Set up forge"]);
+    git(&root, &["switch", "-q", "-c", "droidforge/core"]);
+    write(&root, "core/lib.rs", "pub fn core() {}\n");
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "core: work"]);
+    let ready = git(&root, &["rev-parse", "HEAD"]).trim().to_owned();
+    git(&root, &["update-ref", "refs/droidforge/ready/core", &ready]);
+    git(&root, &["switch", "-q", "main"]);
+    (tmp, root, ready)
+}
+
+fn workspace(root: &Path) -> Workspace {
+    Workspace::load(root, ManifestSource::Integration, false).unwrap()
+}
+
+fn tip(root: &Path) -> String {
+    git(root, &["rev-parse", "main"]).trim().to_owned()
+}
+
+fn merge_core(ws: &Workspace, events: &std::cell::RefCell<Vec<String>>) -> Result<MergeReport> {
+    let opts = MergeOptions {
+        droids: vec!["core".to_owned()],
+        ..MergeOptions::default()
+    };
+    run_merge(ws, &opts, &|e| events.borrow_mut().push(format!("{e:?}")))
+}
+
+fn journal_exists(ws: &Workspace) -> bool {
+    ws.state.merge_journal_path().exists()
+}
+
+#[test]
+fn a_merge_lands_through_the_library_and_git_agrees() {
+    let (_tmp, root, ready) = forge_with_ready_droid();
+    let t0 = tip(&root);
+    let ws = workspace(&root);
+    let events = std::cell::RefCell::new(Vec::new());
+    let report = merge_core(&ws, &events).unwrap();
+
+    assert!(report.landed);
+    assert_eq!(report.old_tip.to_string(), t0);
+    assert_eq!(
+        report.new_tip.to_string(),
+        tip(&root),
+        "the report names the new tip"
+    );
+    let core = report.droid("core").unwrap();
+    assert_eq!(core.status, DroidStatus::Merged);
+    assert_eq!(core.ready.map(|r| r.to_string()), Some(ready));
+    // git: the droid's change and the PROGRESS.md record are on main, in that order.
+    assert_eq!(
+        git(&root, &["show", "main:core/lib.rs"]),
+        "pub fn core() {}\n"
+    );
+    let log = git(&root, &["log", "--format=%s", "main"]);
+    let subjects: Vec<&str> = log.lines().collect();
+    assert_eq!(subjects[1], "core: work", "{log}");
+    assert!(subjects[0].starts_with("droidforge: record merge"), "{log}");
+    // The backup ref holds T0, the ready mark is cleared, the journal is gone.
+    let backup = report.backup_ref.clone().unwrap();
+    assert_eq!(git(&root, &["rev-parse", &backup]).trim(), t0);
+    assert!(
+        git(&root, &["for-each-ref", "refs/droidforge/ready/"]).is_empty(),
+        "the ready mark is cleared"
+    );
+    assert!(!journal_exists(&ws));
+    git(&root, &["fsck", "--strict", "--no-dangling"]);
+    // The events tell the story in order: the plan, the droid, the landing.
+    let events = events.into_inner();
+    assert!(events[0].starts_with("Order"), "{events:?}");
+    assert!(events.iter().any(|e| e.contains("Landed")), "{events:?}");
+    assert!(events.last().unwrap().starts_with("Landing"), "{events:?}");
+}
+
+#[test]
+fn a_merge_that_died_before_the_ref_update_is_continued() {
+    let (_tmp, root, _) = forge_with_ready_droid();
+    let t0 = tip(&root);
+    let ws = workspace(&root);
+    let events = std::cell::RefCell::new(Vec::new());
+    crash::AT.with(|c| c.set(Some(crash::At::BeforeRefs)));
+    let died = merge_core(&ws, &events);
+    crash::AT.with(|c| c.set(None));
+    assert!(died.is_err());
+    assert_eq!(tip(&root), t0, "nothing moved before the ref update");
+    assert!(journal_exists(&ws));
+
+    // A new merge refuses while the journal is there, with the typed cause.
+    let refused = merge_core(&ws, &events).unwrap_err();
+    assert!(
+        matches!(
+            refused.find::<MergeError>(),
+            Some(MergeError::Interrupted { .. })
+        ),
+        "{refused:?}"
+    );
+
+    let report = continue_merge(&ws, &|_| {}).unwrap();
+    assert!(report.landed);
+    assert_eq!(tip(&root), report.new_tip.to_string());
+    assert_eq!(
+        git(&root, &["show", "main:core/lib.rs"]),
+        "pub fn core() {}\n"
+    );
+    assert!(!journal_exists(&ws));
+    git(&root, &["fsck", "--strict", "--no-dangling"]);
+
+    // Nothing is left to resolve.
+    let again = continue_merge(&ws, &|_| {}).unwrap_err();
+    assert!(
+        matches!(
+            again.find::<MergeError>(),
+            Some(MergeError::NothingToResolve)
+        ),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn a_merge_that_died_after_the_ref_update_is_aborted_back_to_its_old_tip() {
+    let (_tmp, root, ready) = forge_with_ready_droid();
+    let t0 = tip(&root);
+    let ws = workspace(&root);
+    let events = std::cell::RefCell::new(Vec::new());
+    crash::AT.with(|c| c.set(Some(crash::At::AfterRefs)));
+    let died = merge_core(&ws, &events);
+    crash::AT.with(|c| c.set(None));
+    assert!(died.is_err());
+    assert_ne!(
+        tip(&root),
+        t0,
+        "the integration branch moved before the crash"
+    );
+    assert!(journal_exists(&ws));
+
+    let aborted = abort_merge(&ws).unwrap();
+    assert!(aborted.restored);
+    assert_eq!(tip(&root), t0, "main is back at T0");
+    assert_eq!(
+        git(&root, &["rev-parse", "refs/droidforge/ready/core"]).trim(),
+        ready,
+        "the droid is ready again"
+    );
+    assert!(!journal_exists(&ws));
+    git(&root, &["fsck", "--strict"]);
+}
+
+#[test]
+fn a_lost_compare_and_swap_names_what_the_branch_moved_to() {
+    let (_tmp, root, _) = forge_with_ready_droid();
+    let ws = workspace(&root);
+    // Someone commits on main between the merge's plan and its ref update: the merge is
+    // computed against T0, so landing must lose the compare-and-swap.
+    let t0: Oid = crate::git::parse_oid(&tip(&root)).unwrap();
+    write(&root, "README.md", "changed\n");
+    git(&root, &["commit", "-q", "-am", "someone else"]);
+    let moved_to = crate::git::parse_oid(&tip(&root)).unwrap();
+    let mut report = MergeReport {
+        version: report::REPORT_VERSION,
+        merge_id: "20260101-000000-abcdef".to_owned(),
+        integration: "main".to_owned(),
+        old_tip: t0,
+        new_tip: t0,
+        dry_run: false,
+        strategy: Strategy::Rebase,
+        droids: Vec::new(),
+        record_commit: None,
+        backup_ref: None,
+        landed: false,
+        notes: Vec::new(),
+    };
+    let err = land::land(&ws, &mut report, &|_| {}).unwrap_err();
+    match err.find::<MergeError>() {
+        Some(MergeError::IntegrationMoved {
+            expected, found, ..
+        }) => {
+            assert_eq!(*expected, t0);
+            assert_eq!(*found, Some(moved_to));
+        }
+        other => panic!("expected IntegrationMoved, got {other:?} ({err:?})"),
+    }
+    assert!(!report.landed);
+    assert_eq!(
+        tip(&root),
+        moved_to.to_string(),
+        "main keeps the other commit"
+    );
+    assert!(!journal_exists(&ws));
+    assert!(
+        git(&root, &["for-each-ref", "refs/droidforge/backup/"]).is_empty(),
+        "no backup ref for a merge that did not land"
+    );
+}
