@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::common::*;
-use crate::merge_support::{droid_commit, droid_git};
+use crate::merge_support::{droid_commit, droid_entry, droid_git, merge_json};
 
 /// Replace what differs between runs: object ids, temp paths, timestamps, pids, durations.
 fn redact(value: &Value, repo: &TestRepo) -> Value {
@@ -186,4 +186,25 @@ fn json_shapes_differ_between_commands() {
     insta::assert_json_snapshot!("doctor", doctor);
     let undo = json_of(&repo, &root, &["undo", "--json"]);
     insta::assert_json_snapshot!("undo", undo);
+}
+
+/// Regression: `merge --json` left out `upstream` (per droid) and `notes` when they were empty,
+/// while docs/json.md promises explicit values (empty lists are `[]`). A reader had to guess
+/// whether a missing field meant "none" or "not supported".
+#[test]
+fn merge_json_omits_empty_upstream_and_notes() {
+    let repo = two_droid_repo();
+    droid_commit(
+        &repo,
+        "core-droid",
+        "core: work",
+        &[("src/core/lib.rs", "pub fn c() {}\n")],
+    );
+    repo.df_ok(&["done", "core-droid"]);
+    let (out, report) = merge_json(&repo, &["--dry-run", "core-droid"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(report["notes"], serde_json::json!([]), "{report:#}");
+    let droid = droid_entry(&report, "core-droid");
+    assert_eq!(droid["upstream"], serde_json::json!([]), "{report:#}");
+    assert_convention("merge", &report);
 }

@@ -71,6 +71,36 @@ fn spawned_droid_without_ready_mark_blocks_dependents() {
     repo.assert_fsck();
 }
 
+/// Regression: with `--include-unready`, a spawned droid with no commits was reported
+/// `up-to-date` ("… is already on `main`") and counted as merged, so its dependents landed
+/// first. Without a ready mark it is not merged (only `done` records "finished, nothing to
+/// merge"): it is unready, says there is nothing to merge, and its dependents wait.
+#[test]
+fn include_unready_treats_a_droid_without_commits_as_merged() {
+    let repo = chain_repo();
+    let t0 = repo.rev("main");
+    spawn(&repo, "droid-1");
+    droid_commit(&repo, "droid-2", "two", &[("droid-2/a.txt", "a\n")]);
+    let (out, report) = merge_json(&repo, &["--all", "--include-unready"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(status_of(&report, "droid-1"), "unready", "{report:#}");
+    let reason = droid_entry(&report, "droid-1")["reason"].as_str().unwrap();
+    assert!(reason.contains("no commits"), "{reason}");
+    assert_eq!(status_of(&report, "droid-2"), "skipped", "{report:#}");
+    assert_eq!(
+        droid_entry(&report, "droid-2")["reason"],
+        "depends on `droid-1`, which is not ready"
+    );
+    assert_eq!(repo.rev("main"), t0, "nothing may land");
+    // Once `done` records droid-1 as finished with nothing to merge, droid-2 lands.
+    repo.df_ok(&["done", "droid-1"]);
+    let (out, report) = merge_json(&repo, &["--all", "--include-unready"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(status_of(&report, "droid-2"), "merged", "{report:#}");
+    assert_eq!(repo.git(&["show", "main:droid-2/a.txt"]), "a\n");
+    repo.assert_fsck();
+}
+
 #[test]
 fn spawned_droid_without_ready_mark_blocks_later_phase() {
     let repo = repo_with(TWO_PHASES, &[]);

@@ -88,6 +88,15 @@ pub fn plan(ws: &Workspace, opts: &MergeOptions, t0: Oid) -> Result<MergePlan> {
                 _ if nothing_new && merged_before(ws, &droid.name) => {
                     entry.merged = true;
                 }
+                // A branch with nothing ahead of the integration branch and no ready mark is
+                // not "merged" work: the droid has not said it is finished, so it stays
+                // unready (and its dependents wait) even with `--include-unready`.
+                (Some(_), true) if nothing_new => {
+                    entry.unready_reason = Some(format!(
+                        "no commits ahead of `{}` and not marked ready, so nothing to merge; `droidforge done {}` records it as finished with nothing to merge",
+                        ws.integration, droid.name
+                    ));
+                }
                 (Some(head), true) => {
                     entry.candidate = Some(head);
                     entry.source = Some(CandidateSource::BranchHead);

@@ -37,7 +37,7 @@ pub struct MergeReport {
     #[serde(default)]
     pub landed: bool,
     /// Follow-up information: checkouts updated or left alone, branches to sync by hand.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub notes: Vec<String>,
 }
 
@@ -116,7 +116,7 @@ pub struct DroidReport {
     pub commits: Vec<CommitReport>,
     /// Commits skipped because their change is already on the integration branch under
     /// another id (`rewritten` is that upstream commit).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub upstream: Vec<CommitReport>,
     pub violations: Vec<Violation>,
     pub conflicts: Vec<Conflict>,
