@@ -67,3 +67,77 @@ impl Repo {
         })
     }
 }
+
+/// A git operation a worktree is in the middle of: a rebase, merge, cherry-pick, revert or
+/// `git am` that stopped (usually on a conflict) and was neither continued nor aborted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unfinished {
+    /// `rebase`, `merge`, `cherry-pick`, `revert` or `am`; `None` when only the index holds
+    /// unmerged entries.
+    pub operation: Option<&'static str>,
+    /// Paths with unmerged (conflict) entries in the index, sorted.
+    pub unmerged: Vec<String>,
+}
+
+impl Unfinished {
+    /// "mid-rebase with 2 unmerged paths (a.rs, b.rs)".
+    pub fn describe(&self) -> String {
+        let what = match self.operation {
+            Some(op) => format!("mid-{op}"),
+            None => "in a conflicted state".to_owned(),
+        };
+        if self.unmerged.is_empty() {
+            return what;
+        }
+        let shown: Vec<&str> = self.unmerged.iter().take(5).map(String::as_str).collect();
+        let more = if self.unmerged.len() > shown.len() {
+            format!(", +{} more", self.unmerged.len() - shown.len())
+        } else {
+            String::new()
+        };
+        format!(
+            "{what} with {} ({}{more})",
+            crate::util::text::count(self.unmerged.len(), "unmerged path"),
+            shown.join(", ")
+        )
+    }
+}
+
+impl Repo {
+    /// Is the worktree at `path` in the middle of a git operation, or does its index hold
+    /// unmerged entries? Such a worktree holds nobody's finished work: committing what is in
+    /// it would record conflict markers or half a rebase.
+    pub fn unfinished_operation(path: &Path) -> Result<Option<Unfinished>> {
+        let repo = gix::open(path)
+            .with_context(|| format!("cannot open the worktree `{}`", path.display()))?;
+        let git_dir = repo.git_dir();
+        let operation = [
+            ("rebase-merge", "rebase"),
+            ("rebase-apply/applying", "am"),
+            ("rebase-apply", "rebase"),
+            ("MERGE_HEAD", "merge"),
+            ("CHERRY_PICK_HEAD", "cherry-pick"),
+            ("REVERT_HEAD", "revert"),
+        ]
+        .into_iter()
+        .find(|(file, _)| git_dir.join(file).exists())
+        .map(|(_, op)| op);
+        let index = repo
+            .index_or_empty()
+            .with_context(|| format!("cannot read the index of `{}`", path.display()))?;
+        let mut unmerged: Vec<String> = index
+            .entries()
+            .iter()
+            .filter(|e| e.stage_raw() != 0)
+            .map(|e| e.path(&index).to_string())
+            .collect();
+        unmerged.dedup();
+        if operation.is_none() && unmerged.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Unfinished {
+            operation,
+            unmerged,
+        }))
+    }
+}

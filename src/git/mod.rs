@@ -22,7 +22,7 @@ mod worktree;
 
 pub use checkout::CheckoutUpdate;
 pub use diff::{ChangeKind, ChangeSet, PathChange};
-pub use dirty::DirtyPaths;
+pub use dirty::{DirtyPaths, Unfinished};
 pub use fsck_names::InvalidEntry;
 pub use replay::{ConflictEntry, ReplayOutcome, Replayed};
 pub use short::{SHORT_LEN, ShortOid, short, short_hex};

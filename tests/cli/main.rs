@@ -29,6 +29,7 @@ mod plan;
 mod remove;
 mod run;
 mod sparse;
+mod run_land;
 mod spawn;
 mod state_files;
 mod status;

@@ -87,6 +87,20 @@ impl Settled {
 pub(super) fn settle_success(before: &Before, job: &AgentJob, commit: bool) -> Result<Settled> {
     let (root, tip_before) = (&before.root, before.tip);
     let wt = &job.worktree;
+    // Exit 0 in the middle of a rebase (or with unmerged paths) resolved nothing: committing
+    // the leftovers would record conflict markers. Nothing is committed or marked ready.
+    if let Some(unfinished) = Repo::unfinished_operation(wt)? {
+        return Ok(Settled {
+            outcome: Outcome::Failed,
+            new_commits: 0,
+            leftover_commit: None,
+            ready: None,
+            note: Some(format!(
+                "the worktree is still {}: nothing committed, not ready",
+                unfinished.describe()
+            )),
+        });
+    }
     let on_branch = Repo::worktree_branch(wt)
         .ok()
         .flatten()
