@@ -7,47 +7,9 @@ use std::time::Duration;
 use super::flags;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
+use clap_complete::engine::ArgValueCandidates;
 
-/// The forge of the repository around the current directory, for shell completion (which must
-/// never fail loudly: no repository or no manifest completes nothing).
-fn completion_forge() -> Option<droidforge::forge::manifest::Forge> {
-    let cwd = std::env::current_dir().ok()?;
-    let root = droidforge::git::Repo::discover(&cwd)
-        .ok()?
-        .main_workdir()
-        .ok()?;
-    let path = root.join(droidforge::forge::manifest::MANIFEST_PATH);
-    let text = std::fs::read_to_string(&path).ok()?;
-    droidforge::forge::manifest::Forge::parse(&text, &path.to_string_lossy(), false).ok()
-}
-
-/// Droid names from the manifest, with their roles as help.
-fn droid_candidates() -> Vec<CompletionCandidate> {
-    completion_forge()
-        .map(|f| {
-            f.droids()
-                .iter()
-                .map(|d| CompletionCandidate::new(&d.name).help(Some(d.role.clone().into())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Phase ids from the manifest, with their names as help.
-fn phase_candidates() -> Vec<CompletionCandidate> {
-    completion_forge()
-        .map(|f| {
-            f.manifest
-                .phases
-                .iter()
-                .map(|p| {
-                    CompletionCandidate::new(p.id.to_string()).help(Some(p.name.clone().into()))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use crate::cli::candidates::{droid_candidates, phase_candidates};
 
 /// Run several AI coding agents ("droids") on one codebase in parallel: a git worktree and
 /// branch per droid, an ownership manifest, and a merger that lands their work in dependency
@@ -252,6 +214,16 @@ pub struct RunArgs {
     /// When stopping agents: time between SIGTERM and SIGKILL (default 5s).
     #[arg(long, value_name = "DURATION", value_parser = flags::duration)]
     pub grace: Option<Duration>,
+    /// Carry the droids to merged: merge what agents finish, re-run rejected ones with the
+    /// merger's verdict in their brief until they land or need a human (docs/agents.md).
+    #[arg(long)]
+    pub land: bool,
+    /// With `--land`: re-runs of a droid's agent after its first attempt (default 2).
+    #[arg(long, value_name = "N", requires = "land")]
+    pub retries: Option<u32>,
+    /// With `--land`: verification command for each merge (default: manifest `verify`).
+    #[arg(long, value_name = "CMD", requires = "land")]
+    pub verify: Option<String>,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -371,6 +343,9 @@ pub struct ProgressArgs {
     /// Commit the result to the integration branch (otherwise print it).
     #[arg(long)]
     pub write: bool,
+    /// Print the result as JSON on stdout (`path`, `text`, `written`, `commit`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// May this droid change these paths? Exit 0 when every path is the droid's or shared, 4

@@ -20,6 +20,13 @@ pub fn hints(err: &Error) -> Vec<String> {
             hints.push(hint);
         }
     }
+    if let Some(err) = err.find::<droidforge::ops::land_loop::LandError>() {
+        hints.push(match err {
+            droidforge::ops::land_loop::LandError::AlreadyRunning => {
+                "wait for it (`droidforge status` shows its droids' attempts), or stop it with Ctrl-C; then run it again to continue".to_owned()
+            }
+        });
+    }
     hints
 }
 

@@ -4,6 +4,7 @@
 //! library (`droidforge::ops`, `droidforge::forge`, ...), and renders the report it gets back.
 
 pub mod args;
+pub mod candidates;
 pub mod commands;
 pub mod error;
 pub mod flags;

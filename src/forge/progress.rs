@@ -62,6 +62,35 @@ pub fn parse_todo(text: &str) -> TodoProgress {
     p
 }
 
+/// The text of the first item of a TODO file that is not done (`- [ ]` or `- [~]`): what the
+/// droid works on next.
+pub fn first_open_item(text: &str) -> Option<String> {
+    for line in text.lines() {
+        let l = line.trim_start();
+        let rest = l
+            .strip_prefix("- ")
+            .or_else(|| l.strip_prefix("* "))
+            .or_else(|| l.strip_prefix("+ "))
+            .or_else(|| {
+                let digits = l.chars().take_while(|c| c.is_ascii_digit()).count();
+                l[digits..].strip_prefix(". ").filter(|_| digits > 0)
+            });
+        let Some(rest) = rest.map(str::trim_start) else {
+            continue;
+        };
+        if let Some(item) = rest
+            .strip_prefix("[ ]")
+            .or_else(|| rest.strip_prefix("[~]"))
+        {
+            let item = item.trim();
+            if !item.is_empty() {
+                return Some(item.to_owned());
+            }
+        }
+    }
+    None
+}
+
 /// One row of a phase's status table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusRow {
@@ -70,6 +99,10 @@ pub struct StatusRow {
     pub status: String,
     pub todo: Option<u8>,
     pub merged_commit: Option<String>,
+    /// The first TODO item not done yet.
+    pub next: Option<String>,
+    /// Agent attempts `run --land` made (none when no loop ran it).
+    pub attempts: Option<u32>,
     pub notes: String,
 }
 
@@ -122,9 +155,15 @@ pub fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
-/// Render the whole PROGRESS.md: a header, one status table per phase, and the merge log
+/// Render the whole PROGRESS.md: a header, one status table per phase, what is blocked
+/// (`blocked`: one line each, e.g. "`infra-droid` waits for `core-droid`"), and the merge log
 /// (the old rows followed by the new ones).
-pub fn render_progress(tables: &[PhaseTable], old_log: &[String], new_log: &[LogRow]) -> String {
+pub fn render_progress(
+    tables: &[PhaseTable],
+    blocked: &[String],
+    old_log: &[String],
+    new_log: &[LogRow],
+) -> String {
     let mut out = String::new();
     out.push_str("# Progress\n\n");
     out.push_str(
@@ -136,15 +175,22 @@ pub fn render_progress(tables: &[PhaseTable], old_log: &[String], new_log: &[Log
     );
     for table in tables {
         out.push_str(&format!("\n## {}\n\n", table.title));
-        out.push_str("| Droid | Status | TODO | Merged commit | Notes |\n");
-        out.push_str("|---|---|---|---|---|\n");
+        out.push_str("| Droid | Status | TODO | Next | Attempts | Merged commit | Notes |\n");
+        out.push_str("|---|---|---|---|---|---|---|\n");
         for r in &table.rows {
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
                 cell(&r.droid),
                 cell(&r.status),
                 r.todo
                     .map(|p| format!("{p}%"))
+                    .unwrap_or_else(|| "–".to_owned()),
+                r.next
+                    .as_deref()
+                    .map(cell)
+                    .unwrap_or_else(|| "–".to_owned()),
+                r.attempts
+                    .map(|a| a.to_string())
                     .unwrap_or_else(|| "–".to_owned()),
                 r.merged_commit
                     .as_deref()
@@ -153,6 +199,13 @@ pub fn render_progress(tables: &[PhaseTable], old_log: &[String], new_log: &[Log
                 cell(&r.notes),
             ));
         }
+    }
+    out.push_str("\n## Blocked\n\n");
+    if blocked.is_empty() {
+        out.push_str("Nothing is blocked.\n");
+    }
+    for line in blocked {
+        out.push_str(&format!("- {}\n", line.replace(['\n', '\r'], " ")));
     }
     out.push_str(&format!("\n{LOG_HEADING}\n\n{LOG_HEADER}\n{LOG_RULE}\n"));
     for row in old_log {
@@ -196,6 +249,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_next_item_is_the_first_not_done() {
+        let text = "# T\n- [x] a\n1. [~] half done\n- [ ] c\n";
+        assert_eq!(first_open_item(text).as_deref(), Some("half done"));
+        assert_eq!(
+            first_open_item("- [x] a\n- [ ]   \n* [ ] b\n").as_deref(),
+            Some("b")
+        );
+        assert_eq!(first_open_item("- [x] a\n"), None);
+    }
+
+    #[test]
     fn counts_checkboxes() {
         let text = "# T\n- [x] a\n- [~] b\n  - [ ] c\n* [X] d\n1. [ ] e\n- not a box\n- [?] odd\n";
         let p = parse_todo(text);
@@ -213,6 +277,8 @@ mod tests {
                 status: "🟢 merged".into(),
                 todo: Some(50),
                 merged_commit: Some("abc1234".into()),
+                next: Some("write | tests".into()),
+                attempts: Some(2),
                 notes: "x | y".into(),
             }],
         };
@@ -224,11 +290,20 @@ mod tests {
             result: "🟢 merged".into(),
             reasons: String::new(),
         };
-        let first = render_progress(std::slice::from_ref(&table), &[], &[row("m1")]);
+        let first = render_progress(std::slice::from_ref(&table), &[], &[], &[row("m1")]);
         assert!(first.contains("x \\| y"));
+        assert!(first.contains("| write \\| tests | 2 |"), "{first}");
+        assert!(
+            first.contains("## Blocked\n\nNothing is blocked.\n"),
+            "{first}"
+        );
         let old = parse_merge_log(&first);
         assert_eq!(old.len(), 1);
-        let second = render_progress(&[table], &old, &[row("m2")]);
+        let second = render_progress(&[table], &["`b` waits for `a`".into()], &old, &[row("m2")]);
+        assert!(
+            second.contains("## Blocked\n\n- `b` waits for `a`\n"),
+            "{second}"
+        );
         let rows = parse_merge_log(&second);
         assert_eq!(rows.len(), 2);
         assert!(rows[0].contains("m1") && rows[1].contains("m2"));

@@ -6,6 +6,7 @@ pub mod check;
 pub mod doctor;
 pub mod guard;
 pub mod hooks;
+pub mod land_loop;
 pub mod merge;
 pub mod plan;
 pub mod ready;

@@ -70,7 +70,8 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    fn runner(&self, count: usize) -> agent::RunOptions {
+    /// The runner's options for `count` selected droids (`--jobs` defaults to all of them).
+    pub fn runner(&self, count: usize) -> agent::RunOptions {
         let defaults = agent::RunOptions::default();
         agent::RunOptions {
             jobs: self.jobs.unwrap_or(count).max(1),

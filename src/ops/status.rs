@@ -86,6 +86,9 @@ pub struct DroidStatus {
     /// Edits and commits `droidforge guard` refused (from the event journal): a droid that
     /// keeps fighting its ownership.
     pub guard_refused: GuardRefusals,
+    /// Where the droid stands in `run --land`'s loop (attempts, and why it needs a human),
+    /// when a loop has seen it.
+    pub land: Option<crate::state::LandDroid>,
     /// Problems computing this row (the rest of the row is still valid).
     pub errors: Vec<String>,
 }
@@ -134,6 +137,8 @@ pub struct TodoStatus {
     pub in_progress: usize,
     pub open: usize,
     pub percent: Option<u8>,
+    /// The first item not done yet: what the droid works on next.
+    pub next: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -178,6 +183,7 @@ struct Shared<'a> {
     /// resolves its own path once instead of against every worktree.
     by_path: HashMap<PathBuf, usize>,
     state: crate::state::State,
+    land: crate::state::LandState,
 }
 
 /// Compute the status of `droids` (all droids when empty).
@@ -207,6 +213,11 @@ pub fn status(ws: &Workspace, droids: &[&Droid]) -> Result<StatusReport> {
     for (i, w) in worktrees.iter().enumerate() {
         by_path.entry(comparable_path(&w.path)).or_insert(i);
     }
+    // An unreadable loop file is an error of every row, not of the whole status.
+    let (land, land_error) = match ws.state.land_state() {
+        Ok(l) => (l, None),
+        Err(e) => (Default::default(), Some(e.full_message())),
+    };
     let shared = Shared {
         integration_tip,
         branches,
@@ -214,6 +225,7 @@ pub fn status(ws: &Workspace, droids: &[&Droid]) -> Result<StatusReport> {
         worktrees: &worktrees,
         by_path,
         state,
+        land,
     };
     let inputs: Vec<Input> = all
         .iter()
@@ -227,6 +239,9 @@ pub fn status(ws: &Workspace, droids: &[&Droid]) -> Result<StatusReport> {
     let refusals = guard_refusals(&ws.state.journal());
     for r in &mut rows {
         r.guard_refused = refusals.get(&r.droid).copied().unwrap_or_default();
+        if let Some(e) = &land_error {
+            r.errors.push(format!("loop state: {e}"));
+        }
     }
     let orphans = orphans(ws, &worktrees);
     Ok(StatusReport {
@@ -354,7 +369,8 @@ fn row(repo: &Repo, input: &Input, shared: &Shared<'_>) -> DroidStatus {
             }
         });
         let found = text.is_some();
-        let p = parse_todo(&String::from_utf8_lossy(&text.unwrap_or_default()));
+        let text = String::from_utf8_lossy(&text.unwrap_or_default()).into_owned();
+        let p = parse_todo(&text);
         TodoStatus {
             path: path.clone(),
             from,
@@ -363,6 +379,7 @@ fn row(repo: &Repo, input: &Input, shared: &Shared<'_>) -> DroidStatus {
             in_progress: p.in_progress,
             open: p.open,
             percent: p.percent(),
+            next: crate::forge::progress::first_open_item(&text),
         }
     });
 
@@ -406,6 +423,7 @@ fn row(repo: &Repo, input: &Input, shared: &Shared<'_>) -> DroidStatus {
             .filter(|r| &r.to == name)
             .count(),
         guard_refused: GuardRefusals::default(),
+        land: shared.land.droids.get(name).cloned(),
         errors,
     }
 }

@@ -36,6 +36,14 @@ pub enum EventKind {
     Asked,
     /// A request was closed (`droidforge ask --done`).
     Answered,
+    /// `run --land` started an agent attempt (data: attempt, of).
+    AttemptStarted,
+    /// A droid's branch was brought up to date with the integration branch.
+    Synced,
+    /// The merger's verdict was written into a droid's brief.
+    FeedbackWritten,
+    /// `run --land` stopped retrying a droid: it needs a human (data: reason, next).
+    GaveUp,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -9,17 +9,20 @@
 //! - `merges/<id>.json`: the report of each landed merge (for `undo` and history rebuilds);
 //! - `verify/<name>/`: scratch checkouts for `--verify` commands;
 //! - `hooks/`: the pre-commit guard droid worktrees run;
-//! - `manifest-cache.json`, `demo-scripts/`.
+//! - `manifest-cache.json`, `demo-scripts/`;
+//! - `land.json` and `land.lock`: the loop of `run --land` (see [`land`]).
 //!
 //! Only [`StateDir`] knows these names: everything else asks it for a path.
 
 mod events;
 pub mod file;
+pub mod land;
 pub mod locks;
 mod store;
 
 pub use events::{Event, EventKind, Journal};
 pub use file::{MAX_STATE_FILE, move_aside, peek_state_json, read_state_bytes, read_state_json};
+pub use land::{LandDroid, LandState, LandStatus, Rejection};
 pub use store::{
     AgentState, AgentStatus, DroidState, MergeRecord, Request, STATE_VERSION, State, Store,
 };

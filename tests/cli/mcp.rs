@@ -103,7 +103,8 @@ fn an_mcp_client_lists_and_calls_the_forge_tools() {
     assert_eq!(
         names,
         [
-            "check", "done", "events", "lock", "merge", "plan", "spawn", "status", "unlock"
+            "check", "done", "events", "lock", "merge", "plan", "progress", "run", "spawn",
+            "status", "unlock"
         ]
     );
     let merge = tools["tools"]
@@ -174,4 +175,67 @@ fn an_mcp_client_lists_and_calls_the_forge_tools() {
         status.success(),
         "the server did not exit cleanly when stdin closed: {status}"
     );
+}
+
+impl Session {
+    /// `initialize` + `notifications/initialized`.
+    fn initialized(repo: &TestRepo) -> Session {
+        let mut s = Session::start(repo);
+        s.request(
+            "initialize",
+            serde_json::json!({
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "droidforge-test", "version": "0"}
+            }),
+        );
+        s.send(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        s
+    }
+}
+
+#[test]
+fn an_orchestrator_lands_a_plan_through_mcp_run_and_reads_progress() {
+    let repo = two_droid_repo();
+    let agents = crate::run_land::Agents::new();
+    agents.set(
+        "core-droid",
+        "echo 'pub fn core() { 1 }' > src/core/lib.rs && git commit -qam 'core: work'",
+    );
+    agents.set(
+        "infra-droid",
+        "echo 'pub fn infra() { 2 }' > src/infra/lib.rs && git commit -qam 'infra: work'",
+    );
+    let mut s = Session::initialized(&repo);
+    let result = s.call(
+        "run",
+        serde_json::json!({"all": true, "land": true, "retries": 1, "cmd": agents.cmd()}),
+    );
+    assert_ne!(result["isError"], true, "{result}");
+    let report: serde_json::Value = serde_json::from_str(&text_of(&result)).unwrap();
+    assert_eq!(report["retries"], 1, "{report:#}");
+    for d in report["droids"].as_array().unwrap() {
+        assert_eq!(d["status"], "landed", "{report:#}");
+        assert_eq!(d["attempts"], 1, "{report:#}");
+    }
+    assert_eq!(
+        repo.git(&["log", "--format=%s", "--no-merges", "main"])
+            .lines()
+            .filter(|l| l.ends_with(": work"))
+            .collect::<Vec<_>>(),
+        ["infra: work", "core: work"]
+    );
+
+    // `progress` answers the CLI's document: PROGRESS.md as it is now.
+    let result = s.call("progress", serde_json::json!({}));
+    assert_ne!(result["isError"], true, "{result}");
+    assert_eq!(text_of(&result), repo.df_ok(&["progress", "--json"]));
+    let progress: serde_json::Value = serde_json::from_str(&text_of(&result)).unwrap();
+    assert_eq!(progress["written"], false);
+    let text = progress["text"].as_str().unwrap();
+    assert!(text.contains("| core-droid | 🟢 merged |"), "{text}");
+    assert!(text.contains("Nothing is blocked."), "{text}");
+
+    drop(s.stdin);
+    assert!(s.child.wait().unwrap().success());
 }

@@ -72,6 +72,35 @@ pub struct MergeParams {
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct RunParams {
+    #[serde(flatten)]
+    pub select: SelectParams,
+    /// Carry the droids to merged (`run --land`): merge what their agents finish, re-run a
+    /// rejected droid's agent with the merger's verdict in its brief, stop only for a human.
+    #[serde(default)]
+    pub land: bool,
+    /// With `land`: re-runs of a droid's agent after its first attempt (default 2).
+    pub retries: Option<u32>,
+    /// Agent preset (droid, claude, codex, aider, gemini).
+    pub agent: Option<String>,
+    /// Command template instead of a preset ({brief} {droid} {worktree} {branch}).
+    pub cmd: Option<String>,
+    /// At most this many agents at once.
+    pub jobs: Option<usize>,
+    /// Stop an agent that runs longer than this (e.g. `45m`).
+    pub timeout: Option<String>,
+    /// With `land`: verification command for each merge.
+    pub verify: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct ProgressParams {
+    /// Commit PROGRESS.md to the integration branch (otherwise only render it).
+    #[serde(default)]
+    pub write: bool,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct CheckParams {
     pub base: Option<String>,
     pub head: Option<String>,
@@ -240,6 +269,48 @@ impl ForgeServer {
     }
 
     #[tool(
+        name = "run",
+        description = "Run the selected droids' agents in their worktrees and wait for them. With `land`, carry them to merged: merge each phase as its droids finish, re-run rejected droids with the merger's verdict in their brief, and report what landed, what needs a human and why, and the next command for each."
+    )]
+    async fn run_agents(
+        &self,
+        Parameters(p): Parameters<RunParams>,
+    ) -> Result<CallToolResult, McpError> {
+        let mut args = vec!["run".to_owned()];
+        select_args(&mut args, &p.select);
+        if p.land {
+            args.push("--land".into());
+            if let Some(n) = p.retries {
+                args.extend(["--retries".into(), n.to_string()]);
+            }
+            opt(&mut args, "--verify", &p.verify);
+        }
+        opt(&mut args, "--agent", &p.agent);
+        opt(&mut args, "--cmd", &p.cmd);
+        if let Some(k) = p.jobs {
+            args.extend(["--jobs".into(), k.to_string()]);
+        }
+        opt(&mut args, "--timeout", &p.timeout);
+        args.push("--json".into());
+        self.run(args).await
+    }
+
+    #[tool(
+        description = "PROGRESS.md as droidforge renders it now (status per phase with attempts and next items, what is blocked, the merge log); `write` commits it to the integration branch."
+    )]
+    async fn progress(
+        &self,
+        Parameters(p): Parameters<ProgressParams>,
+    ) -> Result<CallToolResult, McpError> {
+        let mut args = vec!["progress".to_owned()];
+        if p.write {
+            args.push("--write".into());
+        }
+        args.push("--json".into());
+        self.run(args).await
+    }
+
+    #[tool(
         description = "Validate a droid branch (ownership, clean rebase) or dry-run a whole phase, without changing anything."
     )]
     async fn check(
@@ -332,7 +403,7 @@ impl ServerHandler for ForgeServer {
                 ..Default::default()
             },
             instructions: Some(
-                "Drive a droidforge forge: several coding agents (droids) on one repository, each in its own worktree and branch. Typical flow: plan, spawn, status, done, merge (dry_run first), check. Every tool returns the same JSON as the droidforge CLI's --json output.".into(),
+                "Drive a droidforge forge: several coding agents (droids) on one repository, each in its own worktree and branch. Typical flow: plan, spawn, status, done, merge (dry_run first), check; or run with land to carry a plan to merged, then progress. Every tool returns the same JSON as the droidforge CLI's --json output.".into(),
             ),
             capabilities: ServerCapabilities::builder().enable_tools().build(),
             ..Default::default()

@@ -11,8 +11,21 @@ pub fn run(ctx: &Ctx, args: &ProgressArgs) -> Result<i32> {
     let ws = Workspace::load(&ctx.cwd, ManifestSource::Integration, false)?;
     let tip = ws.integration_tip()?;
     let text = droidforge::ops::merge::record::render(&ws, &ws.repo, tip, None)?;
+    // `--json`: the text and what happened to it, one document (the MCP `progress` tool).
+    let json = |written: bool, commit: Option<String>| {
+        ctx.ui.json(&serde_json::json!({
+            "path": PROGRESS_PATH,
+            "text": text,
+            "written": written,
+            "commit": commit,
+        }));
+    };
     if !args.write {
-        ctx.ui.data(&text);
+        if args.json {
+            json(false, None);
+        } else {
+            ctx.ui.data(&text);
+        }
         return Ok(0);
     }
     let current = ws.repo.read_file_at(tip, PROGRESS_PATH)?;
@@ -27,6 +40,9 @@ pub fn run(ctx: &Ctx, args: &ProgressArgs) -> Result<i32> {
     };
     if current.as_deref() == Some(text.as_bytes()) {
         forget()?;
+        if args.json {
+            json(false, None);
+        }
         ctx.ui.status(
             "Unchanged",
             &format!("{PROGRESS_PATH} on `{}`", ws.integration),
@@ -58,6 +74,9 @@ pub fn run(ctx: &Ctx, args: &ProgressArgs) -> Result<i32> {
             droidforge::ops::merge::update_checkout(&ws.root, &ws.integration, tip, commit)
     {
         ctx.ui.warn(&note);
+    }
+    if args.json {
+        json(true, Some(commit.to_string()));
     }
     ctx.ui.status(
         "Committed",

@@ -14,9 +14,45 @@ use droidforge::ops::run::{self as ops_run, RunOptions};
 use droidforge::workspace::{ManifestSource, Workspace};
 
 pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<i32> {
-    let ws = Workspace::load(&ctx.cwd, ManifestSource::WorkingTree, false)?;
+    // `--land` merges, and merges trust the integration branch's manifest.
+    let source = if args.land {
+        ManifestSource::Integration
+    } else {
+        ManifestSource::WorkingTree
+    };
+    let ws = Workspace::load(&ctx.cwd, source, false)?;
     let droids = ops_run::select(&ws, &args.select.to_ops())?;
+    if args.land {
+        return land(ctx, &ws, &droids, args);
+    }
     run_droids(ctx, &ws, &droids, args)
+}
+
+/// `run --land`: the loop in `ops::land_loop`, a status line per step, one summary at the end.
+fn land(ctx: &Ctx, ws: &Workspace, droids: &[&Droid], args: &RunArgs) -> Result<i32> {
+    use droidforge::ops::land_loop;
+    let opts = land_loop::LandOptions {
+        droids: droids.iter().map(|d| d.name.clone()).collect(),
+        retries: args.retries.unwrap_or(2),
+        run: options(args),
+        verify: args.verify.clone(),
+        strategy: Default::default(),
+    };
+    // Status lines, not live bars: the loop starts agents one runner call at a time.
+    let view = Arc::new(LiveView::lines(&ctx.ui, &opts.droids));
+    let report = land_loop::land(
+        ws,
+        &opts,
+        &land_loop::NoFixer,
+        view.clone(),
+        view as Arc<dyn RunView>,
+    )?;
+    if args.json {
+        ctx.ui.json(&report);
+    } else {
+        ctx.ui.data(&crate::cli::render::land::summary(&report));
+    }
+    Ok(crate::cli::render::land::exit_code(&report))
 }
 
 /// Run agents for these droids (also used by `spawn --run`); returns the exit code:

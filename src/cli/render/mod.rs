@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod droid;
+pub mod land;
 pub mod merge;
 pub mod run;
 pub mod status;

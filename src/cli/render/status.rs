@@ -19,6 +19,7 @@ pub fn render_table(report: &StatusReport, root: &Path, width: Option<usize>) ->
         "AGENT",
         "READY",
         "MERGED",
+        "LAND",
         "ASKS",
         "WORKTREE",
         "REFUSED E/C",
@@ -74,6 +75,11 @@ pub fn render_table(report: &StatusReport, root: &Path, width: Option<usize>) ->
                 .as_ref()
                 .map(|m| m.result.clone())
                 .unwrap_or_else(dash);
+            // `run --land`: where the droid stands and after how many attempts.
+            let land = match &d.land {
+                Some(l) => format!("{} ({})", l.status.as_str(), l.attempts),
+                None => dash(),
+            };
             let worktree = match d.worktree_state {
                 WorktreeState::Present => d
                     .worktree
@@ -101,6 +107,7 @@ pub fn render_table(report: &StatusReport, root: &Path, width: Option<usize>) ->
                 agent,
                 ready,
                 merged,
+                land,
                 match d.open_requests {
                     0 => dash(),
                     n => n.to_string(),
@@ -121,6 +128,27 @@ pub fn render_table(report: &StatusReport, root: &Path, width: Option<usize>) ->
         Some(w) => fit_table(&header, rows, w),
         None => crate::cli::ui::table(&header, &rows),
     };
+    for d in &report.droids {
+        let Some(l) = &d.land else { continue };
+        if !matches!(
+            l.status,
+            droidforge::state::LandStatus::NeedsHuman | droidforge::state::LandStatus::Blocked
+        ) {
+            continue;
+        }
+        let what = match l.status {
+            droidforge::state::LandStatus::NeedsHuman => "needs a human",
+            _ => "is blocked",
+        };
+        out.push_str(&format!(
+            "{} {what}: {}\n",
+            d.droid,
+            l.reason.as_deref().unwrap_or("-")
+        ));
+        if let Some(next) = &l.next {
+            out.push_str(&format!("  next: {next}\n"));
+        }
+    }
     for o in &report.orphans {
         out.push_str(&format!(
             "orphan worktree {} ({}) belongs to no droid in the manifest\n",
@@ -156,6 +184,7 @@ fn fit_table(header: &[&str], mut rows: Vec<Vec<String>>, width: usize) -> Strin
     for drop in [
         "WORKTREE",
         "LAST EVENT",
+        "LAND",
         "BEHIND",
         "PHASE",
         "MERGED",

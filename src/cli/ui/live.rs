@@ -46,6 +46,17 @@ impl LiveView {
         }
     }
 
+    /// Status lines only, never live bars (`run --land` runs agents one runner call at a
+    /// time, so no fixed set of bars fits).
+    pub(crate) fn lines(ui: &Ui, droids: &[String]) -> LiveView {
+        LiveView {
+            ui: ui.clone(),
+            live: None,
+            width: droids.iter().map(|d| d.len()).max().unwrap_or(0),
+            finished: Mutex::new(vec![false; droids.len()]),
+        }
+    }
+
     fn line(row: &ViewRow) -> String {
         let elapsed = row
             .elapsed()
@@ -79,6 +90,19 @@ impl LiveView {
                 }
             }
             let _ = multi.clear();
+        }
+    }
+}
+
+impl droidforge::ops::land_loop::LandView for LiveView {
+    fn step(&self, verb: &str, droid: &str, message: &str) {
+        self.ui
+            .status(verb, &format!("{droid:<w$} {message}", w = self.width));
+    }
+
+    fn merge_progress(&self, event: &droidforge::ops::merge::MergeEvent) {
+        if let Some((verb, text)) = crate::cli::render::merge::event_line(event) {
+            self.ui.status(verb, &text);
         }
     }
 }

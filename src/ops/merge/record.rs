@@ -3,10 +3,11 @@
 
 use crate::error::Result;
 use crate::forge::progress::{
-    LogRow, PROGRESS_PATH, PhaseTable, StatusRow, parse_merge_log, parse_todo, render_progress,
+    LogRow, PROGRESS_PATH, PhaseTable, StatusRow, first_open_item, parse_merge_log, parse_todo,
+    render_progress,
 };
 use crate::git::{Oid, Repo};
-use crate::state::AgentStatus;
+use crate::state::{AgentStatus, LandStatus};
 use crate::workspace::Workspace;
 
 use super::report::{DroidReport, DroidStatus, MergeReport};
@@ -62,6 +63,9 @@ pub fn render(
     report: Option<&MergeReport>,
 ) -> Result<String> {
     let state = ws.state.store().read().unwrap_or_default();
+    // The loop of `run --land`: attempts, and who waits on a human. An unreadable loop file
+    // only loses those columns.
+    let land = ws.state.land_state().unwrap_or_default();
     let old_text = repo
         .read_file_at(base, PROGRESS_PATH)?
         .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -121,19 +125,36 @@ pub fn render(
                 }
             }
         };
-        let todo = match droid.and_then(|d| d.todo.as_deref()) {
-            Some(path) => {
-                let at = branch_tip.unwrap_or(base);
-                repo.read_file_at(at, path)?
-                    .and_then(|b| parse_todo(&String::from_utf8_lossy(&b)).percent())
-            }
+        let todo_text = match droid.and_then(|d| d.todo.as_deref()) {
+            Some(path) => repo
+                .read_file_at(branch_tip.unwrap_or(base), path)?
+                .map(|b| String::from_utf8_lossy(&b).into_owned()),
             None => None,
         };
+        let looped = land.droids.get(name);
+        let mut status = status;
+        if let Some(l) = looped
+            && matches!(l.status, LandStatus::NeedsHuman | LandStatus::Blocked)
+            && in_report.is_none_or(|d| d.status != DroidStatus::Merged)
+        {
+            status = match l.status {
+                LandStatus::NeedsHuman => "🙋 needs a human".to_owned(),
+                _ => "⏸ blocked".to_owned(),
+            };
+            notes = [l.reason.as_deref(), l.next.as_deref().map(|n| n.trim())]
+                .into_iter()
+                .flatten()
+                .map(|t| t.trim_end_matches('.').to_owned())
+                .collect::<Vec<_>>()
+                .join(". Next: ");
+        }
         Ok(StatusRow {
             droid: name.to_owned(),
             status,
-            todo,
+            todo: todo_text.as_deref().and_then(|t| parse_todo(t).percent()),
             merged_commit: merged_commit.map(|c| c.chars().take(7).collect()),
+            next: todo_text.as_deref().and_then(first_open_item),
+            attempts: looped.map(|l| l.attempts).filter(|&a| a > 0),
             notes,
         })
     };
@@ -181,7 +202,73 @@ pub fn render(
     if let Some(r) = report {
         new_log.extend(log_rows(r));
     }
-    Ok(render_progress(&tables, &old_log, &new_log))
+    let blocked = blocked_lines(ws, base, report, &land)?;
+    Ok(render_progress(&tables, &blocked, &old_log, &new_log))
+}
+
+/// The "Blocked" section: each unmerged droid that waits for unmerged droids of its `after`
+/// list, and each phase that waits for unmerged droids of the phases it comes after.
+fn blocked_lines(
+    ws: &Workspace,
+    base: Oid,
+    report: Option<&MergeReport>,
+    land: &crate::state::LandState,
+) -> Result<Vec<String>> {
+    let forge = &ws.forge;
+    let mut merged = std::collections::HashMap::new();
+    for d in forge.droids() {
+        let landed_now = report
+            .and_then(|r| r.droid(&d.name))
+            .is_some_and(|r| matches!(r.status, DroidStatus::Merged | DroidStatus::UpToDate));
+        merged.insert(
+            d.name.as_str(),
+            landed_now || super::plan::is_merged(ws, &d.name, base)?,
+        );
+    }
+    let why = |name: &str| match land.droids.get(name) {
+        Some(l) if l.status == LandStatus::NeedsHuman => " (needs a human)",
+        _ => "",
+    };
+    let mut lines = Vec::new();
+    for d in forge.droids() {
+        if merged[d.name.as_str()] {
+            continue;
+        }
+        let waits: Vec<String> = d
+            .after
+            .iter()
+            .filter(|a| merged.get(a.as_str()) == Some(&false))
+            .map(|a| format!("`{a}`{}", why(a)))
+            .collect();
+        if !waits.is_empty() {
+            lines.push(format!("`{}` waits for {}", d.name, waits.join(", ")));
+        }
+    }
+    for phase in &forge.manifest.phases {
+        let unmerged_here = forge
+            .droids_in_phase(phase.id)
+            .iter()
+            .any(|d| !merged[d.name.as_str()]);
+        if !unmerged_here {
+            continue;
+        }
+        for &before in &phase.after {
+            let open: Vec<String> = forge
+                .droids_in_phase(before)
+                .iter()
+                .filter(|d| !merged[d.name.as_str()])
+                .map(|d| format!("`{}`{}", d.name, why(&d.name)))
+                .collect();
+            if !open.is_empty() {
+                lines.push(format!(
+                    "Phase {} waits for phase {before}: {} not merged",
+                    phase.id,
+                    open.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(lines)
 }
 
 /// The merge-log rows of one run (droids it attempted; not the unready or up-to-date ones).
