@@ -36,22 +36,8 @@ fn droid_lines(d: &DroidReport, out: &mut String) {
         _ => super::droid::outcome(d, false),
     };
     out.push_str(&format!("  {} {label}: {verdict}\n", d.status.symbol()));
-    for v in &d.violations {
-        out.push_str(&format!(
-            "      {} {} in {} — {}\n",
-            v.kind,
-            v.path,
-            short_hex(&v.commit),
-            v.owner
-        ));
-    }
-    for c in &d.conflicts {
-        out.push_str(&format!(
-            "      {} conflict: {} (commit {})\n",
-            c.kind,
-            c.path,
-            short_hex(&c.commit)
-        ));
+    for line in super::droid::details(d) {
+        out.push_str(&format!("      {line}\n"));
     }
 }
 

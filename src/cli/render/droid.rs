@@ -1,6 +1,7 @@
 //! The one droid line that `merge` (a table row) and `check` (a text line) both show: who, the
 //! status word with its PROGRESS.md symbol, and why.
 
+use droidforge::git::short_hex;
 use droidforge::ops::merge::{DroidReport, DroidStatus};
 
 /// Who the line is about: the droid, or `branch` for a branch that belongs to no droid.
@@ -20,6 +21,29 @@ pub fn outcome(d: &DroidReport, dry_run: bool) -> String {
         Some(reason) => format!("{word}: {reason}"),
         None => word.to_owned(),
     }
+}
+
+/// What stopped the droid, one line per path: the paths it may not change and the paths that
+/// did not apply.
+pub fn details(d: &DroidReport) -> Vec<String> {
+    let violations = d.violations.iter().map(|v| {
+        format!(
+            "`{}` {} in {}: {}",
+            v.path,
+            v.kind,
+            short_hex(&v.commit),
+            v.owner
+        )
+    });
+    let conflicts = d.conflicts.iter().map(|c| {
+        format!(
+            "`{}` conflict ({}) applying {}",
+            c.path,
+            c.kind,
+            short_hex(&c.commit)
+        )
+    });
+    violations.chain(conflicts).collect()
 }
 
 fn word(d: &DroidReport, dry_run: bool) -> &'static str {

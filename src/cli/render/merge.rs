@@ -72,24 +72,8 @@ pub fn report(ui: &Ui, report: &MergeReport) {
     }
     let mut out = crate::cli::ui::table(&["RESULT", "DROID", "DETAIL"], &rows);
     for d in &report.droids {
-        for v in &d.violations {
-            out.push_str(&format!(
-                "  {}: `{}` {} in {}: {}\n",
-                droid::label(d),
-                v.path,
-                v.kind,
-                short_hex(&v.commit),
-                v.owner
-            ));
-        }
-        for c in &d.conflicts {
-            out.push_str(&format!(
-                "  {}: `{}` conflict ({}) applying {}\n",
-                droid::label(d),
-                c.path,
-                c.kind,
-                short_hex(&c.commit)
-            ));
+        for line in droid::details(d) {
+            out.push_str(&format!("  {}: {line}\n", droid::label(d)));
         }
     }
     ui.data(&out);

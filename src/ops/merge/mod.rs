@@ -7,6 +7,7 @@
 //! - [`step`]: one droid of a run → a [`DroidOutcome`];
 //! - [`gate`]: ownership, replay, verification;
 //! - [`record`]: PROGRESS.md rendering from state + a report;
+//! - [`progress`]: `progress [--write]` (PROGRESS.md as a record commit);
 //! - [`land`]: backup ref + CAS move of the integration branch, post-landing work, state;
 //! - [`journal`]: the crash-recovery journal and the history rebuilt from backup refs;
 //! - [`recover`]: `merge --continue` / `merge --abort` of an interrupted merge;
@@ -22,6 +23,7 @@ pub mod gate;
 pub mod journal;
 pub mod land;
 pub mod plan;
+pub mod progress;
 pub mod record;
 pub mod recover;
 pub mod remote;
