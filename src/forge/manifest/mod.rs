@@ -104,7 +104,7 @@ impl Forge {
 
     /// Overlap findings as warnings with their manifest lines: the first few, then a summary.
     pub fn overlap_problems(&self, found: &Overlaps) -> Vec<Problem> {
-        validate::overlap_problems(&self.text, found)
+        overlap::overlap_problems(&self.text, found)
     }
 
     pub fn droids(&self) -> &[Droid] {

@@ -13,10 +13,13 @@
 //! The work is capped: after [`MAX_FINDINGS`] findings or [`MAX_CANDIDATES`] automaton
 //! intersections the analysis stops and says so (`truncated`), so a pathological manifest
 //! (hundreds of droids owning `**/*N*`, which all overlap pairwise) still answers at once.
+//!
+//! [`overlap_problems`] turns the findings into warnings placed on the manifest's lines.
 
 use std::collections::HashMap;
 
 use super::schema::Manifest;
+use super::validate::{Problem, line_of};
 use crate::forge::ownership::{PatternAutomaton, automata_intersect, literal_prefix};
 
 /// Findings reported before the analysis stops.
@@ -313,6 +316,86 @@ impl Search<'_> {
             example,
         });
     }
+}
+
+/// Overlap findings shown one by one; the rest are summarized.
+const OVERLAPS_SHOWN: usize = 20;
+/// Droids named in one grouped finding.
+const DROIDS_SHOWN: usize = 6;
+
+/// Overlap findings as warnings placed on the line of the last droid's pattern.
+pub fn overlap_problems(text: &str, found: &Overlaps) -> Vec<Problem> {
+    let help = "give the path to one droid, or list it under [paths] shared if both must edit it (`plan --strict` makes this an error)";
+    let mut out: Vec<Problem> = found
+        .found
+        .iter()
+        .take(OVERLAPS_SHOWN)
+        .map(|o| {
+            let last = o.droids.len() - 1;
+            let line = droid_line_of(text, o.droid_indexes[last], &o.patterns[last]);
+            let message = if o.droids.len() == 2 {
+                format!(
+                    "droids `{}` (`{}`) and `{}` (`{}`) both own paths such as `{}`",
+                    o.droids[0], o.patterns[0], o.droids[1], o.patterns[1], o.example
+                )
+            } else {
+                format!(
+                    "{} droids own paths such as `{}`: {}",
+                    o.droids.len(),
+                    o.example,
+                    name_list(&o.droids, &o.patterns)
+                )
+            };
+            Problem::warning(line, message, help.to_owned())
+        })
+        .collect();
+    let hidden = found.found.len().saturating_sub(OVERLAPS_SHOWN);
+    if hidden > 0 || found.truncated {
+        let more = if found.truncated {
+            format!("at least {hidden} more ownership overlaps (the analysis stopped early)")
+        } else {
+            format!("{hidden} more ownership overlaps")
+        };
+        out.push(Problem::warning(
+            None,
+            more,
+            "`droidforge plan --format json` lists the overlaps found; fix these and run `plan --check` again".to_owned(),
+        ));
+    }
+    out
+}
+
+/// `` `a` (`src/**`), `b` (`src/*.rs`) … and N more ``.
+pub fn name_list(droids: &[String], patterns: &[String]) -> String {
+    let mut s: Vec<String> = droids
+        .iter()
+        .zip(patterns)
+        .take(DROIDS_SHOWN)
+        .map(|(d, p)| format!("`{d}` (`{p}`)"))
+        .collect();
+    if droids.len() > DROIDS_SHOWN {
+        s.push(format!("and {} more", droids.len() - DROIDS_SHOWN));
+    }
+    s.join(", ")
+}
+
+/// The line of `pattern` inside the `index`-th `[[droid]]` table, or of its first occurrence.
+fn droid_line_of(text: &str, index: usize, pattern: &str) -> Option<usize> {
+    let mut offset = 0;
+    let mut seen = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_start().starts_with("[[droid]]") {
+            if seen == index {
+                let rest = &text[offset..];
+                let local = line_of(rest, pattern)?;
+                let before = text[..offset].matches('\n').count();
+                return Some(before + local);
+            }
+            seen += 1;
+        }
+        offset += line.len();
+    }
+    line_of(text, pattern)
 }
 
 #[cfg(test)]
