@@ -337,7 +337,7 @@ const MAX_FILE_LINES: usize = 600;
 
 /// Files still over [`MAX_FILE_LINES`], each being split under the layout refactor; nothing
 /// may join this list, and an entry goes when its file is split.
-const LONG_FILES_BEING_SPLIT: &[&str] = &["src/git/mod.rs", "src/state/locks.rs"];
+const LONG_FILES_BEING_SPLIT: &[&str] = &["src/state/locks.rs"];
 
 #[test]
 fn no_source_file_is_over_600_lines() {
