@@ -46,6 +46,16 @@ pub type Signature = gix::actor::Signature;
 const FALLBACK_NAME: &str = "droidforge";
 const FALLBACK_EMAIL: &str = "droidforge@localhost";
 
+/// The fallback identity as gix configuration: used only when git has no committer configured,
+/// also by gix itself (the reflog of a new worktree's HEAD needs one), and kept by the
+/// repositories gix opens on its own (a linked worktree it adds).
+fn fallback_identity() -> [String; 2] {
+    [
+        format!("gitoxide.committer.nameFallback={FALLBACK_NAME}"),
+        format!("gitoxide.committer.emailFallback={FALLBACK_EMAIL}"),
+    ]
+}
+
 /// Parse a full hex object id.
 pub fn parse_oid(hex: &str) -> Option<Oid> {
     Oid::from_hex(hex.trim().as_bytes()).ok()
@@ -87,22 +97,28 @@ impl Clone for Repo {
 impl Repo {
     /// Find the repository containing `dir`.
     pub fn discover(dir: &Path) -> Result<Repo> {
-        let git = gix::discover(dir).map_err(|e| {
-            unsupported_format(dir, &e).unwrap_or_else(|| {
-                Error::failure(format!(
-                    "`{}` is not inside a git repository",
-                    dir.display()
-                ))
-                .with_source(e)
-                .hint("run droidforge inside a git repository, or create one with `git init`")
-            })
-        })?;
+        let mut trust = gix::sec::trust::Mapping::<gix::open::Options>::default();
+        trust.full = trust.full.config_overrides(fallback_identity());
+        trust.reduced = trust.reduced.config_overrides(fallback_identity());
+        let git = gix::ThreadSafeRepository::discover_opts(dir, Default::default(), trust)
+            .map(gix::Repository::from)
+            .map_err(|e| {
+                unsupported_format(dir, &e).unwrap_or_else(|| {
+                    Error::failure(format!(
+                        "`{}` is not inside a git repository",
+                        dir.display()
+                    ))
+                    .with_source(e)
+                    .hint("run droidforge inside a git repository, or create one with `git init`")
+                })
+            })?;
         Repo::from_git(git, dir)
     }
 
     /// Open the repository at exactly `dir`.
     pub fn open(dir: &Path) -> Result<Repo> {
-        let git = gix::open(dir).map_err(|e| {
+        let opts = gix::open::Options::default().config_overrides(fallback_identity());
+        let git = gix::open_opts(dir, opts).map_err(|e| {
             unsupported_format(dir, &e).unwrap_or_else(|| {
                 Error::failure(format!(
                     "cannot open the git repository at `{}`",

@@ -849,14 +849,10 @@ fn a_run_after_done_with_nothing_to_merge_left_the_droid_counted_as_merged() {
     assert!(!status.contains("nothing-to-merge"), "{status}");
 }
 
-#[test]
-fn leftover_changes_are_committed_as_droidforge_without_an_identity() {
-    let repo = two_droid_repo();
-    repo.df_ok(&["spawn", "core-droid"]);
-    // From here no identity anywhere: git must not guess one from the host.
+/// droidforge run with no git identity anywhere (`user.useConfigOnly`: git must not guess one
+/// from the host either).
+fn df_without_identity(repo: &TestRepo, args: &[&str]) -> std::process::Output {
     repo.git(&["config", "user.useConfigOnly", "true"]);
-    let fake = Fake::new();
-    fake.set("core-droid", "WRITE='src/core/a.rs=a'\n");
     let mut cmd = Command::new(droidforge_bin());
     hermetic(&mut cmd);
     for var in [
@@ -867,11 +863,16 @@ fn leftover_changes_are_committed_as_droidforge_without_an_identity() {
     ] {
         cmd.env_remove(var);
     }
-    let out = cmd
-        .current_dir(&repo.root)
-        .args(["run", "core-droid", "--cmd", &fake.cmd()])
-        .output()
-        .unwrap();
+    cmd.current_dir(&repo.root).args(args).output().unwrap()
+}
+
+#[test]
+fn leftover_changes_are_committed_as_droidforge_without_an_identity() {
+    let repo = two_droid_repo();
+    repo.df_ok(&["spawn", "core-droid"]);
+    let fake = Fake::new();
+    fake.set("core-droid", "WRITE='src/core/a.rs=a'\n");
+    let out = df_without_identity(&repo, &["run", "core-droid", "--cmd", &fake.cmd()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         repo.git(&[
@@ -887,6 +888,21 @@ fn leftover_changes_are_committed_as_droidforge_without_an_identity() {
         repo.rev("refs/droidforge/ready/core-droid"),
         repo.rev("droidforge/core-droid")
     );
+}
+
+/// gix writes the reflog of a new worktree's HEAD and needs a committer for it; without a
+/// configured identity `spawn` (and `run`, which spawns) failed instead of using droidforge's.
+#[test]
+fn spawn_without_a_git_identity_failed_writing_the_worktree_reflog() {
+    let repo = two_droid_repo();
+    let out = df_without_identity(&repo, &["spawn", "core-droid"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let wt = repo.path(".droidforge/worktrees/core-droid");
+    assert_eq!(
+        git_in(&wt, &["branch", "--show-current"]).trim(),
+        "droidforge/core-droid"
+    );
+    repo.assert_fsck();
 }
 
 /// A bare `run` in the main worktree refuses and says how to select; `spawn --run` with no
