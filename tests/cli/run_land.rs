@@ -483,3 +483,59 @@ fn a_droid_waiting_only_for_the_stagger_still_starts_when_no_agent_runs() {
     // Phase 1 in the order its agents finished, then `c`, then `d`.
     assert_eq!(landed_subjects(&repo)[2..], ["c: work", "d: work"]);
 }
+
+#[test]
+fn a_failed_verification_is_retried_and_lands_when_the_agent_fixes_it() {
+    let repo = repo_with(&forge_toml(&[("a", &["a/**"], &[])]), &[]);
+    let agents = Agents::new();
+    // The check wants a/ok; the first attempt forgets it, the second adds it.
+    agents.set(
+        "a",
+        "mkdir -p a && echo \"try $ATTEMPT\" > a/work.txt\n[ \"$ATTEMPT\" -ge 2 ] && echo ok > a/ok\ngit add a && git commit -q -m \"a: try $ATTEMPT\"",
+    );
+    let (code, json) = land_json(
+        &repo,
+        &["a", "--verify", "test -f a/ok", "--cmd", &agents.cmd()],
+    );
+    assert_eq!(code, Some(0), "{json:#}");
+    let a = land_entry(&json, "a");
+    assert_eq!(a["status"], "landed");
+    assert_eq!(a["attempts"], 2);
+    assert_eq!(a["last_rejection"]["kind"], "verify-failed", "{json:#}");
+    assert_eq!(repo.git(&["show", "main:a/ok"]), "ok\n");
+    // Both attempts' commits are the droid's history; each landed once.
+    assert_eq!(landed_subjects(&repo), ["a: try 1", "a: try 2"]);
+    assert_no_commit_landed_twice(&repo.root, "main");
+
+    // Out of retries: `--retries 0` stops after the first rejection, exit 5.
+    let repo = repo_with(&forge_toml(&[("a", &["a/**"], &[])]), &[]);
+    let agents = Agents::new();
+    agents.set(
+        "a",
+        "mkdir -p a && echo x > a/work.txt && git add a && git commit -q -m 'a: work'",
+    );
+    let (code, json) = land_json(
+        &repo,
+        &[
+            "a",
+            "--retries",
+            "0",
+            "--verify",
+            "false",
+            "--cmd",
+            &agents.cmd(),
+        ],
+    );
+    assert_eq!(code, Some(5), "{json:#}");
+    let a = land_entry(&json, "a");
+    assert_eq!(a["status"], "needs-human");
+    assert!(
+        a["reason"].as_str().unwrap().contains("no retries left"),
+        "{json:#}"
+    );
+    assert!(
+        a["next"].as_str().unwrap().contains("--retries 1"),
+        "{json:#}"
+    );
+    assert_eq!(agents.starts("a"), 1);
+}
