@@ -41,6 +41,7 @@ pub enum Command {
     Status(StatusArgs),
     Done(DoneArgs),
     Merge(MergeArgs),
+    Sync(SyncArgs),
     Check(CheckArgs),
     Progress(ProgressArgs),
     Guard(GuardArgs),
@@ -283,6 +284,11 @@ pub struct MergeArgs {
     /// Merge a phase even when earlier phases have unmerged droids.
     #[arg(long)]
     pub force: bool,
+    /// After merging, sync every droid that did not merge onto the new integration tip
+    /// (like `droidforge sync --all`; a rejected droid's worktree is left mid-rebase on its
+    /// conflict, ready for its agent).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub sync: bool,
     /// Finish an interrupted merge.
     #[arg(long = "continue", conflicts_with = "abort")]
     pub continue_: bool,
@@ -295,6 +301,23 @@ pub struct MergeArgs {
     /// Push the integration branch (with a lease) afterwards.
     #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
     pub push: Option<String>,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Bring droids' branches up to date with the integration branch: a clean replay moves the
+/// branch and its worktree (keeping unrelated uncommitted edits); a conflict leaves the
+/// worktree mid-`git rebase` with conflict markers, to finish with `git add` +
+/// `git rebase --continue`. Dirty worktrees and running agents are left alone.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Which droids (default: the droid of the current worktree).
+    #[command(flatten)]
+    pub select: Selection,
+    /// Undo the last sync: abort its rebase, or move the branch and worktree back.
+    #[arg(long)]
+    pub abort: bool,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,

@@ -9,6 +9,7 @@ use droidforge::error::Error;
 use droidforge::ops::merge::{CHECK_BY_HAND, MergeError};
 use droidforge::ops::ready::ReadyError;
 use droidforge::ops::run::RunError;
+use droidforge::ops::sync::SyncError;
 use droidforge::workspace::WorkspaceError;
 
 /// Hints for `err`: the library's own, then those this layer adds for the typed causes it
@@ -130,6 +131,26 @@ fn command_hints(err: &Error) -> Vec<String> {
     }
     if let Some(err) = err.find::<MergeError>() {
         hints.extend(merge_hints(err));
+    }
+    if let Some(err) = err.find::<SyncError>() {
+        hints.push(match err {
+            SyncError::NoMergeBase { droid, integration, .. } => format!(
+                "move its work onto `{integration}` by hand (`git rebase --root --onto {integration}` in its worktree), or start over with `droidforge remove {droid} --delete-branch` and `droidforge spawn {droid}`"
+            ),
+            SyncError::NothingToAbort { droid } => format!(
+                "`droidforge sync {droid}` records the tip it moves from; only that can be aborted"
+            ),
+            SyncError::MovedOn { from, worktree, .. } => format!(
+                "to go back anyway and drop those commits: `git -C {} reset --keep {from}`",
+                droidforge::util::text::shell_quote(&worktree.display().to_string())
+            ),
+            SyncError::AbortBlocked { droid, .. } => format!(
+                "commit or stash those changes, then run `droidforge sync --abort {droid}` again"
+            ),
+            SyncError::OtherOperation { operation, .. } => format!(
+                "finish or abort it with git (`git {operation} --continue` / `git {operation} --abort`)"
+            ),
+        });
     }
     hints
 }

@@ -22,6 +22,8 @@ pub struct BriefContext<'a> {
     pub integration: &'a str,
     /// Open requests (`droidforge ask`); the brief lists those addressed to its droid.
     pub requests: &'a [BriefRequest<'a>],
+    /// What the merger said about the droid's rejected attempts (shown first, newest first).
+    pub feedback: &'a [crate::forge::feedback::Feedback],
 }
 
 /// An open request as a brief shows it: plain data, so the model does not depend on where
@@ -89,6 +91,19 @@ pub fn render(forge: &Forge, droid: &Droid, ctx: &BriefContext<'_>) -> String {
         ));
     }
     line("");
+
+    // A rejected droid must see why before anything else.
+    if !ctx.feedback.is_empty() {
+        s.push_str(&crate::forge::feedback::render(
+            &droid.name,
+            ctx.feedback,
+            ctx.requests,
+        ));
+    }
+    let mut line = |text: &str| {
+        s.push_str(text);
+        s.push('\n');
+    };
 
     line("READ:");
     let mut reads: Vec<&str> = Vec::new();
@@ -328,6 +343,7 @@ after = ["core-droid"]
             &BriefContext {
                 integration: "main",
                 requests: &[],
+                feedback: &[],
             },
         );
         let expected = r#"# Brief: core-droid
@@ -385,6 +401,7 @@ You may keep working afterwards; run `droidforge done` again for a newer checkpo
             &BriefContext {
                 integration: "trunk",
                 requests: &[],
+                feedback: &[],
             },
         );
         assert!(text.contains("\nYou are test-droid.\n"));
@@ -403,6 +420,7 @@ You may keep working afterwards; run `droidforge done` again for a newer checkpo
         let ctx = BriefContext {
             integration: "main",
             requests: &[],
+            feedback: &[],
         };
         assert_eq!(render(&f, d, &ctx), render(&f, d, &ctx));
     }
@@ -427,6 +445,7 @@ You may keep working afterwards; run `droidforge done` again for a newer checkpo
         let ctx = BriefContext {
             integration: "main",
             requests: &requests,
+            feedback: &[],
         };
         let text = render(&f, f.droid("core-droid").unwrap(), &ctx);
         assert!(text.contains("OPEN REQUESTS"), "{text}");
@@ -438,6 +457,7 @@ You may keep working afterwards; run `droidforge done` again for a newer checkpo
         let none = BriefContext {
             integration: "main",
             requests: &[],
+            feedback: &[],
         };
         assert!(!render(&f, f.droid("core-droid").unwrap(), &none).contains("OPEN REQUESTS"));
     }

@@ -2,6 +2,7 @@
 //! files `init` scaffolds. Nothing here touches git.
 
 pub mod brief;
+pub mod feedback;
 pub mod file_ownership;
 pub mod manifest;
 pub mod ownership;

@@ -14,3 +14,4 @@ pub mod remove;
 pub mod run;
 pub mod spawn;
 pub mod status;
+pub mod sync;

@@ -183,23 +183,19 @@ pub fn spawn(
             .and_then(|main| main.head_branch())
     };
     // A corrupt store must not stop spawning: the briefs then list no requests.
-    let requests = ws
-        .state
-        .store()
-        .read()
-        .map(|s| s.requests)
-        .unwrap_or_default();
-    let requests = brief_requests(&requests);
-    let ctx = BriefContext {
-        integration: &ws.integration,
-        requests: &requests,
-    };
+    let stored = ws.state.store().read().unwrap_or_default();
+    let requests = brief_requests(&stored.requests);
 
     let mut outcomes: Vec<Option<SpawnOutcome>> = vec![None; droids.len()];
     let mut jobs: Vec<Job> = Vec::new();
     for (index, droid) in droids.iter().enumerate() {
         let branch = ws.branch_of(&droid.name);
         let path = ws.worktree_path(&droid.name);
+        let ctx = BriefContext {
+            integration: &ws.integration,
+            requests: &requests,
+            feedback: stored.feedback_of(&droid.name),
+        };
         let brief_text = brief::render(&ws.forge, droid, &ctx);
         let base = SpawnOutcome::new(&droid.name, &branch, &path, SpawnStatus::Exists);
         match classify(ws, &registered, main_branch.as_deref(), &branch, &path) {
@@ -467,19 +463,20 @@ fn refresh_brief(worktree: &Path, text: &str) -> Result<bool> {
     Ok(true)
 }
 
-/// Rewrite `droid`'s brief in its worktree (after its open requests changed), when the
-/// worktree exists; returns whether the brief was written.
+/// Rewrite `droid`'s brief in its worktree (after its open requests or the merger's feedback
+/// changed), when the worktree exists; returns whether the brief was written.
 pub fn rewrite_brief(ws: &Workspace, droid: &str) -> Result<bool> {
     let droid = ws.forge.require_droid(droid)?;
     let worktree = ws.worktree_path(&droid.name);
     if !worktree.join(".git").is_file() {
         return Ok(false);
     }
-    let requests = ws.state.store().read()?.requests;
-    let requests = brief_requests(&requests);
+    let state = ws.state.store().read()?;
+    let requests = brief_requests(&state.requests);
     let ctx = BriefContext {
         integration: &ws.integration,
         requests: &requests,
+        feedback: state.feedback_of(&droid.name),
     };
     refresh_brief(&worktree, &brief::render(&ws.forge, droid, &ctx))
 }

@@ -38,9 +38,15 @@ pub enum EventKind {
     Answered,
     /// `run --land` started an agent attempt (data: attempt, of).
     AttemptStarted,
-    /// A droid's branch was brought up to date with the integration branch.
+    /// A droid's branch was brought up to date with the integration branch (`droidforge sync`;
+    /// data: from, to, onto).
     Synced,
-    /// The merger's verdict was written into a droid's brief.
+    /// `droidforge sync` stopped on a conflict: the droid's worktree is mid-rebase (data:
+    /// from, onto, commit, paths).
+    SyncConflict,
+    /// `droidforge sync --abort` put a droid's branch back (data: to, how).
+    SyncAborted,
+    /// The merger's verdict was written into a droid's brief (data: attempt, merge_id, kind).
     FeedbackWritten,
     /// `run --land` stopped retrying a droid: it needs a human (data: reason, next).
     GaveUp,

@@ -25,6 +25,7 @@ pub use file::{MAX_STATE_FILE, move_aside, peek_state_json, read_state_bytes, re
 pub use land::{LandDroid, LandState, LandStatus, Rejection};
 pub use store::{
     AgentState, AgentStatus, DroidState, MergeRecord, Request, STATE_VERSION, State, Store,
+    SyncRecord,
 };
 
 use std::path::{Path, PathBuf};
@@ -233,6 +234,14 @@ pub fn group_leader_alive(pid: u32) -> bool {
         // No /proc: trust the pid.
         Err(_) => !Path::new("/proc/self").exists(),
     }
+}
+
+/// The process group this process belongs to (Linux: from `/proc/self/stat`). A droidforge
+/// command that an agent runs inside its own worktree is in the agent's group.
+pub fn own_process_group() -> Option<u32> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(2)?.parse().ok()
 }
 
 /// The process group of `droid`'s agent, when `run` recorded it as running (or stalled) and

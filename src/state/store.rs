@@ -36,6 +36,13 @@ pub struct State {
     pub requests: Vec<Request>,
 }
 
+impl State {
+    /// What the merger said about `droid`'s rejected attempts (oldest first).
+    pub fn feedback_of(&self, droid: &str) -> &[crate::forge::feedback::Feedback] {
+        self.droids.get(droid).map_or(&[], |d| &d.feedback)
+    }
+}
+
 /// One open request: `from` asks the owner `to` for something (`droidforge ask`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Request {
@@ -75,6 +82,14 @@ pub struct DroidState {
     /// skips these when a stale or repeated ready mark brings them again.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub landed: BTreeMap<String, String>,
+    /// The last `droidforge sync` that moved the branch or stopped on a conflict: what
+    /// `sync --abort` restores.
+    #[serde(default)]
+    pub sync: Option<SyncRecord>,
+    /// What the merger said about each rejected attempt since the droid last landed, oldest
+    /// first; rendered into its brief newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feedback: Vec<crate::forge::feedback::Feedback>,
     /// Short description of the last event.
     #[serde(default)]
     pub last_event: Option<String>,
@@ -121,6 +136,21 @@ pub struct AgentState {
     pub ended_at: Option<i64>,
     #[serde(default)]
     pub command: Option<String>,
+}
+
+/// A `droidforge sync` of one droid: the branch tip before it, and what it did.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SyncRecord {
+    /// The branch tip before the sync (what `sync --abort` puts back).
+    pub from: String,
+    /// The integration tip it synced onto.
+    pub onto: String,
+    /// The new branch tip of a clean sync; `None` when the sync stopped on a conflict (the
+    /// worktree is mid-rebase).
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Epoch seconds.
+    pub at: i64,
 }
 
 /// One landed (or attempted) merge run.

@@ -33,3 +33,4 @@ mod sparse;
 mod spawn;
 mod state_files;
 mod status;
+mod sync;

@@ -35,6 +35,21 @@ impl Session {
         }
     }
 
+    /// [`start`](Self::start) and the MCP handshake; returns the `initialize` result too.
+    fn open(repo: &TestRepo) -> (Session, serde_json::Value) {
+        let mut s = Session::start(repo);
+        let init = s.request(
+            "initialize",
+            serde_json::json!({
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "droidforge-test", "version": "0"}
+            }),
+        );
+        s.send(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        (s, init)
+    }
+
     fn send(&mut self, msg: serde_json::Value) {
         let mut line = msg.to_string();
         line.push('\n');
@@ -79,18 +94,9 @@ fn text_of(result: &serde_json::Value) -> String {
 #[test]
 fn an_mcp_client_lists_and_calls_the_forge_tools() {
     let repo = two_droid_repo();
-    let mut s = Session::start(&repo);
-    let init = s.request(
-        "initialize",
-        serde_json::json!({
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "droidforge-test", "version": "0"}
-        }),
-    );
+    let (mut s, init) = Session::open(&repo);
     assert_eq!(init["serverInfo"]["name"], "droidforge");
     assert!(init["capabilities"]["tools"].is_object(), "{init}");
-    s.send(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
 
     let tools = s.request("tools/list", serde_json::json!({}));
     let mut names: Vec<&str> = tools["tools"]
@@ -104,7 +110,7 @@ fn an_mcp_client_lists_and_calls_the_forge_tools() {
         names,
         [
             "check", "done", "events", "lock", "merge", "plan", "progress", "run", "spawn",
-            "status", "unlock"
+            "status", "sync", "unlock"
         ]
     );
     let merge = tools["tools"]
@@ -177,23 +183,6 @@ fn an_mcp_client_lists_and_calls_the_forge_tools() {
     );
 }
 
-impl Session {
-    /// `initialize` + `notifications/initialized`.
-    fn initialized(repo: &TestRepo) -> Session {
-        let mut s = Session::start(repo);
-        s.request(
-            "initialize",
-            serde_json::json!({
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "droidforge-test", "version": "0"}
-            }),
-        );
-        s.send(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-        s
-    }
-}
-
 #[test]
 fn an_orchestrator_lands_a_plan_through_mcp_run_and_reads_progress() {
     let repo = two_droid_repo();
@@ -206,7 +195,7 @@ fn an_orchestrator_lands_a_plan_through_mcp_run_and_reads_progress() {
         "infra-droid",
         "echo 'pub fn infra() { 2 }' > src/infra/lib.rs && git commit -qam 'infra: work'",
     );
-    let mut s = Session::initialized(&repo);
+    let mut s = Session::open(&repo).0;
     let result = s.call(
         "run",
         serde_json::json!({"all": true, "land": true, "retries": 1, "cmd": agents.cmd()}),
@@ -238,4 +227,45 @@ fn an_orchestrator_lands_a_plan_through_mcp_run_and_reads_progress() {
 
     drop(s.stdin);
     assert!(s.child.wait().unwrap().success());
+}
+
+/// The `sync` tool: the CLI's `sync --json`, a conflict as a tool error with exit code 3 and
+/// the worktree left mid-rebase, and `abort` putting the branch back.
+#[test]
+fn the_sync_tool_syncs_reports_conflicts_and_aborts() {
+    let repo = two_droid_repo();
+    repo.df_ok(&["spawn", "--all"]);
+    let core = repo.path(".droidforge/worktrees/core-droid");
+    let infra = repo.path(".droidforge/worktrees/infra-droid");
+    let old = commit_in(
+        &infra,
+        "infra: interfaces",
+        &[("INTERFACES.md", "# Interfaces\nI\n")],
+    );
+    commit_in(
+        &core,
+        "core: interfaces",
+        &[("INTERFACES.md", "# Interfaces\nC\n")],
+    );
+    repo.df_ok(&["done", "core-droid"]);
+    repo.df_ok(&["merge", "core-droid"]);
+
+    let (mut s, _) = Session::open(&repo);
+    let result = s.call("sync", serde_json::json!({"droids": ["infra-droid"]}));
+    assert_eq!(result["isError"], true, "{result}");
+    let err: serde_json::Value = serde_json::from_str(&text_of(&result)).unwrap();
+    assert_eq!(err["exit_code"], 3, "{err}");
+    let report: serde_json::Value = serde_json::from_str(err["stdout"].as_str().unwrap()).unwrap();
+    assert_eq!(report["droids"][0]["status"], "conflict", "{report}");
+    assert!(git_in(&infra, &["status"]).contains("rebas"));
+
+    let result = s.call(
+        "sync",
+        serde_json::json!({"droids": ["infra-droid"], "abort": true}),
+    );
+    assert_ne!(result["isError"], true, "{result}");
+    assert_eq!(repo.rev("droidforge/infra-droid"), old);
+    assert_eq!(git_in(&infra, &["status", "--porcelain"]), "");
+    drop(s.stdin);
+    s.child.wait().unwrap();
 }

@@ -101,6 +101,16 @@ pub struct ProgressParams {
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct SyncParams {
+    #[serde(flatten)]
+    pub select: SelectParams,
+    /// Undo the last sync of the selected droids instead (abort its rebase, or move the
+    /// branch and worktree back).
+    #[serde(default)]
+    pub abort: bool,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct CheckParams {
     pub base: Option<String>,
     pub head: Option<String>,
@@ -305,6 +315,22 @@ impl ForgeServer {
         let mut args = vec!["progress".to_owned()];
         if p.write {
             args.push("--write".into());
+        }
+        args.push("--json".into());
+        self.run(args).await
+    }
+
+    #[tool(
+        description = "Bring droids' branches up to date with the integration branch. Clean: the branch and worktree move (unrelated uncommitted edits kept). Conflict (exit 3): the worktree is left mid-`git rebase` with conflict markers; the droid resolves with `git add` + `git rebase --continue`. Dirty worktrees and running agents are left alone. `abort` undoes the last sync."
+    )]
+    async fn sync(
+        &self,
+        Parameters(p): Parameters<SyncParams>,
+    ) -> Result<CallToolResult, McpError> {
+        let mut args = vec!["sync".to_owned()];
+        select_args(&mut args, &p.select);
+        if p.abort {
+            args.push("--abort".into());
         }
         args.push("--json".into());
         self.run(args).await

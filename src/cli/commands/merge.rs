@@ -7,6 +7,7 @@ use crate::cli::render::merge as render;
 use droidforge::error::Result;
 use droidforge::git::Repo;
 use droidforge::ops::merge::{self, MergeEvent, MergeOptions, MergeReport};
+use droidforge::ops::sync::SyncReport;
 use droidforge::workspace::{ManifestSource, Workspace};
 
 pub fn run(ctx: &Ctx, args: &MergeArgs) -> Result<i32> {
@@ -57,15 +58,33 @@ pub fn run(ctx: &Ctx, args: &MergeArgs) -> Result<i32> {
         }
         _ => Ok(()),
     };
-    show(ctx, args, &report);
+    // `--sync`: the droids that did not merge follow the new tip; the merge's exit code stands.
+    let synced = match args.sync && !report.dry_run {
+        true => Some(droidforge::ops::sync::sync_unmerged(&ws, &report)?),
+        false => None,
+    };
+    show(ctx, args, &report, synced.as_ref());
     pushed?;
     Ok(report.exit_code())
 }
 
-fn show(ctx: &Ctx, args: &MergeArgs, report: &MergeReport) {
+fn show(ctx: &Ctx, args: &MergeArgs, report: &MergeReport, synced: Option<&SyncReport>) {
     if args.json {
-        ctx.ui.json(report);
+        match synced {
+            Some(sync) => {
+                let mut value = serde_json::to_value(report).unwrap_or_default();
+                value["sync"] = serde_json::to_value(sync).unwrap_or_default();
+                ctx.ui.json(&value);
+            }
+            None => ctx.ui.json(report),
+        }
     } else {
         render::report(&ctx.ui, report);
+        if let Some(sync) = synced {
+            ctx.ui.data(&crate::cli::render::sync::render_report(sync));
+            if let Some(hint) = crate::cli::render::sync::conflict_hint(sync) {
+                ctx.ui.hint(&hint);
+            }
+        }
     }
 }

@@ -29,6 +29,7 @@ pub mod remove;
 pub mod run;
 pub mod spawn;
 pub mod status;
+pub mod sync;
 pub mod undo;
 
 /// What every handler gets.
@@ -59,6 +60,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Status(args) => status::run(&ctx, &args),
         Command::Done(args) => done::run(&ctx, &args),
         Command::Merge(args) => merge::run(&ctx, &args),
+        Command::Sync(args) => sync::run(&ctx, &args),
         Command::Check(args) => check::run(&ctx, &args),
         Command::Progress(args) => progress::run(&ctx, &args),
         Command::Guard(args) => guard::run(&ctx, &args),

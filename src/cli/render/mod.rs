@@ -6,3 +6,4 @@ pub mod land;
 pub mod merge;
 pub mod run;
 pub mod status;
+pub mod sync;

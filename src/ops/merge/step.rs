@@ -407,7 +407,7 @@ type Landed = (Oid, Oid);
 /// Split `commits` into those still to land and those that already landed: recorded in state as
 /// landed, with the commit they became still on the integration branch (`tip`). An undone merge
 /// no longer counts. Returns (to land, [(original, rewritten)]).
-fn drop_landed(
+pub(crate) fn drop_landed(
     repo: &Repo,
     landed: Option<&BTreeMap<String, String>>,
     tip: Oid,
@@ -430,7 +430,7 @@ fn drop_landed(
 /// Split `commits` into those still to land and those whose exact change (see
 /// [`crate::git::ChangeSet`]) a commit of the integration branch since its merge base with
 /// `candidate` already made. Returns (to land, [(original, the upstream commit)]).
-fn drop_upstream(
+pub(crate) fn drop_upstream(
     repo: &Repo,
     tip: Oid,
     candidate: Oid,
