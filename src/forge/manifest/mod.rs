@@ -343,11 +343,15 @@ fn build_rules_for(
     only_for: Option<&[String]>,
 ) -> std::result::Result<Rules, Problem> {
     let protected = protected_patterns(m);
-    // A droid's TODO file is implicitly its own.
+    // A droid's TODO file is implicitly its own. It is a path, not a pattern: escaped, so that
+    // `TODO[core].md` is that file and `{` is not an unclosed glob group.
     let owns: Vec<Vec<String>> = m
         .droids
         .iter()
-        .map(|d| d.owns.iter().chain(d.todo.iter()).cloned().collect())
+        .map(|d| {
+            let todo = d.todo.iter().map(|t| globset::escape(t));
+            d.owns.iter().cloned().chain(todo).collect()
+        })
         .collect();
     let droids = m
         .droids
@@ -422,5 +426,38 @@ pub fn fuzz_manifest(bytes: &[u8]) -> std::result::Result<(), String> {
                 (true, None) => Ok(()),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod todo_path_tests {
+    use super::*;
+
+    fn forge_with_todo(todo: &str) -> Result<Forge> {
+        let text = format!(
+            "[[phase]]\nid = 1\n\n[[droid]]\nname = \"a\"\nphases = [1]\nowns = [\"src/**\"]\ntodo = \"{todo}\"\n"
+        );
+        Forge::parse_bytes(text.as_bytes(), MANIFEST_PATH, false)
+    }
+
+    /// Found by the manifest proptest: `todo = "{"` was compiled as a glob after validation
+    /// and rejected without a line ("`{` is not a valid glob"), though it is a file name.
+    #[test]
+    fn a_todo_path_with_glob_characters_was_compiled_as_a_pattern() {
+        for todo in ["{", "TODO[core].md", "TODO-{a,b}.md", "*.md"] {
+            let forge =
+                forge_with_todo(todo).unwrap_or_else(|e| panic!("{todo}: {}", e.full_message()));
+            assert_eq!(forge.rules.classify(todo).owners, vec![0], "{todo}");
+        }
+        let forge = forge_with_todo("TODO[core].md").unwrap();
+        assert!(
+            forge.rules.classify("TODOc.md").owners.is_empty(),
+            "a class matched"
+        );
+        let forge = forge_with_todo("*.md").unwrap();
+        assert!(
+            forge.rules.classify("README.md").owners.is_empty(),
+            "a star matched"
+        );
     }
 }
