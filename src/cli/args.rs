@@ -492,8 +492,14 @@ pub struct EventsArgs {
     #[arg(long)]
     pub all: bool,
     /// Only the last N events.
-    #[arg(long, short = 'n', value_name = "N")]
+    #[arg(long, short = 'n', value_name = "N", conflicts_with = "limit")]
     pub last: Option<usize>,
+    /// Only the first N events (of those `--since` and the droid filter keep).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Only events of the last DURATION (`10m`, `2h`, `1d`).
+    #[arg(long, value_name = "DURATION", value_parser = flags::duration)]
+    pub since: Option<std::time::Duration>,
 }
 
 /// Remove a droid's worktree (and its branch with --delete-branch).

@@ -98,3 +98,54 @@ fn follow_prints_events_as_they_are_appended() {
         ["spawned", "started", "committed", "exited", "ready"]
     );
 }
+
+/// `--since` and `--limit` (issue 15: `events` streams the journal instead of holding it).
+#[test]
+fn events_since_and_limit_filter_the_journal_stream() {
+    let repo = two_droid_repo();
+    repo.df_ok(&["spawn", "--all"]);
+    let journal = repo.path(".git/droidforge/events.jsonl");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let line = |at_ms: i64, msg: &str| {
+        format!(
+            "{{\"at_ms\":{at_ms},\"kind\":\"output\",\"droid\":\"core-droid\",\"message\":\"{msg}\",\"pid\":1}}\n"
+        )
+    };
+    // Rewrite the journal: two old events, three recent ones, and a torn last line.
+    let mut text = String::new();
+    text.push_str(&line(now_ms - 3 * 3_600_000, "old-1"));
+    text.push_str(&line(now_ms - 2 * 3_600_000, "old-2"));
+    for i in 1..=3 {
+        text.push_str(&line(now_ms - 60_000 + i, &format!("new-{i}")));
+    }
+    text.push_str("{\"at_ms\":1,\"kind\":\"no");
+    std::fs::write(&journal, text).unwrap();
+
+    let messages = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["events", "--json"];
+        all.extend_from_slice(args);
+        let v: serde_json::Value = serde_json::from_str(&repo.df_ok(&all)).unwrap();
+        v["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["message"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(messages(&[]), ["old-1", "old-2", "new-1", "new-2", "new-3"]);
+    assert_eq!(messages(&["--since", "1h"]), ["new-1", "new-2", "new-3"]);
+    assert_eq!(messages(&["--limit", "2"]), ["old-1", "old-2"]);
+    assert_eq!(
+        messages(&["--since", "1h", "--limit", "2"]),
+        ["new-1", "new-2"]
+    );
+    assert_eq!(messages(&["--since", "1h", "-n", "1"]), ["new-3"]);
+    let text = repo.df_ok(&["events", "--since", "1h", "--limit", "1"]);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("new-1"), "{text}");
+    let out = repo.df(&["events", "--since", "soon"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

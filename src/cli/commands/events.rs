@@ -1,6 +1,6 @@
 //! `droidforge events`: print the event journal, optionally following new lines.
 
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{BufRead, Seek, SeekFrom};
 use std::time::Duration;
 
 use super::Ctx;
@@ -22,32 +22,54 @@ pub fn run(ctx: &Ctx, args: &EventsArgs) -> Result<i32> {
     };
     let journal = ws.state.journal();
     let path = journal.path().to_owned();
-    let keep = |e: &Event| match &droid {
-        Some(d) => e.droid.as_deref() == Some(d.as_str()),
-        None => true,
+    let since_ms = args
+        .since
+        .map(|d| droidforge::util::time::now_ms().saturating_sub(d.as_millis() as i64));
+    let keep = |e: &Event| {
+        droid
+            .as_deref()
+            .is_none_or(|d| e.droid.as_deref() == Some(d))
+            && since_ms.is_none_or(|t| e.at_ms >= t)
     };
-    let (text, _) = read_from(&path, 0)?;
-    let mut offset = text.rfind('\n').map(|i| i as u64 + 1).unwrap_or(0);
-    let mut events: Vec<Event> = parse_lines(&text).into_iter().filter(keep).collect();
+    // The journal is read line by line: memory holds what is printed (or the last N), never
+    // the whole journal. Text without `--last` is printed as it is read.
+    let stream = !args.json && args.last.is_none();
+    let mut kept: std::collections::VecDeque<Event> = Default::default();
+    let mut seen = 0usize;
+    let mut offset = scan(&path, 0, |e| {
+        if !keep(&e) {
+            return true;
+        }
+        seen += 1;
+        if stream {
+            print_event(ctx, &e, false);
+        } else {
+            kept.push_back(e);
+            if args.last.is_some_and(|n| kept.len() > n) {
+                kept.pop_front();
+            }
+        }
+        args.limit.is_none_or(|n| seen < n)
+    })?;
     if let Some(name) = &droid
-        && events.is_empty()
+        && seen == 0
         && ws.forge.droid(name).is_none()
     {
         ws.forge.require_droid(name)?;
     }
-    if let Some(n) = args.last {
-        let skip = events.len().saturating_sub(n);
-        events.drain(..skip);
-    }
     if args.json && !args.follow {
-        ctx.ui.json(&serde_json::json!({ "events": events }));
+        ctx.ui.json(&serde_json::json!({ "events": kept }));
         return Ok(0);
     }
-    for e in &events {
+    for e in &kept {
         print_event(ctx, e, args.json);
     }
     if !args.follow {
         return Ok(0);
+    }
+    if args.limit.is_some() {
+        // `--limit` stopped early: follow from the end, not from where it stopped.
+        offset = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     }
     // Poll for appended lines; only whole lines are consumed (a writer may be mid-line).
     loop {
@@ -60,14 +82,12 @@ pub fn run(ctx: &Ctx, args: &EventsArgs) -> Result<i32> {
         if len == offset {
             continue;
         }
-        let (text, _) = read_from(&path, offset)?;
-        let Some(end) = text.rfind('\n') else {
-            continue;
-        };
-        offset += (end + 1) as u64;
-        for e in parse_lines(&text[..end + 1]).into_iter().filter(keep) {
-            print_event(ctx, &e, args.json);
-        }
+        offset = scan(&path, offset, |e| {
+            if keep(&e) {
+                print_event(ctx, &e, args.json);
+            }
+            true
+        })?;
     }
 }
 
@@ -96,26 +116,37 @@ pub fn format_event(e: &Event) -> String {
     line.trim_end().to_owned()
 }
 
-fn parse_lines(text: &str) -> Vec<Event> {
-    text.lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-/// The journal's text from byte `offset`, and the file length read.
-fn read_from(path: &std::path::Path, offset: u64) -> Result<(String, u64)> {
-    let mut file = match std::fs::File::open(path) {
+/// Read the journal from byte `offset`, one whole line at a time (a line without its `\n` yet
+/// is a writer mid-line: left for the next read), calling `f` with each event that parses
+/// until it returns false. Returns the offset after the last line consumed.
+fn scan(path: &std::path::Path, offset: u64, mut f: impl FnMut(Event) -> bool) -> Result<u64> {
+    let file = match std::fs::File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((String::new(), 0)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(e) => {
             return Err(e).with_context(|| format!("cannot read `{}`", path.display()));
         }
     };
-    file.seek(SeekFrom::Start(offset))
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    reader
+        .seek(SeekFrom::Start(offset))
         .with_context(|| format!("cannot read `{}`", path.display()))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read `{}`", path.display()))?;
-    let len = offset + bytes.len() as u64;
-    Ok((String::from_utf8_lossy(&bytes).into_owned(), len))
+    let mut at = offset;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("cannot read `{}`", path.display()))?;
+        if n == 0 || line.last() != Some(&b'\n') {
+            return Ok(at);
+        }
+        at += n as u64;
+        // Lines that do not parse (a torn write after a crash) are skipped.
+        if let Ok(event) = serde_json::from_slice::<Event>(&line)
+            && !f(event)
+        {
+            return Ok(at);
+        }
+    }
 }
