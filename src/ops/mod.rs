@@ -4,6 +4,7 @@
 pub mod ask;
 pub mod check;
 pub mod doctor;
+pub mod feedback;
 pub mod guard;
 pub mod hooks;
 pub mod land_loop;

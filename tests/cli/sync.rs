@@ -357,3 +357,124 @@ fn merge_sync_syncs_the_droids_that_did_not_merge() {
     assert_ne!(repo.rev("droidforge/a"), old);
     repo.git(&["merge-base", "--is-ancestor", "main", "droidforge/a"]);
 }
+
+fn brief(repo: &TestRepo, droid: &str) -> String {
+    std::fs::read_to_string(wt(repo, droid).join(".droidforge/BRIEF.md")).unwrap_or_default()
+}
+
+#[test]
+fn a_conflict_feedback_names_paths_the_landed_droid_and_subject_newest_attempt_first() {
+    let repo = ab_repo();
+    let mine = conflicting_a(&repo);
+    let theirs = repo.rev("droidforge/b");
+    done(&repo, "a");
+    let (out, _) = merge_json(&repo, &["a"]);
+    assert_eq!(out.status.code(), Some(3));
+    let text = brief(&repo, "a");
+    assert!(text.contains("What the merger said (attempt 1)"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "Your commit {} \"a: document the a API\" conflicts",
+            &mine[..7]
+        )),
+        "{text}"
+    );
+    // The landed commit on main that changed the file is b's (rebased, or fast-forwarded).
+    let landed = repo
+        .git(&["log", "-1", "--format=%h", "main", "--", "INTERFACES.md"])
+        .trim()
+        .to_owned();
+    assert!(
+        text.contains(&format!(
+            "- `INTERFACES.md` (content): landed by `b` in {landed} \"b: second version\""
+        )),
+        "{text}\n(b was {theirs})"
+    );
+    assert!(text.contains("droidforge sync"), "{text}");
+    // The brief's own sections are still there, after the feedback.
+    assert!(text.find("What the merger said").unwrap() < text.find("READ:").unwrap());
+
+    // A second rejection: attempt 2 comes first, attempt 1 is kept.
+    let (out, _) = merge_json(&repo, &["a"]);
+    assert_eq!(out.status.code(), Some(3));
+    let text = brief(&repo, "a");
+    let two = text.find("What the merger said (attempt 2)").expect(&text);
+    let one = text.find("What the merger said (attempt 1)").expect(&text);
+    assert!(two < one, "{text}");
+    let events = repo.df_ok(&["events", "--all", "--json"]);
+    assert_eq!(
+        events.matches("\"feedback-written\"").count(),
+        2,
+        "{events}"
+    );
+
+    // Resolved and landed: the feedback goes away.
+    let (out, _) = sync_json(&repo, &["a"]);
+    assert_eq!(out.status.code(), Some(3));
+    let dir = wt(&repo, "a");
+    std::fs::write(dir.join("INTERFACES.md"), "# Interfaces\nB: b()\nA: a()\n").unwrap();
+    git_in(&dir, &["add", "INTERFACES.md"]);
+    let mut cmd = std::process::Command::new("git");
+    hermetic(&mut cmd);
+    assert!(
+        cmd.current_dir(&dir)
+            .args(["rebase", "--continue"])
+            .env("GIT_EDITOR", "true")
+            .status()
+            .unwrap()
+            .success()
+    );
+    done(&repo, "a");
+    let (out, report) = merge_json(&repo, &["a"]);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert!(!brief(&repo, "a").contains("What the merger said"));
+}
+
+#[test]
+fn a_violation_feedback_names_each_path_its_owner_and_what_to_do_instead() {
+    let repo = ab_repo();
+    droid_commit(&repo, "a", "a: touch b", &[("b/y.txt", "mine\n")]);
+    done(&repo, "a");
+    let (out, _) = merge_json(&repo, &["a"]);
+    assert_eq!(out.status.code(), Some(4));
+    let text = brief(&repo, "a");
+    assert!(text.contains("What the merger said (attempt 1)"), "{text}");
+    assert!(text.contains("OWNERSHIP VIOLATION"), "{text}");
+    assert!(text.contains("- `b/y.txt` (modified in "), "{text}");
+    assert!(text.contains("): owned by `b`"), "{text}");
+    assert!(
+        text.contains("git restore --source=\"$B\" --staged --worktree -- b/y.txt"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`droidforge ask b \"<what you need>\"`"),
+        "{text}"
+    );
+    assert!(text.contains("into a file you own"), "{text}");
+}
+
+#[test]
+fn a_failed_verify_feedback_shows_the_command_and_the_last_60_lines() {
+    let repo = ab_repo();
+    droid_commit(&repo, "a", "a: work", &[("a/x.txt", "a2\n")]);
+    done(&repo, "a");
+    let (out, _) = merge_json(&repo, &["a", "--verify", "seq 1 100; exit 1"]);
+    assert_eq!(out.status.code(), Some(5));
+    let text = brief(&repo, "a");
+    assert!(
+        text.contains("VERIFY FAILED: `seq 1 100; exit 1` failed"),
+        "{text}"
+    );
+    assert!(text.contains("The last 60 lines of its output:"), "{text}");
+    let fenced: Vec<&str> = text
+        .split("```text\n")
+        .nth(1)
+        .expect(&text)
+        .split("\n```")
+        .next()
+        .unwrap()
+        .lines()
+        .collect();
+    let expected: Vec<String> = (41..=100).map(|i| i.to_string()).collect();
+    assert_eq!(fenced, expected, "{text}");
+}

@@ -43,7 +43,7 @@ fn land(ctx: &Ctx, ws: &Workspace, droids: &[&Droid], args: &RunArgs) -> Result<
     let report = land_loop::land(
         ws,
         &opts,
-        &land_loop::NoFixer,
+        &droidforge::ops::feedback::Fixer,
         view.clone(),
         view as Arc<dyn RunView>,
     )?;

@@ -290,6 +290,8 @@ pub struct Verified {
     pub ok: bool,
     /// Exit status and the last lines of output, for the report.
     pub detail: String,
+    /// Everything it printed (stdout, then stderr), for the droid's feedback.
+    pub output: String,
 }
 
 /// Run `sh -c cmd` in a scratch detached worktree of `commit` under `scratch_dir`, then remove
@@ -337,6 +339,7 @@ pub fn verify(repo: &Repo, scratch_dir: &Path, commit: Oid, cmd: &str) -> Result
         None => "killed by a signal".to_owned(),
     };
     Ok(Verified {
+        output: text.clone(),
         ok: output.status.success(),
         detail: if tail.is_empty() {
             format!("`{cmd}` failed ({status})")

@@ -258,9 +258,14 @@ pub fn run_merge(
         } else if !opts.no_record {
             land::record_upstream_only(ws, &report)?;
         }
+        let notes = crate::ops::feedback::after_merge(ws, &report);
+        report.notes.extend(notes);
         return Ok(report);
     }
     land::land(ws, &mut report, progress)?;
+    // Rejected droids find the merger's verdict in their briefs; landed ones lose theirs.
+    let notes = crate::ops::feedback::after_merge(ws, &report);
+    report.notes.extend(notes);
     Ok(report)
 }
 

@@ -122,6 +122,10 @@ pub struct DroidReport {
     pub conflicts: Vec<Conflict>,
     #[serde(default)]
     pub reason: Option<String>,
+    /// The output (stdout, then stderr) of a failed verification, for the feedback written
+    /// into the droid's brief; not part of the JSON report.
+    #[serde(skip)]
+    pub verify_output: Option<String>,
 }
 
 impl DroidReport {
@@ -137,6 +141,7 @@ impl DroidReport {
             violations: Vec::new(),
             conflicts: Vec::new(),
             reason: None,
+            verify_output: None,
         }
     }
 }

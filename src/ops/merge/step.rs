@@ -353,6 +353,7 @@ impl Run<'_> {
             let verified = gate::verify(repo, &dir, new_tip, cmd)?;
             if !verified.ok {
                 dr.reason = Some(verified.detail);
+                dr.verify_output = Some(verified.output);
                 return Ok(DroidOutcome::Rejected(Rejection::VerifyFailed));
             }
         }
