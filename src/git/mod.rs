@@ -26,7 +26,7 @@ pub use checkout::CheckoutUpdate;
 pub use diff::{ChangeKind, ChangeSet, PathChange};
 pub use dirty::{DirtyPaths, Unfinished};
 pub use fsck_names::InvalidEntry;
-pub use rebase::{InProgress, RebaseOutcome};
+pub use rebase::RebaseOutcome;
 pub use refs::{Expect, RefMoved, valid_branch_name};
 pub use replay::{ConflictEntry, ReplayOutcome, Replayed};
 pub use short::{SHORT_LEN, ShortOid, short, short_hex};

@@ -1,23 +1,13 @@
 //! A real `git rebase` in a worktree, for the one case gix cannot do: leaving the worktree in
 //! git's own resumable conflict state (a rebase stopped on a commit, conflict markers in the
 //! files, unmerged index entries), so an agent or a human finishes it with ordinary git
-//! (`git add` + `git rebase --continue`, or `git rebase --abort`). Also: what operation a
-//! worktree is in the middle of.
+//! (`git add` + `git rebase --continue`, or `git rebase --abort`). What a worktree is in the
+//! middle of is [`Repo::unfinished_operation`] (`dirty.rs`).
 
 use std::path::Path;
 
 use super::{Oid, Repo};
 use crate::error::{Context, Error, Result};
-
-/// An operation a worktree is in the middle of: git's own state, or unmerged index entries.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct InProgress {
-    /// `rebase`, `merge`, `cherry-pick`, `revert`, `am`, `bisect`, or `unmerged paths` when
-    /// only the index has conflict stages.
-    pub operation: String,
-    /// Paths with unmerged (conflict) entries in the index, sorted.
-    pub unmerged: Vec<String>,
-}
 
 /// How a `git rebase` ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,36 +24,6 @@ pub enum RebaseOutcome {
 }
 
 impl Repo {
-    /// What the worktree at `dir` is in the middle of, if anything.
-    pub fn in_progress(dir: &Path) -> Result<Option<InProgress>> {
-        let repo = gix::open(dir)
-            .with_context(|| format!("cannot open the worktree `{}`", dir.display()))?;
-        use gix::state::InProgress as S;
-        let operation = repo.state().map(|s| {
-            match s {
-                S::Rebase | S::RebaseInteractive | S::ApplyMailboxRebase => "rebase",
-                S::Merge => "merge",
-                S::CherryPick | S::CherryPickSequence => "cherry-pick",
-                S::Revert | S::RevertSequence => "revert",
-                S::ApplyMailbox => "am",
-                S::Bisect => "bisect",
-            }
-            .to_owned()
-        });
-        let unmerged = unmerged_paths(&repo)?;
-        Ok(match (operation, unmerged.is_empty()) {
-            (Some(operation), _) => Some(InProgress {
-                operation,
-                unmerged,
-            }),
-            (None, false) => Some(InProgress {
-                operation: "unmerged paths".to_owned(),
-                unmerged,
-            }),
-            (None, true) => None,
-        })
-    }
-
     /// `git rebase <onto>` of the branch checked out at `dir`, committing as `committer`.
     /// Autostash, `update-refs` and hooks are off so the result depends on the commits only. A
     /// stop on a conflict is an outcome, not an error; any other failure (git refusing to
@@ -101,9 +61,9 @@ impl Repo {
                     .with_source(e)
                     .hint("install git and put it on PATH")
             })?;
-        let state = Repo::in_progress(dir)?;
+        let state = Repo::unfinished_operation(dir)?;
         match state {
-            Some(s) if s.operation == "rebase" => {
+            Some(s) if s.operation == Some("rebase") => {
                 let git_dir = gix::open(dir)
                     .with_context(|| format!("cannot open the worktree `{}`", dir.display()))?
                     .git_dir()
@@ -140,17 +100,4 @@ impl Repo {
     pub fn abort_rebase(dir: &Path) -> Result<()> {
         Repo::git_cli(dir, &["rebase", "--abort"]).map(|_| ())
     }
-}
-
-/// Paths with conflict stages in the index of `repo`, sorted and unique.
-fn unmerged_paths(repo: &gix::Repository) -> Result<Vec<String>> {
-    let index = repo.index_or_empty().context("cannot read the index")?;
-    let mut out: Vec<String> = index
-        .entries()
-        .iter()
-        .filter(|e| e.stage() != gix::index::entry::Stage::Unconflicted)
-        .map(|e| e.path(&index).to_string())
-        .collect();
-    out.dedup();
-    Ok(out)
 }

@@ -48,11 +48,11 @@ pub fn abort(ws: &Workspace, droid: &str) -> Result<SyncAbort> {
         .get(&name)
         .and_then(|d| d.sync.clone());
     let present = wt.join(".git").is_file();
-    if present && let Some(busy) = Repo::in_progress(&wt)? {
-        if busy.operation != "rebase" {
+    if present && let Some(busy) = Repo::unfinished_operation(&wt)? {
+        if busy.operation != Some("rebase") {
             return Err(SyncError::OtherOperation {
                 droid: name,
-                operation: busy.operation,
+                operation: busy.operation.unwrap_or("conflicted index").to_owned(),
             }
             .into());
         }

@@ -41,7 +41,7 @@ pub use report::{
 use std::collections::BTreeMap;
 
 use crate::error::Result;
-use crate::git::{ConflictEntry, Expect, InProgress, Oid, RebaseOutcome, ReplayOutcome, Repo};
+use crate::git::{ConflictEntry, Expect, Oid, RebaseOutcome, ReplayOutcome, Repo, Unfinished};
 use crate::state::{Event, EventKind, FileLock, SyncRecord};
 use crate::workspace::Workspace;
 
@@ -113,12 +113,12 @@ pub fn sync_unmerged(
 
 /// What `droid`'s worktree is in the middle of (a rebase, a merge, unmerged paths), if
 /// anything; `None` also when it has no worktree.
-pub fn in_progress(ws: &Workspace, droid: &str) -> Result<Option<InProgress>> {
+pub fn in_progress(ws: &Workspace, droid: &str) -> Result<Option<Unfinished>> {
     let wt = ws.worktree_path(droid);
     if !wt.join(".git").is_file() {
         return Ok(None);
     }
-    Repo::in_progress(&wt)
+    Repo::unfinished_operation(&wt)
 }
 
 /// Sync one droid onto `onto` (normally [`Workspace::integration_tip`]). Left-alone cases
@@ -151,14 +151,14 @@ pub fn sync_droid(ws: &Workspace, droid: &str, onto: Oid) -> Result<DroidSync> {
     ws.state.ensure()?;
     // One sync (or abort) of a droid at a time; different droids sync in parallel.
     let _lock = FileLock::acquire(&ws.state.lock_path(&format!("sync-{name}")))?;
-    if let Some(busy) = Repo::in_progress(&wt)? {
+    if let Some(busy) = Repo::unfinished_operation(&wt)? {
         out.paths = busy.unmerged.clone();
         return Ok(out.with(
             SyncStatus::InProgress,
             format!(
-                "its worktree is in the middle of a {}: finish it (`git add` the resolved files, then `git {} --continue`) or undo it (`droidforge sync --abort`)",
-                busy.operation,
-                if busy.operation == "unmerged paths" { "rebase" } else { &busy.operation }
+                "its worktree is {}: finish it (`git add` the resolved files, then `git {} --continue`) or undo it (`droidforge sync --abort`)",
+                busy.describe(),
+                busy.operation.unwrap_or("rebase")
             ),
         ));
     }
