@@ -284,9 +284,7 @@ pub struct MergeArgs {
     /// Merge a phase even when earlier phases have unmerged droids.
     #[arg(long)]
     pub force: bool,
-    /// After merging, sync every droid that did not merge onto the new integration tip
-    /// (like `droidforge sync --all`; a rejected droid's worktree is left mid-rebase on its
-    /// conflict, ready for its agent).
+    /// Then sync every droid that did not merge onto the new tip (see `droidforge sync`).
     #[arg(long, conflicts_with = "dry_run")]
     pub sync: bool,
     /// Finish an interrupted merge.
@@ -306,10 +304,8 @@ pub struct MergeArgs {
     pub json: bool,
 }
 
-/// Bring droids' branches up to date with the integration branch: a clean replay moves the
-/// branch and its worktree (keeping unrelated uncommitted edits); a conflict leaves the
-/// worktree mid-`git rebase` with conflict markers, to finish with `git add` +
-/// `git rebase --continue`. Dirty worktrees and running agents are left alone.
+/// Rebase droid branches onto the integration branch: clean → branch and worktree move;
+/// conflict → the worktree is left mid-`git rebase` with conflict markers (docs/merge.md).
 #[derive(Debug, Args)]
 pub struct SyncArgs {
     /// Which droids (default: the droid of the current worktree).
