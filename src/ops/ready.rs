@@ -11,7 +11,7 @@
 use std::fmt;
 
 use crate::error::{ExitKind, Result, Typed};
-use crate::git::{DirtyPaths, Expect, Oid, Repo, short};
+use crate::git::{DirtyPaths, Expect, Oid, RefMoved, Repo, short};
 use crate::state::{Event, EventKind, StateDir};
 use crate::workspace::{READY_PREFIX, Workspace};
 
@@ -140,12 +140,13 @@ pub fn mark(
         expect,
         &format!("droidforge: `{droid}` ready"),
     ) {
-        // The compare-and-swap lost a race: say who won, not how the ref store refused.
-        let now = repo.ref_target(&name)?;
-        if now != found && now != Some(commit) {
-            return Err(moved(now).into());
+        // The compare-and-swap lost a race: say who won (from under the ref's lock), not how
+        // the ref store refused. Someone who set the same commit agrees with us.
+        match e.find::<RefMoved>() {
+            Some(lost) if lost.found == Some(commit) => {}
+            Some(lost) => return Err(moved(lost.found).into()),
+            None => return Err(e),
         }
-        return Err(e);
     }
     let ahead = match repo.branch_tip(integration)? {
         Some(tip) => repo.ahead_behind(commit, tip)?.0,
