@@ -539,3 +539,83 @@ fn a_failed_verification_is_retried_and_lands_when_the_agent_fixes_it() {
     );
     assert_eq!(agents.starts("a"), 1);
 }
+
+#[test]
+fn a_violation_the_agent_fixes_from_its_feedback_brief_lands() {
+    let repo = two_droid_repo();
+    let agents = Agents::new();
+    // First attempt: core-droid also writes a file of infra-droid's. Next: it reads the
+    // merger's verdict in its brief and takes the foreign file out of its commit.
+    agents.set(
+        "core-droid",
+        &format!(
+            "if grep -q 'What the merger said' \"$DROIDFORGE_BRIEF\"; then\n  cp \"$DROIDFORGE_BRIEF\" \"$AGENTS/core-brief-$ATTEMPT.md\"\n  git rm -q src/infra/hack.rs && git commit -q --amend --no-edit --no-verify\nelse\n{}\nfi",
+            core_work(true)
+        ),
+    );
+    agents.set(
+        "infra-droid",
+        "echo 'pub fn infra() { 2 }' > src/infra/lib.rs && git commit -qam 'infra: work'",
+    );
+    let (code, json) = land_json(&repo, &["--all", "--cmd", &agents.cmd()]);
+    assert_eq!(code, Some(0), "{json:#}");
+    assert_eq!(land_entry(&json, "core-droid")["status"], "landed");
+    assert_eq!(land_entry(&json, "core-droid")["attempts"], 2);
+    assert_eq!(land_entry(&json, "infra-droid")["attempts"], 1);
+    // The second attempt saw the path and its owner in its brief.
+    let brief = std::fs::read_to_string(agents.path("core-brief-2.md")).unwrap();
+    assert!(
+        brief.contains("What the merger said (attempt 1)"),
+        "{brief}"
+    );
+    assert!(brief.contains("src/infra/hack.rs"), "{brief}");
+    assert!(brief.contains("infra-droid"), "{brief}");
+    // git: both droids' work once, the foreign file never on main.
+    assert_eq!(landed_subjects(&repo), ["core: work", "infra: work"]);
+    assert!(
+        repo.git(&["log", "--format=%H", "main", "--", "src/infra/hack.rs"])
+            .trim()
+            .is_empty()
+    );
+    assert_no_commit_landed_twice(&repo.root, "main");
+    let journal = repo.read(".git/droidforge/events.jsonl");
+    assert_eq!(
+        journal.matches("\"feedback-written\"").count(),
+        1,
+        "{journal}"
+    );
+    repo.assert_fsck();
+}
+
+#[test]
+fn a_conflict_the_agent_resolves_after_sync_lands_after_one_retry() {
+    // Two independent droids append to the same place of the shared INTERFACES.md: the one
+    // merged second conflicts. After the sync its worktree is mid-rebase with conflict
+    // markers; its agent keeps both lines and continues the rebase.
+    let repo = repo_with(
+        &forge_toml(&[("a", &["a/**"], &[]), ("b", &["b/**"], &[])]),
+        &[],
+    );
+    let agents = Agents::new();
+    for d in ["a", "b"] {
+        agents.set(
+            d,
+            &format!(
+                "if [ -d \"$(git rev-parse --git-path rebase-merge)\" ]; then\n  grep -q '^<<<<<<<' INTERFACES.md || exit 9\n  grep -v '^[<=>]\\{{7\\}}' INTERFACES.md > resolved && mv resolved INTERFACES.md\n  git add INTERFACES.md && GIT_EDITOR=true git rebase --continue >/dev/null\nelse\n  mkdir -p {d} && echo {d} > {d}/x && echo '{d} contract' >> INTERFACES.md\n  git add -A {d} INTERFACES.md && git commit -q -m '{d}: contract'\nfi"
+            ),
+        );
+    }
+    let (code, json) = land_json(&repo, &["--all", "--cmd", &agents.cmd()]);
+    assert_eq!(code, Some(0), "{json:#}");
+    // One of them needed a second attempt.
+    assert_eq!(agents.starts("a") + agents.starts("b"), 3, "{json:#}");
+    let interfaces = repo.git(&["show", "main:INTERFACES.md"]);
+    assert!(
+        interfaces.contains("a contract") && interfaces.contains("b contract"),
+        "{interfaces}"
+    );
+    assert!(!interfaces.contains("<<<<<<<"), "{interfaces}");
+    assert_eq!(landed_subjects(&repo).len(), 2);
+    assert_no_commit_landed_twice(&repo.root, "main");
+    repo.assert_fsck();
+}

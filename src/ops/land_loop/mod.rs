@@ -210,15 +210,3 @@ pub fn prerequisites(forge: &crate::forge::manifest::Forge) -> HashMap<String, V
     }
     out
 }
-
-/// The [`Fixer`] used until sync is available: nothing to sync, no feedback written.
-pub struct NoFixer;
-
-impl Fixer for NoFixer {
-    fn sync(&self, _ws: &Workspace, _droid: &str) -> Result<SyncResult> {
-        Ok(SyncResult::UpToDate)
-    }
-    fn feedback(&self, _: &Workspace, _: &str, _: u32, _: &DroidReport) -> Result<()> {
-        Ok(())
-    }
-}
