@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Repo;
+use super::{Repo, git_in, run_git};
 use crate::error::{Error, Result};
 
 impl Repo {
@@ -124,16 +124,7 @@ impl Repo {
     /// 5) is `None` instead of an error (`git diff --quiet`: differences; `git config`: key
     /// not found).
     pub(super) fn git_cli_status(dir: &Path, args: &[&str]) -> Result<Option<String>> {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .output()
-            .map_err(|e| {
-                Error::failure("cannot run `git`")
-                    .with_source(e)
-                    .hint("install git and put it on PATH")
-            })?;
+        let out = run_git(git_in(dir).args(args))?;
         match out.status.code() {
             Some(0) => Ok(Some(String::from_utf8_lossy(&out.stdout).into_owned())),
             Some(1) | Some(5) => Ok(None),

@@ -96,6 +96,22 @@ impl Clone for Repo {
     }
 }
 
+/// `git -C dir`, for the few things gix has no API for; run it with [`run_git`].
+pub(crate) fn git_in(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new("git");
+    cmd.arg("-C").arg(dir);
+    cmd
+}
+
+/// Run a `git` command to completion; the one place that says git could not be started.
+pub(crate) fn run_git(cmd: &mut std::process::Command) -> Result<std::process::Output> {
+    cmd.output().map_err(|e| {
+        Error::failure("cannot run `git`")
+            .with_source(e)
+            .hint("install git and put it on PATH")
+    })
+}
+
 impl Repo {
     /// Find the repository containing `dir`.
     pub fn discover(dir: &Path) -> Result<Repo> {
@@ -210,11 +226,7 @@ impl Repo {
 
     /// Read a file's bytes from a commit's tree; `None` when the path is not a file there.
     pub fn read_file_at(&self, commit: Oid, path: &str) -> Result<Option<Vec<u8>>> {
-        let tree = self.tree_of(commit)?;
-        let Some(entry) = tree
-            .lookup_entry_by_path(path)
-            .with_context(|| format!("cannot look up `{path}`"))?
-        else {
+        let Some(entry) = self.entry_at(commit, path)? else {
             return Ok(None);
         };
         if !entry.mode().is_blob() {
@@ -229,11 +241,7 @@ impl Repo {
     /// The blob id of a file in a commit's tree; `None` when the path is not a file there.
     /// Cheaper than [`read_file_at`](Self::read_file_at) when the id is all a cache needs.
     pub fn file_id_at(&self, commit: Oid, path: &str) -> Result<Option<Oid>> {
-        let tree = self.tree_of(commit)?;
-        let Some(entry) = tree
-            .lookup_entry_by_path(path)
-            .with_context(|| format!("cannot look up `{path}`"))?
-        else {
+        let Some(entry) = self.entry_at(commit, path)? else {
             return Ok(None);
         };
         Ok(entry.mode().is_blob().then(|| entry.object_id()))
@@ -241,11 +249,16 @@ impl Repo {
 
     /// Is `path` a directory (tree) in a commit's tree?
     pub fn is_dir_at(&self, commit: Oid, path: &str) -> Result<bool> {
-        let tree = self.tree_of(commit)?;
-        Ok(tree
-            .lookup_entry_by_path(path)
-            .with_context(|| format!("cannot look up `{path}`"))?
+        Ok(self
+            .entry_at(commit, path)?
             .is_some_and(|e| e.mode().is_tree()))
+    }
+
+    /// The entry at `path` in a commit's tree, if there is one.
+    fn entry_at(&self, commit: Oid, path: &str) -> Result<Option<gix::object::tree::Entry<'_>>> {
+        self.tree_of(commit)?
+            .lookup_entry_by_path(path)
+            .with_context(|| format!("cannot look up `{path}`"))
     }
 
     /// The bytes of a blob.
@@ -462,16 +475,7 @@ impl Repo {
     /// Run the `git` binary in `dir` for the few things gix has no API for. Output is returned
     /// on success; failure includes git's stderr.
     pub fn git_cli(dir: &Path, args: &[&str]) -> Result<String> {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .output()
-            .map_err(|e| {
-                Error::failure("cannot run `git`")
-                    .with_source(e)
-                    .hint("install git and put it on PATH")
-            })?;
+        let out = run_git(git_in(dir).args(args))?;
         if !out.status.success() {
             return Err(Error::failure(format!(
                 "`git {}` failed in `{}`: {}",

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::{Oid, Repo};
+use super::{Oid, Repo, git_in, run_git};
 use crate::error::{Context, Error, Result};
 
 /// How a `git rebase` ended.
@@ -34,33 +34,27 @@ impl Repo {
         committer: &gix::actor::Signature,
     ) -> Result<RebaseOutcome> {
         let onto_hex = onto.to_string();
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args([
-                "-c",
-                "rebase.autoStash=false",
-                "-c",
-                "rebase.updateRefs=false",
-                "-c",
-                "rebase.autoSquash=false",
-                "-c",
-                "advice.mergeConflict=false",
-                "rebase",
-                "--no-verify",
-                &onto_hex,
-            ])
-            // Rewritten commits get the same committer as droidforge's in-memory replay.
-            .env("GIT_COMMITTER_NAME", committer.name.to_string())
-            .env("GIT_COMMITTER_EMAIL", committer.email.to_string())
-            .env("GIT_EDITOR", "true")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| {
-                Error::failure("cannot run `git`")
-                    .with_source(e)
-                    .hint("install git and put it on PATH")
-            })?;
+        let out = run_git(
+            git_in(dir)
+                .args([
+                    "-c",
+                    "rebase.autoStash=false",
+                    "-c",
+                    "rebase.updateRefs=false",
+                    "-c",
+                    "rebase.autoSquash=false",
+                    "-c",
+                    "advice.mergeConflict=false",
+                    "rebase",
+                    "--no-verify",
+                    &onto_hex,
+                ])
+                // Rewritten commits get the same committer as droidforge's in-memory replay.
+                .env("GIT_COMMITTER_NAME", committer.name.to_string())
+                .env("GIT_COMMITTER_EMAIL", committer.email.to_string())
+                .env("GIT_EDITOR", "true")
+                .stdin(std::process::Stdio::null()),
+        )?;
         let state = Repo::unfinished_operation(dir)?;
         match state {
             Some(s) if s.operation == Some("rebase") => {

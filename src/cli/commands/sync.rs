@@ -40,56 +40,34 @@ pub fn run(ctx: &Ctx, args: &SyncArgs) -> Result<i32> {
 }
 
 fn abort(ctx: &Ctx, ws: &Workspace, opts: &SyncOptions, json: bool) -> Result<i32> {
-    let droids: Vec<String> = ws
-        .forge
-        .select(&opts.droids, opts.phase, opts.all)?
-        .into_iter()
-        .map(|d| d.name.clone())
-        .collect();
-    let explicit = opts.explicit();
-    let mut done = Vec::new();
-    let mut first_error = None;
-    for droid in &droids {
-        match droidforge::ops::sync::abort(ws, droid) {
-            Ok(a) => {
-                if !json {
-                    let how = match a.how {
-                        AbortHow::RebaseAborted => "rebase aborted",
-                        AbortHow::MovedBack => "moved back",
-                        AbortHow::AlreadyThere => "already back",
-                    };
-                    ctx.ui.status(
-                        "Aborted",
-                        &format!(
-                            "sync of `{}`: {how}; `{}` is at {}",
-                            a.droid,
-                            a.branch,
-                            droidforge::git::short_hex(&a.tip)
-                        ),
-                    );
-                }
-                done.push(a);
-            }
-            // With `--all`/`--phase`, droids without a sync to abort are simply not involved.
-            Err(e)
-                if !explicit
-                    && matches!(
-                        e.find::<droidforge::ops::sync::SyncError>(),
-                        Some(droidforge::ops::sync::SyncError::NothingToAbort { .. })
-                    ) => {}
-            Err(e) => {
-                if first_error.is_none() {
-                    first_error = Some(e);
-                } else {
-                    ctx.ui.error(&e);
-                }
-            }
+    let report = droidforge::ops::sync::abort_selection(ws, opts)?;
+    if json {
+        ctx.ui
+            .json(&serde_json::json!({ "aborted": report.aborted }));
+    } else {
+        for a in &report.aborted {
+            let how = match a.how {
+                AbortHow::RebaseAborted => "rebase aborted",
+                AbortHow::MovedBack => "moved back",
+                AbortHow::AlreadyThere => "already back",
+            };
+            ctx.ui.status(
+                "Aborted",
+                &format!(
+                    "sync of `{}`: {how}; `{}` is at {}",
+                    a.droid,
+                    a.branch,
+                    droidforge::git::short_hex(&a.tip)
+                ),
+            );
         }
     }
-    if json {
-        ctx.ui.json(&serde_json::json!({ "aborted": done }));
+    let mut errors = report.errors.into_iter();
+    let first = errors.next();
+    for e in errors {
+        ctx.ui.error(&e);
     }
-    match first_error {
+    match first {
         Some(e) => Err(e),
         None => Ok(0),
     }

@@ -155,3 +155,25 @@ fn aborted_event(ws: &Workspace, droid: &str, tip: &str, how: AbortHow) {
         .with_data(serde_json::json!({ "to": tip, "how": how })),
     );
 }
+
+/// What `sync --abort` did over a selection: the syncs it undid and the droids it could not.
+#[derive(Debug, Default)]
+pub struct AbortReport {
+    pub aborted: Vec<SyncAbort>,
+    pub errors: Vec<crate::error::Error>,
+}
+
+/// [`abort`] for each selected droid. With `--all`/`--phase`, a droid with no sync to abort is
+/// simply not involved; named droids must have one.
+pub fn abort_selection(ws: &Workspace, opts: &super::SyncOptions) -> Result<AbortReport> {
+    let explicit = opts.explicit();
+    let mut report = AbortReport::default();
+    for droid in opts.selected(ws)? {
+        match abort(ws, &droid) {
+            Ok(a) => report.aborted.push(a),
+            Err(e) if !explicit && matches!(e.find(), Some(SyncError::NothingToAbort { .. })) => {}
+            Err(e) => report.errors.push(e),
+        }
+    }
+    Ok(report)
+}

@@ -33,7 +33,7 @@
 mod abort;
 mod report;
 
-pub use abort::{AbortHow, SyncAbort, abort};
+pub use abort::{AbortHow, AbortReport, SyncAbort, abort, abort_selection};
 pub use report::{
     DroidSync, SYNC_REPORT_VERSION, StoppedAt, SyncError, SyncOptions, SyncReport, SyncStatus,
 };
@@ -48,12 +48,7 @@ use crate::workspace::Workspace;
 /// Sync a selection of droids onto the current integration tip. One droid's problem is in its
 /// entry, not an error; errors are for a bad selection or an unreadable integration branch.
 pub fn sync(ws: &Workspace, opts: &SyncOptions) -> Result<SyncReport> {
-    let droids: Vec<String> = ws
-        .forge
-        .select(&opts.droids, opts.phase, opts.all)?
-        .into_iter()
-        .map(|d| d.name.clone())
-        .collect();
+    let droids = opts.selected(ws)?;
     let onto = ws.integration_tip()?;
     let mut report = SyncReport {
         version: SYNC_REPORT_VERSION,

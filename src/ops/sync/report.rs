@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::error::Result;
+
 use crate::error::{ExitKind, Typed};
 use crate::git::{ConflictEntry, Oid};
 
@@ -25,6 +27,16 @@ impl SyncOptions {
     /// worktree, ...) is an error (exit 1); for `--all` and `--phase` it is only reported.
     pub fn explicit(&self) -> bool {
         !self.all && self.phase.is_none() && !self.droids.is_empty()
+    }
+
+    /// The selected droids' names, in manifest order.
+    pub fn selected(&self, ws: &crate::workspace::Workspace) -> Result<Vec<String>> {
+        Ok(ws
+            .forge
+            .select(&self.droids, self.phase, self.all)?
+            .into_iter()
+            .map(|d| d.name.clone())
+            .collect())
     }
 }
 
