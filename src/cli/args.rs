@@ -1,10 +1,9 @@
 //! The command line: one clap-derive enum; each variant's doc comment is its help text.
 
+use super::flags;
 use droidforge::ops::merge::Strategy;
 use std::path::PathBuf;
 use std::time::Duration;
-
-use super::flags;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::engine::ArgValueCandidates;
@@ -425,15 +424,16 @@ pub struct LockArgs {
         value_name = "DURATION",
         num_args = 0..=1,
         require_equals = true,
-        default_missing_value = "forever"
+        default_missing_value = "forever",
+        value_parser = flags::wait
     )]
-    pub wait: Option<String>,
+    pub wait: Option<droidforge::state::locks::WaitPolicy>,
     /// The droid taking the lock (default: inferred from the worktree).
     #[arg(long, value_name = "NAME", add = ArgValueCandidates::new(droid_candidates))]
     pub droid: Option<String>,
     /// Release the lock automatically after this long (default 1h).
-    #[arg(long, value_name = "DURATION")]
-    pub ttl: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = flags::duration)]
+    pub ttl: Option<Duration>,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,

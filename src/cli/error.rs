@@ -6,6 +6,7 @@
 
 use droidforge::agent::{AgentError, PRESETS};
 use droidforge::error::Error;
+use droidforge::ops::lock::LockError;
 use droidforge::ops::merge::{CHECK_BY_HAND, MergeError};
 use droidforge::ops::ready::ReadyError;
 use droidforge::ops::run::RunError;
@@ -95,6 +96,12 @@ fn command_hints(err: &Error) -> Vec<String> {
             ReadyError::Uncommitted { droid, branch, .. } => format!(
                 "commit them on `{branch}` (or discard them), then run `droidforge done {droid}` again"
             ),
+        });
+    }
+    if let Some(err) = err.find::<LockError>() {
+        hints.push(match err {
+            LockError::NothingNamed => "pass globs or lease ids, `--all` for every lock of the droid, or `--force` to break stale locks".to_owned(),
+            LockError::NoLock { .. } => "`droidforge locks` lists the current leases; `--force` breaks another droid's".to_owned(),
         });
     }
     if let Some(err) = err.find::<RunError>() {

@@ -16,6 +16,15 @@ pub fn duration(text: &str) -> Result<Duration, String> {
     })
 }
 
+/// `lock --wait[=DURATION]`: `forever` (the flag alone) or at most a duration.
+pub fn wait(text: &str) -> Result<droidforge::state::locks::WaitPolicy, String> {
+    use droidforge::state::locks::WaitPolicy;
+    match text {
+        "forever" => Ok(WaitPolicy::Forever),
+        _ => duration(text).map(WaitPolicy::AtMost),
+    }
+}
+
 /// A duration that must be longer than 0 (`--stall`).
 pub fn nonzero_duration(text: &str) -> Result<Duration, String> {
     match duration(text)? {
@@ -53,7 +62,8 @@ mod tests {
     use clap::Parser;
 
     use crate::cli::Cli;
-    use crate::cli::args::{Command, RunArgs};
+    use crate::cli::args::{Command, LockArgs, RunArgs};
+    use droidforge::state::locks::WaitPolicy;
 
     fn run(flags: &[&str]) -> Result<RunArgs, clap::Error> {
         let argv = ["droidforge", "run", "--all"].iter().chain(flags);
@@ -107,5 +117,33 @@ mod tests {
         assert_eq!(run(&[]).unwrap().jobs, None);
         rejected(&["--jobs", "0"], "must be at least 1");
         rejected(&["--jobs", "x"], "`x` is not a number");
+    }
+
+    fn lock(flags: &[&str]) -> Result<LockArgs, clap::Error> {
+        let argv = ["droidforge", "lock", "src/**"].iter().chain(flags);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Lock(args) => Ok(args),
+            other => panic!("not lock: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn lock_ttl_and_wait_are_parsed_with_the_flags() {
+        let args = lock(&["--ttl", "2h", "--wait=5m"]).unwrap();
+        assert_eq!(args.ttl, Some(Duration::from_secs(7200)));
+        assert_eq!(
+            args.wait,
+            Some(WaitPolicy::AtMost(Duration::from_secs(300)))
+        );
+        assert_eq!(lock(&["--wait"]).unwrap().wait, Some(WaitPolicy::Forever));
+        assert_eq!(lock(&[]).unwrap().wait, None);
+        for flags in [&["--ttl", "soon"][..], &["--wait=soon"][..]] {
+            let err = lock(flags).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{flags:?}");
+            assert!(
+                err.to_string().contains("`soon` is not a duration"),
+                "{err}"
+            );
+        }
     }
 }

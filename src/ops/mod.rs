@@ -8,6 +8,7 @@ pub mod feedback;
 pub mod guard;
 pub mod hooks;
 pub mod land_loop;
+pub mod lock;
 pub mod merge;
 pub mod plan;
 pub mod ready;

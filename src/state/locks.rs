@@ -214,7 +214,7 @@ pub struct AttemptReport {
 }
 
 /// How long [`LockStore::acquire`] may wait.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitPolicy {
     NoWait,
     Forever,

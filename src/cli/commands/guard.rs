@@ -51,7 +51,7 @@ pub fn run(ctx: &Ctx, args: &GuardArgs) -> Result<i32> {
             cwd: ctx.cwd.clone(),
             worktree,
             source,
-            lease_pid: super::lock::holder_pid(),
+            lease_pid: droidforge::ops::lock::holder_pid(),
         },
     )?;
     if args.json {

@@ -58,7 +58,7 @@ fn judge(ctx: &Ctx, agent: HookAgent, droid: Option<&str>, input: &[u8]) -> Resu
             cwd,
             worktree,
             source: GuardSource::Edit,
-            lease_pid: super::lock::holder_pid(),
+            lease_pid: droidforge::ops::lock::holder_pid(),
         },
     )?;
     for (p, holders) in report.lock_warnings() {

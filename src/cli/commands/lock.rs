@@ -1,116 +1,42 @@
-//! `droidforge lock`, `unlock`, `locks`: advisory leases on shared paths between droids.
-//!
-//! Inside a droid's worktree the droid holds the lease (alive with its running agent, or
-//! until its TTL); elsewhere droidforge's *parent* (the shell or orchestrator that ran the
-//! command) does, because the lease has to outlive the `droidforge lock` process itself.
-//! See `state::locks` for the rules.
-
-use std::time::Duration;
+//! `droidforge lock`, `unlock`, `locks`: flags to options, `ops::lock`, and the rendering.
 
 use super::Ctx;
 use crate::cli::args::*;
 use droidforge::error::{Error, Result};
-use droidforge::state::locks::{
-    Attempt, AttemptReport, DEFAULT_TTL, Holder, LockMode, LockRequest, LockStore, Released,
-    WaitPolicy, format_cycle, holder_for,
-};
-use droidforge::state::{Event, EventKind};
-use droidforge::util::time::now;
+use droidforge::ops::lock::{LockError, LockOptions, LockOutcome, UnlockOptions};
+use droidforge::state::locks::{Attempt, DEFAULT_TTL, Holder, LockMode, WaitPolicy, format_cycle};
 use droidforge::workspace::{ManifestSource, Workspace};
-
-/// The process that asks for a lease through this command (see the module docs).
-pub fn holder_pid() -> u32 {
-    #[cfg(unix)]
-    {
-        std::os::unix::process::parent_id()
-    }
-    #[cfg(not(unix))]
-    {
-        std::process::id()
-    }
-}
-
-fn duration_arg(flag: &str, text: &str) -> Result<Duration> {
-    droidforge::util::duration::parse(text).ok_or_else(|| {
-        Error::usage(format!("`{text}` is not a duration for `{flag}`"))
-            .hint("write e.g. `30s`, `5m`, `2h`")
-    })
-}
 
 pub fn lock(ctx: &Ctx, args: &LockArgs) -> Result<i32> {
     let ws = Workspace::load(&ctx.cwd, ManifestSource::WorkingTree, false)?;
-    ws.state.ensure()?;
-    let droid = ws.droid_arg(args.droid.as_deref())?;
-    let mode = if args.read {
-        LockMode::Read
-    } else {
-        LockMode::Write
-    };
-    let ttl = match &args.ttl {
-        Some(t) => duration_arg("--ttl", t)?,
-        None => DEFAULT_TTL,
-    };
-    let wait = match args.wait.as_deref() {
-        None => WaitPolicy::NoWait,
-        Some("forever") => WaitPolicy::Forever,
-        Some(t) => WaitPolicy::AtMost(duration_arg("--wait", t)?),
-    };
-    let (holder, agent_pid) = holder_for(&ws.state, &droid, ws.current_droid().as_deref());
-    let req = LockRequest {
-        droid: droid.clone(),
+    let opts = LockOptions {
+        droid: args.droid.clone(),
         globs: args.globs.clone(),
-        mode,
-        ttl,
-        pid: holder_pid(),
-        holder,
-        agent_pid,
+        mode: if args.read {
+            LockMode::Read
+        } else {
+            LockMode::Write
+        },
+        ttl: args.ttl.unwrap_or(DEFAULT_TTL),
+        wait: args.wait.unwrap_or(WaitPolicy::NoWait),
     };
-    let store = LockStore::new(&ws.state);
-    let mut announced = false;
-    let report = store.acquire(&req, wait, Duration::from_millis(50), |r| {
-        for gone in &r.expired {
-            record_release(&ws, gone);
-        }
-        if let Attempt::Blocked { blockers } = &r.attempt
-            && !announced
-            && !matches!(wait, WaitPolicy::NoWait)
-        {
-            announced = true;
-            let who: Vec<String> = blockers
-                .iter()
-                .map(|b| format!("`{}` ({} {})", b.droid, b.mode.as_str(), b.glob))
-                .collect();
-            ctx.ui.status("Waiting", &format!("for {}", who.join(", ")));
-            ws.event_with(
-                Event::new(
-                    EventKind::LockWait,
-                    Some(&droid),
-                    format!("waits for {}", who.join(", ")),
-                )
-                .with_data(serde_json::json!({ "globs": req.globs, "blockers": blockers })),
-            );
-        }
+    let outcome = droidforge::ops::lock::lock(&ws, &opts, |blockers| {
+        let who: Vec<String> = blockers
+            .iter()
+            .map(|b| format!("`{}` ({} {})", b.droid, b.mode.as_str(), b.glob))
+            .collect();
+        ctx.ui.status("Waiting", &format!("for {}", who.join(", ")));
     })?;
-    render_attempt(ctx, &ws, &req, args, report)
+    render_attempt(ctx, &ws, args, outcome)
 }
 
-fn render_attempt(
-    ctx: &Ctx,
-    ws: &Workspace,
-    req: &LockRequest,
-    args: &LockArgs,
-    report: AttemptReport,
-) -> Result<i32> {
+fn render_attempt(ctx: &Ctx, ws: &Workspace, args: &LockArgs, outcome: LockOutcome) -> Result<i32> {
+    let LockOutcome {
+        request: req,
+        report,
+    } = outcome;
     match &report.attempt {
         Attempt::Granted { lease } => {
-            ws.event_with(
-                Event::new(
-                    EventKind::LockAcquired,
-                    Some(&lease.droid),
-                    format!("{} {}", lease.mode.as_str(), lease.globs.join(" ")),
-                )
-                .with_data(serde_json::to_value(lease).unwrap_or_default()),
-            );
             if args.json {
                 ctx.ui.json(&report);
             } else {
@@ -133,13 +59,10 @@ fn render_attempt(
             if args.json {
                 ctx.ui.json(&report);
             }
-            let at = now();
-            let table = LockStore::new(&ws.state).read().unwrap_or_default();
             let mut lines = Vec::new();
             let mut stale = Vec::new();
-            for b in blockers {
-                let lease = table.leases.iter().find(|l| l.id == b.lease);
-                let why = lease.and_then(|l| l.stale_reason(at));
+            let whys = droidforge::ops::lock::stale_blockers(ws, blockers);
+            for (b, why) in blockers.iter().zip(whys) {
                 if why.is_some() {
                     stale.push(b.lease.clone());
                 }
@@ -176,10 +99,6 @@ fn render_attempt(
         }
         Attempt::Deadlock { cycle } => {
             let text = format_cycle(cycle);
-            ws.event_with(
-                Event::new(EventKind::Deadlock, Some(&req.droid), text.clone())
-                    .with_data(serde_json::json!({ "cycle": cycle, "globs": req.globs })),
-            );
             if args.json {
                 ctx.ui.json(&report);
             }
@@ -193,108 +112,68 @@ fn render_attempt(
     }
 }
 
-fn record_release(ws: &Workspace, r: &Released) {
-    ws.event_with(
-        Event::new(
-            EventKind::LockReleased,
-            Some(&r.lease.droid),
-            format!("{} {} ({})", r.lease.id, r.lease.globs.join(" "), r.how),
-        )
-        .with_data(serde_json::json!({ "lease": r.lease, "seq": r.seq, "how": r.how })),
-    );
-}
-
 pub fn unlock(ctx: &Ctx, args: &UnlockArgs) -> Result<i32> {
     let ws = Workspace::load(&ctx.cwd, ManifestSource::WorkingTree, false)?;
-    ws.state.ensure()?;
-    if args.globs.is_empty() && !args.all && !args.force {
-        return Err(Error::usage("name the locks to release")
-            .hint("pass globs or lease ids, `--all` for every lock of the droid, or `--force` to break stale locks"));
-    }
-    // `--force` without `--droid` acts on every holder; otherwise the droid must be known.
-    let scope = if args.force && args.droid.is_none() {
-        None
-    } else {
-        Some(ws.droid_arg(args.droid.as_deref())?)
+    let opts = UnlockOptions {
+        targets: args.globs.clone(),
+        droid: args.droid.clone(),
+        force: args.force,
+        all: args.all,
     };
-    let scope = scope.as_deref();
-    let store = LockStore::new(&ws.state);
-    let released = store.release(scope, &args.globs, args.all, args.force)?;
-    for r in &released {
-        record_release(&ws, r);
-    }
+    let released = match droidforge::ops::lock::unlock(&ws, &opts) {
+        Ok(released) => released,
+        Err(e) => {
+            // A script reading `--json` still gets the (empty) list before the error.
+            if args.json
+                && e.find::<LockError>()
+                    .is_some_and(|e| matches!(e, LockError::NoLock { .. }))
+            {
+                ctx.ui.json(&serde_json::json!({ "released": [] }));
+            }
+            return Err(e);
+        }
+    };
     if args.json {
         ctx.ui.json(&serde_json::json!({ "released": released }));
     } else {
         for r in &released {
+            let verb = if r.how == "forced" {
+                "Broke"
+            } else {
+                "Unlocked"
+            };
+            let lease = &r.lease;
             ctx.ui.status(
-                if r.how == "forced" {
-                    "Broke"
-                } else {
-                    "Unlocked"
-                },
+                verb,
                 &format!(
                     "{} {} (`{}`, lease {})",
-                    r.lease.mode.as_str(),
-                    r.lease.globs.join(" "),
-                    r.lease.droid,
-                    r.lease.id
+                    lease.mode.as_str(),
+                    lease.globs.join(" "),
+                    lease.droid,
+                    lease.id
                 ),
             );
         }
-    }
-    if released.is_empty() && !args.globs.is_empty() {
-        let who = scope.map(|d| format!(" held by `{d}`")).unwrap_or_default();
-        return Err(Error::failure(format!(
-            "no lock on {}{who}",
-            args.globs
-                .iter()
-                .map(|g| format!("`{g}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .hint("`droidforge locks` lists the current leases; `--force` breaks another droid's"));
-    }
-    if released.is_empty() {
-        ctx.ui.status("Unlocked", "nothing");
+        if released.is_empty() {
+            ctx.ui.status("Unlocked", "nothing");
+        }
     }
     Ok(0)
 }
 
-#[derive(serde::Serialize)]
-struct LeaseView<'a> {
-    #[serde(flatten)]
-    lease: &'a droidforge::state::locks::Lease,
-    /// Why the lease is stale, when it is.
-    stale: Option<String>,
-}
-
 pub fn locks(ctx: &Ctx, args: &LocksArgs) -> Result<i32> {
     let ws = Workspace::load(&ctx.cwd, ManifestSource::WorkingTree, false)?;
-    let table = LockStore::new(&ws.state).read()?;
-    let at = now();
-    let views: Vec<LeaseView> = table
-        .leases
-        .iter()
-        .map(|l| LeaseView {
-            lease: l,
-            stale: l.stale_reason(at),
-        })
-        .collect();
-    let waits: Vec<_> = table
-        .waits
-        .iter()
-        .filter(|w| droidforge::state::pid_alive(w.pid))
-        .collect();
+    let list = droidforge::ops::lock::list(&ws)?;
     if args.json {
-        ctx.ui
-            .json(&serde_json::json!({ "leases": views, "waits": waits, "seq": table.seq }));
+        ctx.ui.json(&list);
         return Ok(0);
     }
-    if views.is_empty() {
+    let at = list.at;
+    if list.leases.is_empty() {
         ctx.ui.status("Locks", "none held");
     } else {
-        let rows: Vec<Vec<String>> = views
+        let rows: Vec<Vec<String>> = list
+            .leases
             .iter()
             .map(|v| {
                 vec![
@@ -302,7 +181,7 @@ pub fn locks(ctx: &Ctx, args: &LocksArgs) -> Result<i32> {
                     v.lease.droid.clone(),
                     v.lease.mode.as_str().to_owned(),
                     v.lease.globs.join(" "),
-                    holder_text(v.lease),
+                    holder_text(&v.lease),
                     human_secs(at - v.lease.acquired_at),
                     match &v.stale {
                         Some(why) => format!("stale: {why}"),
@@ -316,7 +195,7 @@ pub fn locks(ctx: &Ctx, args: &LocksArgs) -> Result<i32> {
             &rows,
         ));
     }
-    for w in waits {
+    for w in &list.waits {
         let on: Vec<String> = w
             .blockers
             .iter()
@@ -330,7 +209,7 @@ pub fn locks(ctx: &Ctx, args: &LocksArgs) -> Result<i32> {
             on.join(", ")
         ));
     }
-    if views.iter().any(|v| v.stale.is_some()) {
+    if list.leases.iter().any(|v| v.stale.is_some()) {
         ctx.ui
             .hint("break stale leases with `droidforge unlock --force`");
     }
