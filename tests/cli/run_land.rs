@@ -484,6 +484,53 @@ fn a_droid_waiting_only_for_the_stagger_still_starts_when_no_agent_runs() {
     assert_eq!(landed_subjects(&repo)[2..], ["c: work", "d: work"]);
 }
 
+/// A start deferred for `--stagger` whose wait ran out before the loop went to sleep (a
+/// loaded machine) made the loop sleep "until the next start is allowed": forever, with no
+/// agent left to wake it. Tiny staggers make that window likely; a watchdog turns the hang
+/// into a failure instead of a stuck test.
+#[test]
+fn a_stagger_that_ran_out_before_the_loop_slept_hung_the_loop() {
+    for stagger in ["1ms", "2ms", "3ms", "5ms", "8ms", "13ms", "21ms"] {
+        let repo = two_phase_repo();
+        let agents = Agents::new();
+        for d in ["a", "b", "c", "d"] {
+            agents.set(d, &work(d));
+        }
+        let mut cmd = std::process::Command::new(droidforge_bin());
+        hermetic(&mut cmd);
+        let cmdline = agents.cmd();
+        let mut child = cmd
+            .current_dir(&repo.root)
+            .args([
+                "run",
+                "--land",
+                "--all",
+                "--stagger",
+                stagger,
+                "--cmd",
+                &cmdline,
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("run --land --stagger {stagger} hung");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert!(status.success(), "--stagger {stagger}: {status:?}");
+        assert_eq!(landed_subjects(&repo).len(), 4, "--stagger {stagger}");
+    }
+}
+
 #[test]
 fn a_failed_verification_is_retried_and_lands_when_the_agent_fixes_it() {
     let repo = repo_with(&forge_toml(&[("a", &["a/**"], &[])]), &[]);

@@ -184,7 +184,7 @@ impl<'a> Loop<'a> {
             if self.running == 0 && !deferred {
                 break;
             }
-            let stagger_wait = self.stagger_wait();
+            let stagger_wait = next_wake(deferred, self.stagger_wait());
             tokio::select! {
                 done = self.rx.recv() => {
                     if let Some(done) = done {
@@ -295,9 +295,34 @@ impl<'a> Loop<'a> {
     }
 }
 
+/// How long the loop may sleep waiting for a stagger (`None`: until an agent ends or a
+/// signal). A start deferred for the stagger whose wait ran out since it was measured (a
+/// loaded machine) goes round at once: `None` there would sleep forever with no agent left
+/// to wake the loop.
+fn next_wake(deferred: bool, stagger_wait: Option<Duration>) -> Option<Duration> {
+    match stagger_wait {
+        None if deferred => Some(Duration::ZERO),
+        wait => wait,
+    }
+}
+
 async fn sleep_opt(d: Option<Duration>) {
     match d {
         Some(d) => tokio::time::sleep(d).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deferred_start_whose_stagger_ran_out_never_sleeps_forever() {
+        assert_eq!(next_wake(true, None), Some(Duration::ZERO));
+        let left = Duration::from_millis(300);
+        assert_eq!(next_wake(true, Some(left)), Some(left));
+        // Nothing waits to start: sleep until an agent ends.
+        assert_eq!(next_wake(false, None), None);
     }
 }
