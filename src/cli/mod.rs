@@ -8,6 +8,7 @@ pub mod candidates;
 pub mod commands;
 pub mod error;
 pub mod flags;
+pub mod mcp;
 pub mod render;
 pub mod ui;
 

@@ -347,3 +347,22 @@ fn no_source_file_is_over_600_lines() {
         "split these by topic (at most {MAX_FILE_LINES} lines each): {offenders:?}"
     );
 }
+
+/// A command is glue: flags → options → one `ops` call → rendering. Domain rules that grow a
+/// command past this belong in `src/ops/` (see CONTRIBUTING.md).
+const MAX_COMMAND_LINES: usize = 170;
+
+#[test]
+fn commands_stay_thin() {
+    let offenders: Vec<String> = sources()
+        .into_iter()
+        .filter(|(rel, text)| {
+            rel.starts_with("src/cli/commands/") && text.lines().count() > MAX_COMMAND_LINES
+        })
+        .map(|(rel, text)| format!("{rel}: {} lines", text.lines().count()))
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "move the domain rules of these commands into src/ops/ (at most {MAX_COMMAND_LINES} lines each): {offenders:?}"
+    );
+}

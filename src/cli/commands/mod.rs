@@ -21,7 +21,7 @@ pub mod guard_hook;
 pub mod init;
 pub mod internal_stress;
 pub mod lock;
-pub mod mcp;
+pub mod locks;
 pub mod merge;
 pub mod plan;
 pub mod progress;
@@ -31,6 +31,7 @@ pub mod spawn;
 pub mod status;
 pub mod sync;
 pub mod undo;
+pub mod unlock;
 
 /// What every handler gets.
 pub struct Ctx {
@@ -65,15 +66,15 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Progress(args) => progress::run(&ctx, &args),
         Command::Guard(args) => guard::run(&ctx, &args),
         Command::Lock(args) => lock::lock(&ctx, &args),
-        Command::Unlock(args) => lock::unlock(&ctx, &args),
-        Command::Locks(args) => lock::locks(&ctx, &args),
+        Command::Unlock(args) => unlock::unlock(&ctx, &args),
+        Command::Locks(args) => locks::locks(&ctx, &args),
         Command::Events(args) => events::run(&ctx, &args),
         Command::Ask(args) => ask::run(&ctx, &args),
         Command::Remove(args) => remove::remove(&ctx, &args),
         Command::Prune(args) => remove::prune(&ctx, &args),
         Command::Undo(args) => undo::run(&ctx, &args),
         Command::Doctor(args) => doctor::run(&ctx, &args),
-        Command::Mcp(args) => mcp::run(&ctx, &args),
+        Command::Mcp(args) => crate::cli::mcp::run(&ctx, &args),
         Command::Demo(args) => demo::run(&ctx, &args),
         Command::Completions(args) => completions::completions(&ctx, &args),
         Command::Man(args) => completions::man(&ctx, &args),

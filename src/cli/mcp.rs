@@ -15,8 +15,8 @@ use rmcp::{ErrorData as McpError, ServerHandler, ServiceExt, tool, tool_handler,
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::Ctx;
 use crate::cli::args::*;
+use crate::cli::commands::Ctx;
 use droidforge::error::{Context, Error, Result};
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
