@@ -54,6 +54,14 @@ pub enum ManifestSource {
 }
 
 impl Workspace {
+    /// A path for messages: relative to the repository root when it is inside it.
+    pub fn display_path(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+
     pub fn load(cwd: &Path, source: ManifestSource, strict: bool) -> Result<Workspace> {
         let repo = Repo::discover(cwd)?;
         Self::load_with(repo, cwd, source, strict)

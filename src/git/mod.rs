@@ -275,11 +275,15 @@ impl Repo {
         Ok(self.tree_of(commit)?.id)
     }
 
+    /// The commit `id`; an error naming it when it is missing (or not a commit).
+    pub(crate) fn commit(&self, id: Oid) -> Result<gix::Commit<'_>> {
+        self.git
+            .find_commit(id)
+            .with_context(|| format!("commit {id} is missing"))
+    }
+
     pub(crate) fn tree_of(&self, commit: Oid) -> Result<gix::Tree<'_>> {
-        let commit = self
-            .git
-            .find_commit(commit)
-            .with_context(|| format!("commit {commit} is missing"))?;
+        let commit = self.commit(commit)?;
         commit
             .tree()
             .with_context(|| format!("cannot read the tree of {}", commit.id))
@@ -301,10 +305,7 @@ impl Repo {
     }
 
     pub fn commit_info(&self, id: Oid) -> Result<CommitInfo> {
-        let commit = self
-            .git
-            .find_commit(id)
-            .with_context(|| format!("commit {id} is missing"))?;
+        let commit = self.commit(id)?;
         let decoded = commit
             .decode()
             .with_context(|| format!("cannot decode commit {id}"))?;
@@ -340,10 +341,7 @@ impl Repo {
 
     /// The full message of a commit (trailers included).
     pub fn commit_message(&self, id: Oid) -> Result<String> {
-        let commit = self
-            .git
-            .find_commit(id)
-            .with_context(|| format!("commit {id} is missing"))?;
+        let commit = self.commit(id)?;
         Ok(String::from_utf8_lossy(commit.message_raw_sloppy()).into_owned())
     }
 

@@ -50,10 +50,7 @@ impl Repo {
         let mut tip_tree = self.tree_id(onto)?;
         let mut done = Vec::with_capacity(commits.len());
         for &id in commits {
-            let commit = self
-                .git
-                .find_commit(id)
-                .with_context(|| format!("commit {id} is missing"))?;
+            let commit = self.commit(id)?;
             let decoded = commit
                 .decode()
                 .with_context(|| format!("cannot decode commit {id}"))?;

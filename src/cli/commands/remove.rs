@@ -14,12 +14,7 @@ pub fn remove(ctx: &Ctx, args: &RemoveArgs) -> Result<i32> {
     };
     for p in plan_all(&ws, &args.droids, opts)? {
         let o = execute(&ws, p)?;
-        let at = o
-            .worktree
-            .strip_prefix(&ws.root)
-            .unwrap_or(&o.worktree)
-            .display()
-            .to_string();
+        let at = ws.display_path(&o.worktree);
         if o.worktree_removed {
             ctx.ui
                 .status("Removed", &format!("worktree of {} at {at}", o.droid));
@@ -59,12 +54,7 @@ pub fn prune(ctx: &Ctx, args: &PruneArgs) -> Result<i32> {
         ctx.ui.status("Clean", "no stale or orphaned worktrees");
     }
     for item in &report.items {
-        let at = item
-            .path
-            .strip_prefix(&ws.root)
-            .unwrap_or(&item.path)
-            .display()
-            .to_string();
+        let at = ws.display_path(&item.path);
         let verb = match item.action {
             "pruned" => "Pruned",
             "would-prune" => "Would prune",

@@ -54,12 +54,7 @@ pub fn run(ctx: &Ctx, args: &SpawnArgs) -> Result<i32> {
         }));
     } else {
         for o in &outcomes {
-            let at = o
-                .worktree
-                .strip_prefix(&ws.root)
-                .unwrap_or(&o.worktree)
-                .display()
-                .to_string();
+            let at = ws.display_path(&o.worktree);
             match o.status {
                 SpawnStatus::Created => {
                     let note = if o.branch_created {
