@@ -95,30 +95,26 @@ impl Error {
 
     /// The first error of type `E` in the chain (this error's sources, outermost first).
     pub fn find<E: std::error::Error + 'static>(&self) -> Option<&E> {
-        let mut next = std::error::Error::source(self);
-        while let Some(cause) = next {
-            if let Some(found) = cause.downcast_ref::<E>() {
-                return Some(found);
-            }
-            next = cause.source();
-        }
-        None
+        self.sources().find_map(|cause| cause.downcast_ref::<E>())
     }
 
     /// The chain of causes below the message, outermost first.
     pub fn causes(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut next = std::error::Error::source(self);
-        while let Some(cause) = next {
+        let mut out: Vec<String> = Vec::new();
+        for cause in self.sources() {
             let text = cause.to_string();
             // A typed error made with [`Error::typed`] is its own message: not a cause.
             let repeats = out.last().unwrap_or(&self.message) == &text;
             if !text.is_empty() && !repeats {
                 out.push(text);
             }
-            next = cause.source();
         }
         out
+    }
+
+    /// This error's sources, outermost first.
+    fn sources(&self) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+        std::iter::successors(std::error::Error::source(self), |cause| cause.source())
     }
 
     /// The message and its causes on one line (`message: cause: cause`), for reports that
