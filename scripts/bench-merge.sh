@@ -1,30 +1,39 @@
 #!/usr/bin/env bash
-# Benchmark `droidforge merge --phase 1` against (a) a loop of `git rebase` + fast-forward per
-# droid and (b) `git replay` per droid, on the same repository in the same run.
+# Benchmark `droidforge merge --phase 1` (droids never spawned: every branch is marked ready
+# with `droidforge done`) against a `git replay --onto` + `update-ref` loop over the same
+# branches, in the same run: the contenders alternate (the first one rotates every round), each
+# on a fresh copy of the same repository, and the MEDIAN of the rounds counts. Also reports the
+# peak RSS of droidforge (`/usr/bin/time -f %M`) and the cost of one `droidforge done` call.
+# Exits non-zero only on errors (a droid that does not land is one), never on slow numbers.
 #
 # Usage:
 #   scripts/bench-merge.sh                      # generated repo: 10 droids x 20 commits
-#   scripts/bench-merge.sh --droids 10 --commits 20 --files 2000
-#   scripts/bench-merge.sh --gitgit [BUNDLE]    # real data: 70 git/git topics, one phase
+#   scripts/bench-merge.sh --droids 10 --commits 1000 --files 2000
+#   scripts/bench-merge.sh --gitgit [BUNDLE]    # real data: the git/git topics, one phase
 #                                               # (default /work/shared/data/gitgit-topics.bundle)
 #   scripts/bench-merge.sh --repo PATH          # any repo: every `droidforge/*` branch is a droid
 #                                               # of phase 1 owning the files its branch changes
-# Options: --runs N (default 3, the best run counts), --bin PATH (default: target/release),
+# Options: --runs N (default $RUNS or 5), --bin PATH (default: build target/release),
+#          --rebase (also time a `git rebase` + fast-forward loop; slow, off by default),
 #          --checkout (keep the integration branch checked out; by default every contender runs
-#          with a detached HEAD in the main worktree so that none pays for a checkout update,
-#          except the rebase loop, which cannot work without one).
+#          with a detached HEAD in the main worktree so that none pays for a checkout update).
+# The generated repo is written with `git fast-import` (10 x 1,000 commits in seconds): each
+# droid's commit c adds `droidN/file<c>.txt` and rewrites `droidN/file1.txt`, so every commit
+# touches a directory that grows with the branch (the case where work per commit must not
+# grow with the directory).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
 droids=10
 commits=20
 files=2000
-runs=3
+runs="${RUNS:-5}"
 mode=generated
 source_repo=""
 bundle="/work/shared/data/gitgit-topics.bundle"
 bin=""
 checkout=0
+with_rebase=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --droids) droids="$2"; shift 2 ;;
@@ -32,10 +41,11 @@ while [ $# -gt 0 ]; do
     --files) files="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --bin) bin="$2"; shift 2 ;;
+    --rebase) with_rebase=1; shift ;;
     --checkout) checkout=1; shift ;;
     --gitgit) mode=gitgit; if [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; then bundle="$2"; shift; fi; shift ;;
     --repo) mode=repo; source_repo="$(cd "$2" && pwd)"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -47,12 +57,13 @@ fi
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 export GIT_AUTHOR_NAME="Bench Author" GIT_AUTHOR_EMAIL=author@example.com
 export GIT_COMMITTER_NAME="Bench Committer" GIT_COMMITTER_EMAIL=committer@example.com
+export LC_ALL=C
 work="$(mktemp -d "${TMPDIR:-/tmp}/bench-merge.XXXXXX")"
 [ -n "${KEEP_WORK:-}" ] || trap 'rm -rf "$work"' EXIT
 tpl="$work/template"
+mkdir -p "$work/old"
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 # Write a manifest where each droid owns the files its branch changes (files changed by two or
 # more droids are shared), then commit it on main so all branches must be rebased.
@@ -84,25 +95,36 @@ write_manifest() {
   )
 }
 
+# A fast-import stream: a base commit with $files files, then per droid a branch of $commits
+# commits into its own (growing) directory.
+generate_stream() {
+  awk -v files="$files" -v droids="$droids" -v commits="$commits" '
+    function data(s) { printf "data %d\n%s", length(s), s }
+    function who(t) { printf "author Bench Author <author@example.com> %d +0000\ncommitter Bench Committer <committer@example.com> %d +0000\n", t, t }
+    BEGIN {
+      t = 1700000000
+      print "commit refs/heads/main"; print "mark :1"; who(t); data("base\n")
+      for (i = 1; i <= files; i++) { printf "M 100644 inline src/base%d.txt\n", i; data("file " i "\n") }
+      print ""
+      for (d = 1; d <= droids; d++) {
+        for (c = 1; c <= commits; c++) {
+          t++
+          printf "commit refs/heads/droidforge/droid%d\n", d; who(t); data("droid" d ": commit " c "\n")
+          if (c == 1) print "from :1"
+          printf "M 100644 inline droid%d/file%d.txt\n", d, c; data("droid " d " commit " c "\n")
+          if (c > 1) { printf "M 100644 inline droid%d/file1.txt\n", d; data("droid " d " revision " c "\n") }
+          print ""
+        }
+      }
+    }'
+}
+
+setup_start=$(date +%s.%N)
 case "$mode" in
   generated)
     git init -q -b main "$tpl"
-    (
-      cd "$tpl"
-      mkdir -p src
-      for i in $(seq 1 "$files"); do echo "file $i" > "src/base$i.txt"; done
-      git add -A && git commit -q -m "base"
-      for d in $(seq 1 "$droids"); do
-        git checkout -q -b "droidforge/droid$d" main
-        mkdir -p "droid$d"
-        for c in $(seq 1 "$commits"); do
-          echo "droid $d commit $c" > "droid$d/file$c.txt"
-          if [ "$c" -gt 1 ]; then echo "more $c" >> "droid$d/file1.txt"; fi
-          git add -A && git commit -q -m "droid$d: commit $c"
-        done
-        git checkout -q main
-      done
-    )
+    generate_stream | git -C "$tpl" fast-import --quiet
+    git -C "$tpl" checkout -q main
     write_manifest "$tpl"
     ;;
   gitgit)
@@ -126,12 +148,23 @@ for b in $branches; do ncommits=$((ncommits + $(git -C "$tpl" rev-list --count "
 nfiles=$(git -C "$tpl" ls-files | wc -l)
 # Merge order for the git contenders: droidforge's own (deterministic, here: by name).
 order=$(echo "$branches" | tr ' ' '\n' | sort)
-for b in $order; do "$bin" -C "$tpl" -q done "${b#droidforge/}"; done
+# `done` per droid (never spawned: it marks the branch head), each call timed on its own.
+done_ms=""
+for b in $order; do
+  t0=$(date +%s%N)
+  "$bin" -C "$tpl" -q done "${b#droidforge/}"
+  t1=$(date +%s%N)
+  done_ms="$done_ms $(( (t1 - t0) / 1000000 ))"
+done
 git -C "$tpl" gc -q --auto
-echo "repo: $mode, $ndroids droids, $ncommits commits, $nfiles files; best of $runs runs"
+setup_s=$(awk -v a="$setup_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+echo "repo: $mode, $ndroids droids, $ncommits commits, $nfiles files; median of $runs rounds (setup ${setup_s}s)"
+echo "load: $(uptime)"
 
 fresh() {
-  rm -rf "$work/run"
+  # Old copies are moved aside, not deleted: creating files right after deleting many is slow
+  # on some disks, which would penalize whichever contender runs next.
+  if [ -e "$work/run" ]; then mv "$work/run" "$(mktemp -d "$work/old/run.XXXXXX")/"; fi
   cp -a "$tpl" "$work/run"
   if [ "$checkout" = 0 ]; then git -C "$work/run" checkout -q --detach main; fi
 }
@@ -139,6 +172,7 @@ fresh() {
 cat > "$work/rebase.sh" <<'EOS'
 set -e
 cd "$1"; shift
+git checkout -q main
 for b in "$@"; do
   git rebase -q main "$b" >/dev/null
   git checkout -q main
@@ -157,44 +191,44 @@ for b in "$@"; do
 done
 git update-ref refs/heads/main "$tip" "$base"
 EOS
-cat > "$work/droidforge.sh" <<'EOS'
-set -e
-"$DF_BIN" -C "$1" -q merge --phase 1 >/dev/null
-EOS
-export DF_BIN="$bin"
 
-# Prints "wall cpu" (seconds; cpu = user + sys of the whole process tree).
+# Prints "wall cpu rss_kb" (seconds; cpu = user + sys of the whole process tree).
 measure() {
-  local script="$1"
+  local name="$1"
   fresh
-  if [ "$script" = rebase ]; then git -C "$work/run" checkout -q main; fi
-  /usr/bin/time -f "%e %U %S" -o "$work/time.txt" bash "$work/$script.sh" "$work/run" $order
-  if [ "$script" = droidforge ]; then
-    git -C "$work/run" log -1 --format=%s main | grep -q "^droidforge: record merge" \
-      || { echo "droidforge merge did not land" >&2; exit 1; }
-  fi
-  awk '{ printf "%.3f %.3f\n", $1, $2 + $3 }' "$work/time.txt"
+  case "$name" in
+    droidforge)
+      /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" "$bin" -C "$work/run" -q merge --phase 1 >/dev/null
+      git -C "$work/run" log -1 --format=%s main | grep -q "^droidforge: record merge" \
+        || { echo "droidforge merge did not land" >&2; exit 1; } ;;
+    *) /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" bash "$work/$name.sh" "$work/run" $order ;;
+  esac
+  awk '{ printf "%.3f %.3f %d\n", $1, $2 + $3, $4 }' "$work/time.txt"
 }
 
-declare -A wall cpu
-for name in rebase replay droidforge; do wall[$name]=""; cpu[$name]=""; done
+contenders="replay droidforge"
+[ "$with_rebase" = 0 ] || contenders="replay droidforge rebase"
+declare -A wall cpu rss
+for name in $contenders; do wall[$name]=""; cpu[$name]=""; rss[$name]=""; done
+set -- $contenders
 for r in $(seq 1 "$runs"); do
-  for name in rebase replay droidforge; do
-    read -r w c < <(measure "$name")
-    wall[$name]="${wall[$name]} $w"
-    cpu[$name]="${cpu[$name]} $c"
+  for name in "$@"; do
+    read -r w c m < <(measure "$name")
+    wall[$name]="${wall[$name]} $w"; cpu[$name]="${cpu[$name]} $c"; rss[$name]="${rss[$name]} $m"
   done
+  set -- "${@:2}" "$1" # rotate who goes first
 done
-best() { tr ' ' '\n' | grep . | sort -n | head -1; }
-label() { case "$1" in rebase) echo "git rebase + ff loop";; replay) echo "git replay per droid";; droidforge) echo "droidforge merge --phase 1";; esac; }
-printf '%-28s %9s %9s   %s\n' "" "wall(s)" "cpu(s)" "(all runs: wall / cpu)"
-for name in rebase replay droidforge; do
-  printf '%-28s %9s %9s   (%s /%s)\n' "$(label $name)" "$(echo ${wall[$name]} | best)" "$(echo ${cpu[$name]} | best)" "${wall[$name]# }" "${cpu[$name]}"
+med() { echo $1 | tr ' ' '\n' | grep . | median; }
+label() { case "$1" in rebase) echo "git rebase + ff loop";; replay) echo "git replay + update-ref loop";; droidforge) echo "droidforge merge --phase 1";; esac; }
+printf '%-30s %8s %8s %10s   %s\n' "" "wall(s)" "cpu(s)" "peak RSS" "(all rounds: wall)"
+for name in $contenders; do
+  printf '%-30s %8s %8s %7s MB   (%s)\n' "$(label $name)" "$(med "${wall[$name]}")" "$(med "${cpu[$name]}")" \
+    "$(awk -v k="$(med "${rss[$name]}")" 'BEGIN { printf "%.1f", k / 1024 }')" "${wall[$name]# }"
 done
-for kind in wall cpu; do
-  if [ $kind = wall ]; then rb=$(echo ${wall[rebase]} | best); rp=$(echo ${wall[replay]} | best); dfm=$(echo ${wall[droidforge]} | best)
-  else rb=$(echo ${cpu[rebase]} | best); rp=$(echo ${cpu[replay]} | best); dfm=$(echo ${cpu[droidforge]} | best); fi
-  awk -v df="$dfm" -v rp="$rp" -v rb="$rb" -v k="$kind" 'BEGIN {
-    printf "%-5s droidforge / git replay = %.2fx (target <= 1.2x); git rebase loop / droidforge = %.1fx\n", k, df / rp, rb / df
-  }'
+rp_w=$(med "${wall[replay]}"); rp_c=$(med "${cpu[replay]}")
+for name in $contenders; do
+  [ "$name" = replay ] && continue
+  awk -v w="$(med "${wall[$name]}")" -v c="$(med "${cpu[$name]}")" -v rw="$rp_w" -v rc="$rp_c" -v l="$(label $name)" \
+    'BEGIN { printf "ratio %s / git replay loop: wall %.2fx, cpu %.2fx\n", l, (rw > 0 ? w / rw : 0), (rc > 0 ? c / rc : 0) }'
 done
+echo "droidforge done: median $(med "$done_ms") ms per call over $ndroids calls (all:$done_ms)"
