@@ -54,7 +54,12 @@ impl Repo {
         // Like `git status`, refresh the index's stat data when it went stale (e.g. files
         // checked out in the same second as the index was written, which would otherwise be
         // re-hashed on every call). Best effort: a concurrent git in that worktree wins.
-        if let Some(outcome) = iter.outcome_mut() {
+        // Only when there is something to refresh: gix hands back an empty change list after
+        // a parallel run, and writing it would rewrite (and lock) every worktree's index on
+        // every call, racing the agent's own `git add`.
+        if let Some(outcome) = iter.outcome_mut()
+            && outcome.has_changes()
+        {
             let _ = outcome.write_changes();
         }
         Ok(DirtyPaths {

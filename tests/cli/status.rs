@@ -332,3 +332,48 @@ fn status_table_cuts_columns_when_piped() {
     assert!(row.contains(long), "{text}");
     assert!(!row.contains('…'), "{text}");
 }
+
+/// Issue 15: every `status` rewrote (and so locked) the index of every worktree, even with no
+/// stale stat data to refresh: an agent's `git add` running at the same time failed on
+/// `index.lock`, and 100 droids cost 100 index writes per call.
+#[test]
+fn status_does_not_rewrite_clean_worktree_indexes() {
+    use std::os::unix::fs::MetadataExt;
+    let repo = two_droid_repo();
+    repo.df_ok(&["spawn", "--all"]);
+    let wt = repo.path(".droidforge/worktrees/core-droid");
+    write_files(&wt, &[("notes.txt", "n\n")]);
+    // Files checked out in the same second as their index was written are "racily clean"
+    // (re-hashed, and refreshed, on every call within that second): date the worktree's files
+    // a minute back so the first call refreshes their stat data once and nothing is stale after.
+    let out = std::process::Command::new("sh")
+        .current_dir(&wt)
+        .args([
+            "-c",
+            "find . -path ./.git -prune -o -type f -exec touch -d '-1 minute' {} +",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    status_json(&repo, &[]);
+    let index = repo.path(".git/worktrees/core-droid/index");
+    let before = std::fs::metadata(&index).unwrap();
+    for _ in 0..2 {
+        let v = status_json(&repo, &[]);
+        assert_eq!(
+            v["droids"][0]["dirty"],
+            serde_json::json!({"changed": 0, "untracked": 1})
+        );
+    }
+    let after = std::fs::metadata(&index).unwrap();
+    assert_eq!(
+        (before.ino(), before.mtime(), before.mtime_nsec()),
+        (after.ino(), after.mtime(), after.mtime_nsec()),
+        "status rewrote a clean worktree's index"
+    );
+    assert_eq!(git_in(&wt, &["status", "--porcelain"]), "?? notes.txt\n");
+}
