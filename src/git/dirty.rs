@@ -21,18 +21,36 @@ impl Repo {
     pub fn worktree_dirty_paths(path: &Path, limit: usize) -> Result<DirtyPaths> {
         let repo = gix::open(path)
             .with_context(|| format!("cannot open the worktree `{}`", path.display()))?;
-        let mut iter = repo
+        let index = repo
+            .index_or_empty()
+            .with_context(|| format!("cannot read the index of `{}`", path.display()))?;
+        let head_tree = repo
+            .head_tree_id_or_empty()
+            .with_context(|| format!("cannot read HEAD of `{}`", path.display()))?
+            .detach();
+        // Nothing staged (the common case) is settled by hashing the index's trees in memory:
+        // the HEAD-to-index diff would read every tree of HEAD from the object database,
+        // hundreds of object reads per worktree.
+        let staged_nothing = index_tree_id(&index, repo.object_hash()) == Some(head_tree);
+        let platform = repo
             .status(gix::progress::Discard)
             .context("cannot compute status")?
+            .index(gix::worktree::IndexPersistedOrInMemory::Persisted(index))
+            .head_tree(head_tree)
             .untracked_files(gix::status::UntrackedFiles::Files)
             // Callers already check many worktrees in parallel; nested thread pools per
             // worktree only add thread churn.
-            .index_worktree_options_mut(|o| o.thread_limit = Some(1))
-            .into_iter(None)
-            .with_context(|| format!("cannot compute the status of `{}`", path.display()))?;
+            .index_worktree_options_mut(|o| o.thread_limit = Some(1));
+        let iter = if staged_nothing {
+            platform.into_index_worktree_iter(None).map(Items::Worktree)
+        } else {
+            platform.into_iter(None).map(Items::All)
+        };
+        let mut iter =
+            iter.with_context(|| format!("cannot compute the status of `{}`", path.display()))?;
         let mut changed = std::collections::BTreeSet::new();
         let mut untracked = std::collections::BTreeSet::new();
-        for item in iter.by_ref() {
+        while let Some(item) = iter.next_item() {
             let item =
                 item.with_context(|| format!("cannot compute the status of `{}`", path.display()))?;
             match item {
@@ -71,6 +89,93 @@ impl Repo {
             untracked: untracked.into_iter().take(limit).collect(),
         })
     }
+}
+
+/// A status iteration with or without its HEAD-to-index part.
+enum Items {
+    All(gix::status::Iter),
+    Worktree(gix::status::index_worktree::Iter),
+}
+
+impl Items {
+    fn next_item(&mut self) -> Option<std::result::Result<gix::status::Item, gix::Error>> {
+        match self {
+            Items::All(iter) => iter.next(),
+            Items::Worktree(iter) => iter.next().map(|r| r.map(gix::status::Item::IndexWorktree)),
+        }
+    }
+
+    fn outcome_mut(&mut self) -> Option<&mut gix::status::Outcome> {
+        match self {
+            Items::All(iter) => iter.outcome_mut(),
+            Items::Worktree(iter) => iter.outcome_mut(),
+        }
+    }
+}
+
+/// The id of the tree `git write-tree` would write from `index`, hashed in memory (nothing is
+/// read or written); `None` when the index holds what a plain tree cannot say (conflicts,
+/// intent-to-add entries, sparse directories) or an entry mode git does not know.
+fn index_tree_id(index: &gix::index::State, hash: gix::hash::Kind) -> Option<gix::ObjectId> {
+    let mut buf = Vec::new();
+    subtree_id(index, index.entries(), 0, hash, &mut buf)
+}
+
+/// The tree of `entries`, all below the directory that is the first `prefix` bytes of their
+/// paths. Index entries are sorted by path, so each subdirectory's entries are contiguous.
+fn subtree_id(
+    index: &gix::index::State,
+    entries: &[gix::index::Entry],
+    prefix: usize,
+    hash: gix::hash::Kind,
+    buf: &mut Vec<u8>,
+) -> Option<gix::ObjectId> {
+    use gix::bstr::ByteSlice;
+    use gix::objs::tree::{Entry, EntryKind};
+    let mut tree = gix::objs::Tree::empty();
+    let mut i = 0;
+    while i < entries.len() {
+        let entry = &entries[i];
+        if entry.stage_raw() != 0
+            || entry
+                .flags
+                .contains(gix::index::entry::Flags::INTENT_TO_ADD)
+            || entry.mode.is_sparse()
+        {
+            return None;
+        }
+        let rest = entry.path(index).get(prefix..)?;
+        let Some(slash) = rest.find_byte(b'/') else {
+            tree.entries.push(Entry {
+                mode: entry.mode.to_tree_entry_mode()?,
+                filename: rest.into(),
+                oid: entry.id,
+            });
+            i += 1;
+            continue;
+        };
+        let dir = &rest[..=slash];
+        let end = i + entries[i..]
+            .iter()
+            .take_while(|e| {
+                e.path(index)
+                    .get(prefix..)
+                    .is_some_and(|p| p.starts_with(dir))
+            })
+            .count();
+        let oid = subtree_id(index, &entries[i..end], prefix + dir.len(), hash, buf)?;
+        tree.entries.push(Entry {
+            mode: EntryKind::Tree.into(),
+            filename: dir[..slash].into(),
+            oid,
+        });
+        i = end;
+    }
+    // Tree order differs from index order (`a.b` < `a/` as a tree entry `a`).
+    tree.entries.sort();
+    buf.clear();
+    gix::objs::WriteTo::write_to(&tree, &mut *buf).ok()?;
+    gix::objs::compute_hash(hash, gix::objs::Kind::Tree, buf).ok()
 }
 
 /// A git operation a worktree is in the middle of: a rebase, merge, cherry-pick, revert or
@@ -144,5 +249,61 @@ impl Repo {
             operation,
             unmerged,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = super::super::git_in(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn tree_of_index(dir: &Path) -> Option<gix::ObjectId> {
+        let repo = gix::open(dir).unwrap();
+        let index = repo.index_or_empty().unwrap();
+        index_tree_id(&index, repo.object_hash())
+    }
+
+    /// The in-memory hash agrees with `git write-tree` on names whose index order differs from
+    /// tree order (`a.b`, `a/`, `a-b`, `a0`), nested directories, an executable and a symlink.
+    #[test]
+    fn index_tree_id_is_what_git_write_tree_writes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        git(dir, &["init", "-q"]);
+        assert_eq!(
+            tree_of_index(dir).map(|t| t.to_string()),
+            Some(git(dir, &["write-tree"]).trim().to_owned()),
+            "empty index"
+        );
+        for f in ["a.b", "a/x", "a/y/z", "a-b", "a0", "b/c/d/e.txt", "top"] {
+            let p = dir.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, f).unwrap();
+        }
+        std::os::unix::fs::symlink("top", dir.join("link")).unwrap();
+        git(dir, &["add", "-A"]);
+        git(dir, &["update-index", "--chmod=+x", "top"]);
+        let expected = git(dir, &["write-tree"]).trim().to_owned();
+        assert_eq!(tree_of_index(dir).map(|t| t.to_string()), Some(expected));
+    }
+
+    /// What a tree cannot hold makes the caller fall back to the full HEAD-to-index diff.
+    #[test]
+    fn index_tree_id_gives_up_on_intent_to_add_entries() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        git(dir, &["init", "-q"]);
+        std::fs::write(dir.join("a"), "a").unwrap();
+        git(dir, &["add", "-N", "a"]);
+        assert_eq!(tree_of_index(dir), None);
     }
 }

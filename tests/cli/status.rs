@@ -377,3 +377,41 @@ fn status_does_not_rewrite_clean_worktree_indexes() {
     );
     assert_eq!(git_in(&wt, &["status", "--porcelain"]), "?? notes.txt\n");
 }
+
+/// Issue 15: "nothing staged" is now decided by hashing the index's trees instead of diffing
+/// HEAD against the index; staged work (added, modified, deleted, a conflict-free mix with
+/// unstaged edits) is still counted, path by path, as `git status` lists it.
+#[test]
+fn status_counts_staged_changes_like_git_status() {
+    let repo = two_droid_repo();
+    repo.df_ok(&["spawn", "--all"]);
+    let wt = repo.path(".droidforge/worktrees/core-droid");
+    write_files(
+        &wt,
+        &[
+            ("src/core/new.rs", "new\n"),
+            ("src/core/lib.rs", "staged\n"),
+        ],
+    );
+    git_in(&wt, &["add", "src/core/new.rs", "src/core/lib.rs"]);
+    git_in(&wt, &["rm", "-q", "TODO_CORE.md"]);
+    // Staged and then edited again: one path, not two.
+    write_files(&wt, &[("src/core/lib.rs", "staged, then edited\n")]);
+    let porcelain = git_in(&wt, &["status", "--porcelain"]);
+    assert_eq!(porcelain.lines().count(), 3, "{porcelain}");
+    let v = status_json(&repo, &[]);
+    assert_eq!(
+        v["droids"][0]["dirty"],
+        serde_json::json!({"changed": 3, "untracked": 0}),
+        "{porcelain}"
+    );
+    // Unstaging everything brings the fast path back: only the worktree edits remain.
+    git_in(&wt, &["reset", "-q"]);
+    let v = status_json(&repo, &[]);
+    assert_eq!(
+        v["droids"][0]["dirty"],
+        serde_json::json!({"changed": 2, "untracked": 1}),
+        "{}",
+        git_in(&wt, &["status", "--porcelain"])
+    );
+}
