@@ -82,7 +82,7 @@ impl Repo {
 
 /// The sparse-checkout patterns of a checkout (its own `info/sparse-checkout`) and whether
 /// they are in cone mode, when `core.sparseCheckout` is on there.
-fn sparse_patterns(repo: &gix::Repository) -> Result<Option<(Vec<u8>, bool)>> {
+pub(super) fn sparse_patterns(repo: &gix::Repository) -> Result<Option<(Vec<u8>, bool)>> {
     let config = repo.config_snapshot();
     if config.boolean("core.sparseCheckout") != Some(true) {
         return Ok(None);

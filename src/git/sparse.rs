@@ -10,10 +10,9 @@
 
 use std::path::Path;
 use std::sync::Mutex;
-use std::sync::atomic::AtomicBool;
 
 use super::Repo;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Why a sparse worktree could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -83,43 +82,22 @@ impl Repo {
         branch: &str,
         registration: &Mutex<()>,
         patterns: &SparsePatterns<'_>,
+        threads: usize,
     ) -> Result<()> {
-        let name: gix::refs::FullName = format!("refs/heads/{branch}").try_into().map_err(|e| {
-            Error::failure(format!("`{branch}` is not a valid branch name")).with_source(e)
-        })?;
         let create = |reason: String| SparseError::Create {
             path: dest.to_owned(),
             reason,
         };
-        let interrupt = AtomicBool::new(false);
-        let prepared = {
-            let _guard = registration.lock().unwrap_or_else(|e| e.into_inner());
-            self.git
-                .prepare_add_worktree(dest, gix::worktree::add::Head::Attached(name), &interrupt)
-                .map_err(|e| create(e.to_string()))?
-        };
+        let prepared = self
+            .prepare_worktree(dest, super::add::branch_name(branch)?, registration)
+            .map_err(|e| create(e.to_string()))?;
         // Dropping `prepared` on an error below rolls the registration back.
         write_settings(prepared.repo(), patterns).map_err(|reason| SparseError::Settings {
             path: dest.to_owned(),
             reason,
         })?;
-        let mut repo = prepared.persist().map_err(|e| create(e.to_string()))?;
-        // The handle read its configuration before the sparse settings existed.
-        let checked_out = repo.reload().map_err(|e| e.to_string()).and_then(|repo| {
-            let worktree = repo
-                .worktree()
-                .ok_or_else(|| "the new worktree has no working tree".to_owned())?;
-            worktree
-                .checkout(gix::progress::Discard, &interrupt)
-                .map(drop)
-                .map_err(|e| e.to_string())
-        });
-        if let Err(reason) = checked_out {
-            // Persisted registrations are not rolled back by gix: undo it ourselves.
-            let _ = self.remove_worktree(dest, true);
-            let _ = std::fs::remove_dir_all(dest);
-            return Err(create(reason).into());
-        }
+        super::add::checkout_prepared(prepared, Some(patterns), threads)
+            .map_err(|e| create(e.full_message()))?;
         Ok(())
     }
 }

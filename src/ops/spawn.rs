@@ -352,16 +352,18 @@ fn run_jobs(
     if jobs.is_empty() {
         return Vec::new();
     }
-    let threads = std::thread::available_parallelism()
+    let cores = std::thread::available_parallelism()
         .map(|n| n.get())
-        .unwrap_or(2)
-        .min(jobs.len());
+        .unwrap_or(2);
+    let threads = cores.min(jobs.len());
+    // Checkout threads per worktree: the cores the droids running at once leave over.
+    let budget = (cores / threads).max(1);
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::with_capacity(jobs.len()));
     let registration = Mutex::new(());
     if threads <= 1 {
         for job in jobs {
-            let outcome = create_one(repo, job, tip, &registration);
+            let outcome = create_one(repo, job, tip, &registration, budget);
             progress(1);
             results
                 .lock()
@@ -378,7 +380,7 @@ fn run_jobs(
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(job) = jobs.get(i) else { break };
-                        let outcome = create_one(&repo, job, tip, registration);
+                        let outcome = create_one(&repo, job, tip, registration, budget);
                         progress(1);
                         results
                             .lock()
@@ -392,7 +394,13 @@ fn run_jobs(
     results.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
-fn create_one(repo: &Repo, job: &Job, tip: Oid, registration: &Mutex<()>) -> SpawnOutcome {
+fn create_one(
+    repo: &Repo,
+    job: &Job,
+    tip: Oid,
+    registration: &Mutex<()>,
+    threads: usize,
+) -> SpawnOutcome {
     let mut outcome = SpawnOutcome::new(&job.droid, &job.branch, &job.path, SpawnStatus::Created);
     let base = match job.existing_tip {
         Some(existing) => existing,
@@ -412,9 +420,9 @@ fn create_one(repo: &Repo, job: &Job, tip: Oid, registration: &Mutex<()>) -> Spa
                 cone: set.cone,
                 text: &text,
             };
-            repo.add_worktree_sparse(&job.path, &job.branch, registration, &patterns)
+            repo.add_worktree_sparse(&job.path, &job.branch, registration, &patterns, threads)
         }
-        None => repo.add_worktree_shared(&job.path, &job.branch, registration),
+        None => repo.add_worktree_shared(&job.path, &job.branch, registration, threads),
     };
     if let Err(e) = added {
         if outcome.branch_created {
