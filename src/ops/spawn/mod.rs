@@ -4,22 +4,30 @@
 //! Safety rules: re-spawning a droid whose worktree is registered for its branch is a no-op
 //! (the brief is refreshed when the manifest changed); anything else already at the worktree
 //! path, or the branch checked out elsewhere, is an error and nothing is touched.
+//!
+//! Layout: this file decides per droid (create, exists, error) and records the outcome;
+//! `create` makes the worktrees (in parallel threads); `files` writes what droidforge keeps in
+//! a worktree besides the checkout (brief, excludes).
+
+mod create;
+mod files;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
 
 use crate::error::{Context, Error, Result};
-use crate::forge::brief::{self, BRIEF_PATH, BriefContext, BriefRequest};
+use crate::forge::brief::{self, BriefContext};
 use crate::forge::manifest::{Droid, MANIFEST_PATH};
-use crate::forge::sparse::{self, PathKind, SparseSet};
-use crate::git::{Expect, Oid, Repo, SparsePatterns, WorktreeInfo};
+use crate::git::{Oid, Repo, WorktreeInfo};
 use crate::ops::hooks;
-use crate::state::{Event, EventKind, FileLock, Request};
+use crate::state::{Event, EventKind, FileLock};
 use crate::util::time::now;
 use crate::workspace::Workspace;
+
+use create::{Job, run_jobs, sparse_set};
+use files::{brief_requests, refresh_brief};
+pub use files::{comparable_path, ensure_excludes, exclude_lines, rewrite_brief, same_path};
 
 /// What happened to one droid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -113,19 +121,6 @@ impl SpawnOutcome {
 /// Told how many more droids are done (called from the spawning threads); the command line
 /// turns it into a progress bar.
 pub type Progress<'a> = &'a (dyn Fn(usize) + Sync);
-
-/// One droid that needs a worktree.
-struct Job {
-    index: usize,
-    droid: String,
-    branch: String,
-    path: PathBuf,
-    /// The branch's tip when it exists already.
-    existing_tip: Option<Oid>,
-    brief: String,
-    /// Check out only these paths (git sparse-checkout for this worktree only).
-    sparse: Option<SparseSet>,
-}
 
 /// Spawn `droids`: branches from `from` (default: the integration tip), worktrees, briefs.
 /// New worktrees of droids with `sparse = true` in the manifest, or of every droid when
@@ -342,166 +337,6 @@ fn classify(
     Ok(Plan::Create { existing_tip })
 }
 
-/// Create worktrees for `jobs` on up to all cores; returns (index, outcome) per job.
-fn run_jobs(
-    repo: &Repo,
-    jobs: &[Job],
-    tip: Oid,
-    progress: Progress<'_>,
-) -> Vec<(usize, SpawnOutcome)> {
-    if jobs.is_empty() {
-        return Vec::new();
-    }
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    let threads = cores.min(jobs.len());
-    // Checkout threads per worktree: the cores the droids running at once leave over.
-    let budget = (cores / threads).max(1);
-    let next = AtomicUsize::new(0);
-    let results = Mutex::new(Vec::with_capacity(jobs.len()));
-    let registration = Mutex::new(());
-    if threads <= 1 {
-        for job in jobs {
-            let outcome = create_one(repo, job, tip, &registration, budget);
-            progress(1);
-            results
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push((job.index, outcome));
-        }
-    } else {
-        std::thread::scope(|scope| {
-            for _ in 0..threads {
-                // `Repository` is Send but not Sync: every thread gets its own handle.
-                let repo = repo.clone();
-                let (next, results, registration) = (&next, &results, &registration);
-                scope.spawn(move || {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(job) = jobs.get(i) else { break };
-                        let outcome = create_one(&repo, job, tip, registration, budget);
-                        progress(1);
-                        results
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push((job.index, outcome));
-                    }
-                });
-            }
-        });
-    }
-    results.into_inner().unwrap_or_else(|e| e.into_inner())
-}
-
-fn create_one(
-    repo: &Repo,
-    job: &Job,
-    tip: Oid,
-    registration: &Mutex<()>,
-    threads: usize,
-) -> SpawnOutcome {
-    let mut outcome = SpawnOutcome::new(&job.droid, &job.branch, &job.path, SpawnStatus::Created);
-    let base = match job.existing_tip {
-        Some(existing) => existing,
-        None => {
-            if let Err(e) = repo.create_branch(&job.branch, tip) {
-                return outcome.failed(e);
-            }
-            outcome.branch_created = true;
-            tip
-        }
-    };
-    outcome.base = Some(base.to_string());
-    let added = match &job.sparse {
-        Some(set) => {
-            let text = set.file_text();
-            let patterns = SparsePatterns {
-                cone: set.cone,
-                text: &text,
-            };
-            repo.add_worktree_sparse(&job.path, &job.branch, registration, &patterns, threads)
-        }
-        None => repo.add_worktree_shared(&job.path, &job.branch, registration, threads),
-    };
-    if let Err(e) = added {
-        if outcome.branch_created {
-            // Leave no trace of a failed spawn: the branch is ours and still at `tip`.
-            let _ = repo.delete_ref(
-                &format!("refs/heads/{}", job.branch),
-                Expect::MustMatch(tip),
-            );
-            outcome.branch_created = false;
-        }
-        return outcome.failed(e);
-    }
-    match write_brief(&job.path, &job.brief) {
-        Ok(()) => outcome.brief_written = true,
-        Err(e) => return outcome.failed(e),
-    }
-    outcome.sparse = job.sparse.as_ref().map(|s| s.list.clone());
-    outcome
-}
-
-/// The sparse-checkout definition of `droid`'s worktree made from commit `base`.
-fn sparse_set(ws: &Workspace, droid: &Droid, base: Oid) -> SparseSet {
-    let kind = |path: &str| {
-        if ws.repo.is_dir_at(base, path).unwrap_or(false) {
-            PathKind::Dir
-        } else if ws.repo.file_id_at(base, path).ok().flatten().is_some() {
-            PathKind::File
-        } else {
-            PathKind::Missing
-        }
-    };
-    sparse::select(droid, &ws.forge.manifest.paths.shared, kind)
-}
-
-fn write_brief(worktree: &Path, text: &str) -> Result<()> {
-    crate::util::safe_fs::write_under(worktree, BRIEF_PATH, text)
-}
-
-/// Rewrite the brief when it is missing or the manifest changed; returns whether it wrote.
-fn refresh_brief(worktree: &Path, text: &str) -> Result<bool> {
-    let path = worktree.join(BRIEF_PATH);
-    if std::fs::read(&path).ok().as_deref() == Some(text.as_bytes()) {
-        return Ok(false);
-    }
-    write_brief(worktree, text)?;
-    Ok(true)
-}
-
-/// Rewrite `droid`'s brief in its worktree (after its open requests or the merger's feedback
-/// changed), when the worktree exists; returns whether the brief was written.
-pub fn rewrite_brief(ws: &Workspace, droid: &str) -> Result<bool> {
-    let droid = ws.forge.require_droid(droid)?;
-    let worktree = ws.worktree_path(&droid.name);
-    if !worktree.join(".git").is_file() {
-        return Ok(false);
-    }
-    let state = ws.state.store().read()?;
-    let requests = brief_requests(&state.requests);
-    let ctx = BriefContext {
-        integration: &ws.integration,
-        requests: &requests,
-        feedback: state.feedback_of(&droid.name),
-    };
-    refresh_brief(&worktree, &brief::render(&ws.forge, droid, &ctx))
-}
-
-/// Stored requests as the brief shows them.
-fn brief_requests(stored: &[Request]) -> Vec<BriefRequest<'_>> {
-    stored
-        .iter()
-        .map(|r| BriefRequest {
-            id: r.id,
-            to: &r.to,
-            from: &r.from,
-            message: &r.message,
-        })
-        .collect()
-}
-
 /// Record `spawned` events and the droids' spawn time and base in the store.
 fn record(ws: &Workspace, outcomes: &[SpawnOutcome]) {
     let created: Vec<&SpawnOutcome> = outcomes
@@ -540,62 +375,4 @@ fn record(ws: &Workspace, outcomes: &[SpawnOutcome]) {
             d.last_event_at = Some(at);
         }
     });
-}
-
-/// The lines droidforge keeps in `<common-dir>/info/exclude`: the worktree directory, the
-/// brief and the agent hook settings (the file is shared by all worktrees, so these root-anchored
-/// lines apply in the main worktree too).
-pub fn exclude_lines(worktree_dir: &str) -> Vec<String> {
-    let dir = worktree_dir.trim().trim_matches('/');
-    let mut lines = vec![format!("/{dir}/"), format!("/{BRIEF_PATH}")];
-    lines.extend(hooks::exclude_lines());
-    lines
-}
-
-/// Make sure `<common-dir>/info/exclude` hides the worktree directory and the briefs, in every
-/// worktree (the file is shared). Appends only missing lines; idempotent.
-pub fn ensure_excludes(ws: &Workspace) -> Result<bool> {
-    let lines = exclude_lines(&ws.forge.manifest.forge.worktree_dir);
-    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
-    Ok(!ws.repo.ensure_excluded(&lines)?.is_empty())
-}
-
-/// Do two paths name the same directory (resolving symlinks where they exist)?
-pub fn same_path(a: &Path, b: &Path) -> bool {
-    a == b || comparable_path(a) == comparable_path(b)
-}
-
-/// The form [`same_path`] compares: the canonical path, or for a missing directory its
-/// canonical parent joined with its name. Callers comparing one path with many compute this
-/// once per path instead of calling `same_path` for every pair.
-pub fn comparable_path(p: &Path) -> PathBuf {
-    if let Ok(c) = p.canonicalize() {
-        return c;
-    }
-    match (
-        p.parent().and_then(|d| d.canonicalize().ok()),
-        p.file_name(),
-    ) {
-        (Some(parent), Some(name)) => parent.join(name),
-        _ => p.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exclude_lines_are_anchored() {
-        assert_eq!(
-            exclude_lines(".droidforge/worktrees/"),
-            vec![
-                "/.droidforge/worktrees/",
-                "/.droidforge/BRIEF.md",
-                "/.claude/settings.local.json",
-                "/.factory/settings.local.json"
-            ]
-        );
-        assert_eq!(exclude_lines("wt")[0], "/wt/");
-    }
 }
