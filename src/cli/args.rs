@@ -274,6 +274,10 @@ pub struct MergeArgs {
     /// Run this command in a scratch worktree of each candidate; non-zero rejects the droid.
     #[arg(long, value_name = "CMD")]
     pub verify: Option<String>,
+    /// Verify up to K candidates at once, each on the tip the ones before it would make
+    /// (default: manifest `verify_jobs`, else 1).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub verify_jobs: Option<u32>,
     /// Rebase each droid's commits (linear history) or write one merge commit per droid.
     #[arg(long, value_enum, default_value_t = Strategy::Rebase)]
     pub strategy: Strategy,

@@ -370,3 +370,46 @@ impl CheckoutUpdate {
         Ok(self.changes.len())
     }
 }
+
+impl CheckoutUpdate {
+    /// Plan moving a scratch checkout (opened as `repo`, at `from`) to `to`, also rewriting the
+    /// `rewrite` paths from `to` (tracked files something changed on disk; the caller removed
+    /// them). No blocker check: the caller cleaned the checkout first, and nobody's work lives
+    /// in a scratch checkout.
+    pub(super) fn for_scratch(
+        repo: gix::Repository,
+        from: Oid,
+        to: Oid,
+        rewrite: &BTreeSet<BString>,
+    ) -> Result<CheckoutUpdate> {
+        let workdir = repo
+            .workdir()
+            .map(super::absolute)
+            .ok_or_else(|| Error::failure("the scratch checkout has no working tree"))?;
+        let mut changes = tree_changes(&repo, from, to)?;
+        if !rewrite.is_empty() {
+            let tree = repo
+                .find_object(to)
+                .with_context(|| format!("commit {to} is missing"))?
+                .peel_to_tree()
+                .with_context(|| format!("{to} has no tree"))?;
+            for path in rewrite {
+                if changes.contains_key(path) {
+                    continue;
+                }
+                let entry = tree
+                    .lookup_entry_by_path(rel_path(path.as_bstr())?)
+                    .with_context(|| format!("cannot look up `{path}` in {to}"))?;
+                let after = entry.and_then(|e| side(e.mode(), &e.object_id()));
+                changes.insert(path.clone(), (after, after));
+            }
+        }
+        Ok(CheckoutUpdate {
+            repo,
+            workdir,
+            changes,
+            blocked: Vec::new(),
+            sparse: None,
+        })
+    }
+}

@@ -1,9 +1,16 @@
-//! Scratch checkouts for verification (dry runs write the tree into a plain directory).
+//! Scratch checkouts for verification (dry runs write the tree into a plain directory), and
+//! the [`ScratchPool`] a merge run reuses across candidates: a scratch checkout moves from one
+//! candidate to the next by the paths that differ, after everything the last verification left
+//! in it (changed tracked files, untracked and ignored files) is undone, so each verification
+//! sees exactly its candidate's tree, as in a fresh checkout.
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use super::{Oid, Repo};
+use gix::bstr::BString;
+
+use super::{CheckoutUpdate, Oid, Repo};
 use crate::error::{Context, Error, Result};
 
 impl Repo {
@@ -95,5 +102,228 @@ impl Repo {
             }
         }
         Ok(())
+    }
+}
+
+/// One scratch checkout of a pool.
+struct Slot {
+    dir: PathBuf,
+    /// The commit checked out there.
+    at: Oid,
+    busy: bool,
+}
+
+/// Up to `max` scratch checkouts for one merge run's verifications, created on demand (a new
+/// one only when every existing one is busy) and removed when the pool is dropped.
+///
+/// On disk each is a detached linked worktree, moved between candidates by the changed paths
+/// only; in memory (a dry run, whose commits git cannot see) each is a plain directory the
+/// candidate's tree is exported into afresh.
+pub struct ScratchPool {
+    repo: Repo,
+    /// `name(i)` is the directory of checkout `i`.
+    name: Box<dyn Fn(usize) -> PathBuf>,
+    max: usize,
+    in_memory: bool,
+    slots: Vec<Slot>,
+}
+
+impl ScratchPool {
+    /// A pool of at most `max` (≥ 1) checkouts of `repo`'s commits at the directories `dir(i)`.
+    /// `in_memory`: export trees instead of adding worktrees (the objects are only in `repo`).
+    pub fn new(
+        repo: &Repo,
+        max: usize,
+        in_memory: bool,
+        dir: impl Fn(usize) -> PathBuf + 'static,
+    ) -> ScratchPool {
+        ScratchPool {
+            repo: repo.clone(),
+            name: Box::new(dir),
+            max: max.max(1),
+            in_memory,
+            slots: Vec::new(),
+        }
+    }
+
+    /// A free checkout of `commit`, marked busy, as (slot, directory); `None` when all `max`
+    /// are busy. A reused checkout whose cleanup fails is replaced by a fresh one. `repo` holds
+    /// `commit` (in memory for a dry run: the pool's own handle only knows what existed when
+    /// the pool was made).
+    pub fn acquire(&mut self, repo: &Repo, commit: Oid) -> Result<Option<(usize, PathBuf)>> {
+        if let Some(i) = self.slots.iter().position(|s| !s.busy) {
+            let (dir, from) = (self.slots[i].dir.clone(), self.slots[i].at);
+            if self.in_memory || Repo::move_scratch(&dir, from, commit).is_err() {
+                self.discard(&dir);
+                self.create(repo, &dir, commit)?;
+            }
+            let slot = &mut self.slots[i];
+            (slot.at, slot.busy) = (commit, true);
+            return Ok(Some((i, dir)));
+        }
+        if self.slots.len() >= self.max {
+            return Ok(None);
+        }
+        let dir = (self.name)(self.slots.len());
+        self.discard(&dir);
+        self.create(repo, &dir, commit)?;
+        self.slots.push(Slot {
+            dir: dir.clone(),
+            at: commit,
+            busy: true,
+        });
+        Ok(Some((self.slots.len() - 1, dir)))
+    }
+
+    /// The verification in checkout `slot` is over.
+    pub fn release(&mut self, slot: usize) {
+        if let Some(s) = self.slots.get_mut(slot) {
+            s.busy = false;
+        }
+    }
+
+    fn create(&self, repo: &Repo, dir: &Path, commit: Oid) -> Result<()> {
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create `{}`", parent.display()))?;
+        }
+        let made = if self.in_memory {
+            repo.export_tree(commit, dir)
+        } else {
+            repo.add_detached_worktree(dir, commit)
+        };
+        if made.is_err() {
+            self.discard(dir);
+        }
+        made
+    }
+
+    /// Remove a checkout and its registration, whatever state a verification left it in.
+    fn discard(&self, dir: &Path) {
+        if !self.in_memory {
+            let _ = self.repo.remove_worktree(dir, true);
+        }
+        if std::fs::symlink_metadata(dir).is_ok() {
+            make_removable(dir);
+            let _ = std::fs::remove_dir_all(dir);
+            if !self.in_memory {
+                // The directory went first (gix refused it): drop the stale registration.
+                let _ = self.repo.prune_worktrees();
+            }
+        }
+    }
+}
+
+impl Drop for ScratchPool {
+    fn drop(&mut self) {
+        for slot in std::mem::take(&mut self.slots) {
+            self.discard(&slot.dir);
+        }
+    }
+}
+
+/// Give the owner write access to every directory under `dir` (a verification may leave
+/// read-only directories behind, which `remove_dir_all` cannot empty). Links are not followed.
+fn make_removable(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(md) = std::fs::symlink_metadata(dir) else {
+            return;
+        };
+        if !md.is_dir() {
+            return;
+        }
+        let mode = md.permissions().mode();
+        if mode & 0o700 != 0o700 {
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o700));
+        }
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for e in entries.flatten() {
+                make_removable(&e.path());
+            }
+        }
+    }
+}
+
+/// Remove a file, link or directory (without following links).
+fn remove_path(path: &Path) -> Result<()> {
+    let md = match std::fs::symlink_metadata(path) {
+        Ok(md) => md,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(Error::failure(format!("cannot read `{}`", path.display())).with_source(e));
+        }
+    };
+    let removed = if md.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    removed.with_context(|| format!("cannot remove `{}`", path.display()))
+}
+
+impl Repo {
+    /// Move the scratch checkout at `dir` from commit `from` to `to`: undo what the last
+    /// verification did (tracked files it changed or deleted are rewritten, untracked and
+    /// ignored files are removed), then write only the paths that differ between the two
+    /// trees and point its HEAD at `to`. An error leaves the checkout unusable (the pool
+    /// replaces it); so does anything a plain cleanup cannot undo (a moved HEAD, a changed index).
+    pub fn move_scratch(dir: &Path, from: Oid, to: Oid) -> Result<()> {
+        let repo = gix::open(dir)
+            .with_context(|| format!("cannot open the scratch checkout `{}`", dir.display()))?;
+        let head = repo.head_id().ok().map(|id| id.detach());
+        if head != Some(from) {
+            return Err(Error::failure(format!(
+                "the HEAD of the scratch checkout `{}` moved",
+                dir.display()
+            )));
+        }
+        let iter = repo
+            .status(gix::progress::Discard)
+            .context("cannot compute status")?
+            .untracked_files(gix::status::UntrackedFiles::Collapsed)
+            .dirwalk_options(|o| {
+                o.emit_ignored(Some(gix::dir::walk::EmissionMode::CollapseDirectory))
+            })
+            .into_iter(None)
+            .context("cannot compute the status of the scratch checkout")?;
+        let mut rewrite: BTreeSet<BString> = BTreeSet::new();
+        let mut junk: Vec<BString> = Vec::new();
+        for item in iter {
+            use gix::status::index_worktree::Item as Wt;
+            match item.context("cannot compute the status of the scratch checkout")? {
+                gix::status::Item::IndexWorktree(Wt::DirectoryContents { entry, .. }) => {
+                    if matches!(
+                        entry.status,
+                        gix::dir::entry::Status::Untracked | gix::dir::entry::Status::Ignored(_)
+                    ) {
+                        junk.push(entry.rela_path);
+                    }
+                }
+                gix::status::Item::IndexWorktree(item) => {
+                    rewrite.insert(item.rela_path().to_owned());
+                }
+                gix::status::Item::TreeIndex(_) => {
+                    return Err(Error::failure("the index of the scratch checkout changed"));
+                }
+            }
+        }
+        let workdir = super::absolute(dir);
+        for path in junk.iter().chain(&rewrite) {
+            let rel = gix::path::from_bstr(gix::bstr::ByteSlice::as_bstr(path.as_slice()))
+                .map_err(|e| {
+                    Error::failure(format!("`{path}` is not a valid path")).with_source(e)
+                })?;
+            if rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+            {
+                return Err(Error::failure(format!("`{path}` is not a plain path")));
+            }
+            remove_path(&workdir.join(rel))?;
+        }
+        CheckoutUpdate::for_scratch(repo, from, to, &rewrite)?.apply()?;
+        Repo::open(&workdir)?.set_ref("HEAD", to, super::Expect::Any, "droidforge: verify")
     }
 }

@@ -25,6 +25,7 @@ mod merge_conflicts;
 mod merge_crash;
 mod merge_support;
 mod merge_truth;
+mod merge_verify;
 mod plan;
 mod remove;
 mod run;

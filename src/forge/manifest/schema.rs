@@ -38,6 +38,10 @@ pub struct ForgeSection {
     /// Default `--verify` command for `merge` and `check`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<String>,
+    /// Default `--verify-jobs` of `merge`: how many candidates are verified at once
+    /// (speculatively, on the chain of the candidates before them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_jobs: Option<std::num::NonZeroUsize>,
     /// When `droidforge guard` allows a droid's edit of a shared path, take (or refresh) the
     /// droid's write lease on it.
     #[serde(default, skip_serializing_if = "is_false")]
@@ -56,6 +60,7 @@ impl Default for ForgeSection {
             worktree_dir: default_worktree_dir(),
             agent: None,
             verify: None,
+            verify_jobs: None,
             auto_lock: false,
         }
     }

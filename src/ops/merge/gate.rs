@@ -317,18 +317,28 @@ pub fn verify(repo: &Repo, scratch_dir: &Path, commit: Oid, cmd: &str) -> Result
     } else {
         repo.add_detached_worktree(scratch_dir, commit)?;
     }
-    let output = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .current_dir(scratch_dir)
-        .stdin(std::process::Stdio::null())
-        .output();
+    let output = run_command(scratch_dir, cmd);
     if !in_memory {
         let _ = repo.remove_worktree(scratch_dir, true);
     }
     if scratch_dir.exists() {
         let _ = std::fs::remove_dir_all(scratch_dir);
     }
+    verdict(cmd, output)
+}
+
+/// Run the verification command `sh -c cmd` in `dir` (stdin closed) to completion.
+pub fn run_command(dir: &Path, cmd: &str) -> std::io::Result<std::process::Output> {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+}
+
+/// What a finished verification command means for the droid.
+pub fn verdict(cmd: &str, output: std::io::Result<std::process::Output>) -> Result<Verified> {
     let output = output.with_context(|| format!("cannot run `{cmd}`"))?;
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));

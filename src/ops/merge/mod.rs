@@ -5,6 +5,7 @@
 //!
 //! - [`plan`]: which droids, in which order, which commit of each;
 //! - [`step`]: one droid of a run → a [`DroidOutcome`];
+//! - [`speculate`]: every droid of a run in order, verifications K at a time (speculative);
 //! - [`gate`]: ownership, replay, verification;
 //! - [`record`]: PROGRESS.md rendering from state + a report;
 //! - [`progress`]: `progress [--write]` (PROGRESS.md as a record commit);
@@ -28,6 +29,7 @@ pub mod record;
 pub mod recover;
 pub mod remote;
 pub mod report;
+mod speculate;
 pub mod step;
 pub mod undo;
 
@@ -74,6 +76,9 @@ pub struct MergeOptions {
     pub dry_run: bool,
     /// Verification command (default: `[forge] verify` of the manifest).
     pub verify: Option<String>,
+    /// How many candidates to verify at once, speculatively (default: `[forge] verify_jobs`
+    /// of the manifest, else 1: one after the other).
+    pub verify_jobs: Option<usize>,
     pub strategy: Strategy,
     /// Take the branch head of droids without a ready mark.
     pub include_unready: bool,
@@ -167,6 +172,11 @@ pub fn run_merge(
             .verify
             .clone()
             .or_else(|| ws.forge.manifest.forge.verify.clone()),
+        verify_jobs: opts
+            .verify_jobs
+            .or(ws.forge.manifest.forge.verify_jobs.map(|n| n.get()))
+            .unwrap_or(1)
+            .max(1),
         selected,
         // What landed before, per droid (original → rewritten). A state file that cannot be
         // read only loses this shortcut; the merge itself does not depend on it.
@@ -203,21 +213,7 @@ pub fn run_merge(
         not_landed: HashMap::new(),
         notes: Vec::new(),
     };
-    for entry in &merge_plan.entries {
-        let (dr, outcome) = run.step(entry, &mut at)?;
-        progress(MergeEvent::Decided {
-            droid: &entry.droid,
-            outcome: &outcome,
-            dry_run: opts.dry_run,
-        });
-        if let DroidOutcome::Landed { tip, .. } = outcome {
-            at.tip = tip;
-        }
-        if let Some(why) = outcome.not_landed() {
-            at.not_landed.insert(entry.droid.clone(), why);
-        }
-        report.droids.push(dr);
-    }
+    report.droids = speculate::decide_all(&run, &merge_plan.entries, &mut at)?;
     report.notes.append(&mut at.notes);
     let mut tip = at.tip;
     let repo = run.repo;

@@ -113,6 +113,8 @@ pub(super) struct Run<'a> {
     pub t0: Oid,
     pub merge_id: String,
     pub verify_cmd: Option<String>,
+    /// How many verifications may run at once (≥ 1; `--verify-jobs`).
+    pub verify_jobs: usize,
     /// The droids of this run, in order.
     pub selected: Vec<String>,
     /// What landed before, per droid (original → rewritten).
@@ -121,41 +123,89 @@ pub(super) struct Run<'a> {
 }
 
 /// The mutable part of a run: the integration tip so far, why droids did not land, notes.
+#[derive(Clone)]
 pub(super) struct Progress {
     pub tip: Oid,
     pub not_landed: HashMap<String, NotLanded>,
     pub notes: Vec<String>,
 }
 
+impl Progress {
+    /// What a decided droid does to the rest of the run: move the tip, or block dependents.
+    pub fn apply(&mut self, droid: &str, outcome: &DroidOutcome) {
+        if let DroidOutcome::Landed { tip, .. } = outcome {
+            self.tip = *tip;
+        }
+        if let Some(why) = outcome.not_landed() {
+            self.not_landed.insert(droid.to_owned(), why);
+        }
+    }
+}
+
+/// A droid decided up to its verification.
+pub(super) struct Stepped {
+    pub dr: DroidReport,
+    pub outcome: DroidOutcome,
+    /// The candidate tip the verification command must accept before the droid lands (its
+    /// outcome is then `Landed`, assuming it does); see [`Stepped::verify_failed`].
+    pub verify: Option<Oid>,
+}
+
+impl Stepped {
+    /// The verification of [`Stepped::verify`] failed: the droid is rejected instead.
+    pub fn verify_failed(&mut self, verified: gate::Verified) {
+        let dr = &mut self.dr;
+        dr.reason = Some(verified.detail);
+        dr.verify_output = Some(verified.output);
+        dr.tip = None;
+        for c in &mut dr.commits {
+            c.rewritten = None;
+        }
+        self.outcome = DroidOutcome::Rejected(Rejection::VerifyFailed);
+        dr.status = status_of(&self.outcome);
+        self.verify = None;
+    }
+}
+
+/// The report status of an outcome.
+fn status_of(outcome: &DroidOutcome) -> DroidStatus {
+    match outcome {
+        DroidOutcome::Landed { .. } => DroidStatus::Merged,
+        DroidOutcome::UpToDate => DroidStatus::UpToDate,
+        DroidOutcome::Unready { .. } => DroidStatus::Unready,
+        DroidOutcome::Skipped(_) => DroidStatus::Skipped,
+        DroidOutcome::Rejected(Rejection::Violation | Rejection::InvalidEntries) => {
+            DroidStatus::Violation
+        }
+        DroidOutcome::Rejected(Rejection::VerifyFailed) => DroidStatus::VerifyFailed,
+        DroidOutcome::Rejected(Rejection::Conflict | Rejection::NotACommit) => {
+            DroidStatus::Conflict
+        }
+    }
+}
+
 impl Run<'_> {
-    /// Decide one droid against the tip so far. Rejections are outcomes, not errors; an error
-    /// stops the whole run (an unreadable object, a broken repository).
-    pub fn step(
-        &self,
-        entry: &PlanEntry,
-        at: &mut Progress,
-    ) -> Result<(DroidReport, DroidOutcome)> {
+    /// Decide one droid against the tip so far, up to its verification (which the caller
+    /// runs: [`super::speculate`]). Rejections are outcomes, not errors; an error stops the
+    /// whole run (an unreadable object, a broken repository).
+    pub fn step(&self, entry: &PlanEntry, at: &mut Progress) -> Result<Stepped> {
         let name = entry.droid.as_str();
         let mut dr = DroidReport::new(Some(name), &entry.branch, DroidStatus::Skipped);
         dr.ready = entry.candidate;
         let outcome = self.decide(entry, at, &mut dr)?;
-        dr.status = match &outcome {
-            DroidOutcome::Landed { .. } => DroidStatus::Merged,
-            DroidOutcome::UpToDate => DroidStatus::UpToDate,
-            DroidOutcome::Unready { .. } => DroidStatus::Unready,
-            DroidOutcome::Skipped(reason) => {
-                dr.reason = Some(reason.to_string());
-                DroidStatus::Skipped
-            }
-            DroidOutcome::Rejected(Rejection::Violation | Rejection::InvalidEntries) => {
-                DroidStatus::Violation
-            }
-            DroidOutcome::Rejected(Rejection::VerifyFailed) => DroidStatus::VerifyFailed,
-            DroidOutcome::Rejected(Rejection::Conflict | Rejection::NotACommit) => {
-                DroidStatus::Conflict
-            }
+        if let DroidOutcome::Skipped(reason) = &outcome {
+            dr.reason = Some(reason.to_string());
+        }
+        dr.status = status_of(&outcome);
+        let verify = match (&outcome, &self.verify_cmd) {
+            (DroidOutcome::Landed { tip, .. }, Some(_)) => Some(*tip),
+            _ => None,
         };
-        Ok((dr, outcome))
+        Ok(Stepped {
+            dr,
+            outcome,
+            verify,
+        })
     }
 
     fn decide(
@@ -342,21 +392,6 @@ impl Run<'_> {
                 return Ok(DroidOutcome::Rejected(Rejection::Conflict));
             }
         };
-
-        // Verification of the candidate tip.
-        if let Some(cmd) = &self.verify_cmd {
-            (self.progress)(MergeEvent::Verifying {
-                droid: name,
-                command: cmd,
-            });
-            let dir = ws.state.verify_dir(&format!("{}-{name}", self.merge_id));
-            let verified = gate::verify(repo, &dir, new_tip, cmd)?;
-            if !verified.ok {
-                dr.reason = Some(verified.detail);
-                dr.verify_output = Some(verified.output);
-                return Ok(DroidOutcome::Rejected(Rejection::VerifyFailed));
-            }
-        }
 
         match strategy {
             Strategy::Rebase => {

@@ -1,0 +1,346 @@
+//! `merge --verify CMD --verify-jobs K`: speculative parallel verification gives the serial
+//! merge's result (same droids, order, commits, trees, exit code, report), verifications
+//! really overlap, and the reused scratch checkouts show each verification exactly its
+//! candidate's tree, whatever the one before left behind.
+
+use crate::common::*;
+use crate::merge_support::*;
+
+/// Six droids `d1`..`d6`, each owning `dN/**`; `d5` runs after `d2`; `d2` and `d4` both change
+/// the same line of the shared INTERFACES.md, so `d4` conflicts exactly when `d2` lands.
+/// A droid in `failing` also commits `dN/FAIL`, which the verification refuses.
+fn six_droids(failing: &[&str]) -> TestRepo {
+    let droids: Vec<(String, Vec<String>, Vec<&str>)> = (1..=6)
+        .map(|i| {
+            let after = if i == 5 { vec!["d2"] } else { vec![] };
+            (format!("d{i}"), vec![format!("d{i}/**")], after)
+        })
+        .collect();
+    let spec: Vec<(&str, Vec<&str>, &[&str])> = droids
+        .iter()
+        .map(|(n, o, a)| {
+            (
+                n.as_str(),
+                o.iter().map(String::as_str).collect(),
+                a.as_slice(),
+            )
+        })
+        .collect();
+    let spec: Vec<(&str, &[&str], &[&str])> = spec
+        .iter()
+        .map(|(n, o, a)| (*n, o.as_slice(), *a))
+        .collect();
+    let repo = repo_with(&forge_toml(&spec), &[]);
+    for i in 1..=6 {
+        let name = format!("d{i}");
+        let file = format!("{name}/file.txt");
+        let mut files = vec![(file.as_str(), "work\n")];
+        let fail = format!("{name}/FAIL");
+        if failing.contains(&name.as_str()) {
+            files.push((fail.as_str(), "x\n"));
+        }
+        let shared = format!("# Interfaces\n{name}\n");
+        if i == 2 || i == 4 {
+            files.push(("INTERFACES.md", shared.as_str()));
+        }
+        droid_commit(&repo, &name, &format!("{name} work"), &files);
+        done(&repo, &name);
+    }
+    repo
+}
+
+/// Fails when any droid's FAIL marker is in the candidate's (cumulative) tree: a candidate
+/// verified on a chain that wrongly includes an earlier failing droid fails too.
+const CHECK: &str = "! ls */FAIL";
+
+/// The report without what differs between two runs anyway (the merge id, the record commit
+/// and the tip it makes, the backup ref named after the merge id, the repository's path).
+fn comparable(repo: &TestRepo, mut report: serde_json::Value) -> String {
+    for key in ["merge_id", "new_tip", "record_commit", "backup_ref"] {
+        report.as_object_mut().unwrap().remove(key);
+    }
+    serde_json::to_string_pretty(&report)
+        .unwrap()
+        .replace(&repo.root.display().to_string(), "<repo>")
+}
+
+/// The integration history without the PROGRESS.md record commit, as `%H NUL %T` lines, and
+/// the final tree without PROGRESS.md (the record names the merge id).
+fn history(repo: &TestRepo, landed: bool) -> (String, String) {
+    let tip = if landed { "main^" } else { "main" };
+    let log = repo.git(&["log", "--format=%H%x00%T", tip]);
+    let tree: String = repo
+        .git(&["ls-tree", "-r", "main"])
+        .lines()
+        .filter(|l| !l.ends_with("\tPROGRESS.md"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    (log, tree)
+}
+
+#[test]
+fn speculative_verification_lands_what_serial_verification_lands() {
+    // (failing droids, expected status of d1..d6 under the serial merge)
+    let table: &[(&[&str], [&str; 6])] = &[
+        (
+            &[],
+            ["merged", "merged", "merged", "conflict", "merged", "merged"],
+        ),
+        (
+            &["d1"],
+            [
+                "verify-failed",
+                "merged",
+                "merged",
+                "conflict",
+                "merged",
+                "merged",
+            ],
+        ),
+        (
+            &["d3"],
+            [
+                "merged",
+                "merged",
+                "verify-failed",
+                "conflict",
+                "merged",
+                "merged",
+            ],
+        ),
+        (
+            &["d6"],
+            [
+                "merged",
+                "merged",
+                "merged",
+                "conflict",
+                "merged",
+                "verify-failed",
+            ],
+        ),
+        // A failing droid that another depends on, and whose eject un-conflicts a later one.
+        (
+            &["d2"],
+            [
+                "merged",
+                "verify-failed",
+                "merged",
+                "merged",
+                "skipped",
+                "merged",
+            ],
+        ),
+        (
+            &["d1", "d3", "d6"],
+            [
+                "verify-failed",
+                "merged",
+                "verify-failed",
+                "conflict",
+                "merged",
+                "verify-failed",
+            ],
+        ),
+        (
+            &["d2", "d3", "d4"],
+            [
+                "merged",
+                "verify-failed",
+                "verify-failed",
+                "verify-failed",
+                "skipped",
+                "merged",
+            ],
+        ),
+        (
+            &["d1", "d2", "d3", "d4", "d5", "d6"],
+            [
+                "verify-failed",
+                "verify-failed",
+                "verify-failed",
+                "verify-failed",
+                "skipped",
+                "verify-failed",
+            ],
+        ),
+    ];
+    for (failing, expected) in table {
+        let serial = six_droids(failing);
+        let parallel = six_droids(failing);
+        assert_eq!(serial.rev("main"), parallel.rev("main"), "twins differ");
+        let worktrees = serial.git(&["worktree", "list"]).lines().count();
+
+        // Dry runs first: the candidates exist only in memory.
+        let dry = |repo: &TestRepo, jobs: &str| {
+            merge_json(
+                repo,
+                &[
+                    "--phase",
+                    "1",
+                    "--dry-run",
+                    "--verify",
+                    CHECK,
+                    "--verify-jobs",
+                    jobs,
+                ],
+            )
+        };
+        let (dry_out_1, dry_1) = dry(&serial, "1");
+        let (dry_out_3, dry_3) = dry(&parallel, "3");
+        assert_eq!(
+            dry_out_1.status.code(),
+            dry_out_3.status.code(),
+            "{failing:?}"
+        );
+        assert_eq!(
+            comparable(&serial, dry_1),
+            comparable(&parallel, dry_3),
+            "dry run, failing {failing:?}"
+        );
+
+        let run = |repo: &TestRepo, jobs: &str| {
+            merge_json(
+                repo,
+                &["--phase", "1", "--verify", CHECK, "--verify-jobs", jobs],
+            )
+        };
+        let (out_1, report_1) = run(&serial, "1");
+        let (out_3, report_3) = run(&parallel, "3");
+        let statuses: Vec<String> = (1..=6)
+            .map(|i| status_of(&report_1, &format!("d{i}")))
+            .collect();
+        assert_eq!(statuses, expected.to_vec(), "serial, failing {failing:?}");
+        assert_eq!(
+            out_1.status.code(),
+            out_3.status.code(),
+            "exit code, failing {failing:?}"
+        );
+        // A conflict (3) wins over a failed verification (5).
+        let expected_code = if expected.contains(&"conflict") {
+            3
+        } else if expected.contains(&"verify-failed") {
+            5
+        } else {
+            0
+        };
+        assert_eq!(
+            out_1.status.code(),
+            Some(expected_code),
+            "{}",
+            stderr(&out_1)
+        );
+        let landed = report_1["landed"].as_bool().unwrap();
+        assert_eq!(
+            comparable(&serial, report_1),
+            comparable(&parallel, report_3),
+            "report, failing {failing:?}"
+        );
+        // git as the oracle: the same commits and trees on the integration branch.
+        assert_eq!(
+            history(&serial, landed),
+            history(&parallel, landed),
+            "history, failing {failing:?}"
+        );
+        for repo in [&serial, &parallel] {
+            repo.assert_fsck();
+            assert_eq!(
+                repo.git(&["worktree", "list"]).lines().count(),
+                worktrees,
+                "a scratch worktree was left behind"
+            );
+            assert_no_commit_landed_twice(&repo.root, "main");
+        }
+    }
+}
+
+/// Three droids whose verifications each wait (bounded) until two of them have started: with
+/// `[forge] verify_jobs = 3` all pass, which they can only if two ran at the same time.
+#[test]
+fn verifications_run_at_the_same_time() {
+    let toml = forge_toml(&[
+        ("a", &["a/**"], &[]),
+        ("b", &["b/**"], &[]),
+        ("c", &["c/**"], &[]),
+    ])
+    .replace("[forge]\n", "[forge]\nverify_jobs = 3\n");
+    let repo = repo_with(&toml, &[]);
+    for d in ["a", "b", "c"] {
+        droid_commit(&repo, d, d, &[(&format!("{d}/x"), "x\n")]);
+        done(&repo, d);
+    }
+    let marks = repo.path("../marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let m = marks.display();
+    // A deadlock guard of 60 s, not a timing threshold: serial runs fail it whatever the speed.
+    let handshake = format!(
+        "touch '{m}'/$$; i=0; while [ $(ls '{m}' | wc -l) -lt 2 ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; [ $(ls '{m}' | wc -l) -ge 2 ]"
+    );
+    let (out, report) = merge_json(&repo, &["--phase", "1", "--verify", &handshake]);
+    assert_eq!(out.status.code(), Some(0), "{report:#}\n{}", stderr(&out));
+    for d in ["a", "b", "c"] {
+        assert_eq!(status_of(&report, d), "merged");
+    }
+    repo.assert_fsck();
+}
+
+#[test]
+fn verify_jobs_zero_is_refused() {
+    let repo = two_ready_droids();
+    let out = repo.df(&[
+        "merge",
+        "--phase",
+        "1",
+        "--verify",
+        "true",
+        "--verify-jobs",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let toml = TWO_DROIDS.replace("[forge]\n", "[forge]\nverify_jobs = 0\n");
+    repo.manifest(&toml);
+    repo.commit("zero jobs", &[]);
+    let out = repo.df(&["merge", "--phase", "1", "--verify", "true"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+/// One scratch checkout serves three candidates in turn; each verification first checks that
+/// it sees exactly its candidate (clean status, HEAD at the candidate, nothing the previous
+/// one left), then leaves a mess: a changed, a deleted and a mode-changed tracked file, an
+/// untracked file and an ignored build directory. A mark in the checkout's git dir (which the
+/// cleanup leaves alone) shows the checkout was reused, not made afresh.
+#[test]
+fn a_reused_scratch_checkout_shows_each_verification_only_its_candidate() {
+    let toml = forge_toml(&[
+        ("a", &["a/**"], &[]),
+        ("b", &["b/**"], &[]),
+        ("c", &["c/**"], &[]),
+    ]);
+    let repo = repo_with(&toml, &[(".gitignore", "build/\n"), ("keep.txt", "keep\n")]);
+    for d in ["a", "b", "c"] {
+        droid_commit(&repo, d, d, &[(&format!("{d}/x"), "x\n")]);
+        done(&repo, d);
+    }
+    let worktrees = repo.git(&["worktree", "list"]).lines().count();
+    let log = repo.path("../seen");
+    let l = log.display();
+    let check = format!(
+        "test -z \"$(git status --porcelain --ignored)\" && test -f keep.txt && test ! -x keep.txt \
+         && test \"$(cat keep.txt)\" = keep && test ! -e untracked.txt && test ! -e build \
+         && mark=\"$(git rev-parse --git-dir)/seen\" && echo \"$(cat \"$mark\" 2>/dev/null || echo new) $(git rev-parse HEAD)\" >> '{l}' \
+         && echo used > \"$mark\" \
+         && echo junk > untracked.txt && mkdir -p build && echo o > build/out \
+         && echo changed >> INTERFACES.md && chmod +x keep.txt && rm -f a/x"
+    );
+    let (out, report) = merge_json(&repo, &["--phase", "1", "--verify", &check]);
+    assert_eq!(out.status.code(), Some(0), "{report:#}\n{}", stderr(&out));
+    let seen = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<(&str, &str)> = seen.lines().map(|l| l.split_once(' ').unwrap()).collect();
+    assert_eq!(lines.len(), 3, "{seen}");
+    for (i, d) in ["a", "b", "c"].iter().enumerate() {
+        assert_eq!(lines[i].1, droid_entry(&report, d)["tip"].as_str().unwrap());
+        assert_eq!(lines[i].0, if i == 0 { "new" } else { "used" }, "{seen}");
+    }
+    assert_eq!(repo.git(&["worktree", "list"]).lines().count(), worktrees);
+    repo.assert_fsck();
+}
