@@ -19,6 +19,8 @@ pub enum ExitKind {
     Violation,
     /// 5: verification failed.
     Verify,
+    /// 130: interrupted (Ctrl-C, SIGTERM) and cleaned up.
+    Interrupted,
 }
 
 impl ExitKind {
@@ -29,6 +31,7 @@ impl ExitKind {
             ExitKind::Conflict => 3,
             ExitKind::Violation => 4,
             ExitKind::Verify => 5,
+            ExitKind::Interrupted => 130,
         }
     }
 }

@@ -224,6 +224,9 @@ pub struct RunArgs {
     /// With `--land`: verification command for each merge (default: manifest `verify`).
     #[arg(long, value_name = "CMD", requires = "land")]
     pub verify: Option<String>,
+    /// With `--land`: verify up to K candidates of a merge at once (see `merge --verify-jobs`).
+    #[arg(long, value_name = "K", requires = "land", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub verify_jobs: Option<u32>,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,

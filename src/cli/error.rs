@@ -63,6 +63,7 @@ fn merge_hints(err: &MergeError) -> Option<String> {
             "someone else pushed to `{remote}`; fetch, run `droidforge undo {merge_id}` and merge again, or push by hand"
         ),
         MergeError::Busy => return None,
+        MergeError::VerifyInterrupted => "run the merge again".to_owned(),
     })
 }
 

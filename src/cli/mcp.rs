@@ -69,6 +69,8 @@ pub struct MergeParams {
     pub include_unready: bool,
     /// Command to run on each candidate; non-zero rejects the droid.
     pub verify: Option<String>,
+    /// Verify up to this many candidates at once (speculatively; the result is the serial one).
+    pub verify_jobs: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -91,6 +93,8 @@ pub struct RunParams {
     pub timeout: Option<String>,
     /// With `land`: verification command for each merge.
     pub verify: Option<String>,
+    /// With `land`: verify up to this many candidates of a merge at once.
+    pub verify_jobs: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -274,6 +278,9 @@ impl ForgeServer {
             args.push("--include-unready".into());
         }
         opt(&mut args, "--verify", &p.verify);
+        if let Some(k) = p.verify_jobs {
+            args.extend(["--verify-jobs".into(), k.to_string()]);
+        }
         args.push("--json".into());
         self.run(args).await
     }
@@ -294,6 +301,9 @@ impl ForgeServer {
                 args.extend(["--retries".into(), n.to_string()]);
             }
             opt(&mut args, "--verify", &p.verify);
+            if let Some(k) = p.verify_jobs {
+                args.extend(["--verify-jobs".into(), k.to_string()]);
+            }
         }
         opt(&mut args, "--agent", &p.agent);
         opt(&mut args, "--cmd", &p.cmd);

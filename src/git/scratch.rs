@@ -263,6 +263,35 @@ fn remove_path(path: &Path) -> Result<()> {
     removed.with_context(|| format!("cannot remove `{}`", path.display()))
 }
 
+/// While alive, SIGINT, SIGTERM and SIGHUP set a flag ([`interrupted`]) instead of ending the
+/// process at once (a second one does), so that scratch checkouts can be removed first.
+pub struct InterruptGuard {
+    deregister: Option<gix::interrupt::Deregister>,
+}
+
+impl Drop for InterruptGuard {
+    fn drop(&mut self) {
+        if let Some(d) = self.deregister.take() {
+            let _ = d.deregister();
+        }
+    }
+}
+
+/// Catch termination signals until the guard is dropped (see [`InterruptGuard`]). When no
+/// handler can be installed, signals keep their default action.
+pub fn catch_interrupts() -> InterruptGuard {
+    InterruptGuard {
+        deregister: gix::interrupt::init_handler_default(1)
+            .ok()
+            .map(|d| d.with_reset(true)),
+    }
+}
+
+/// Did a termination signal arrive while an [`InterruptGuard`] was alive?
+pub fn interrupted() -> bool {
+    gix::interrupt::is_triggered()
+}
+
 impl Repo {
     /// Move the scratch checkout at `dir` from commit `from` to `to`: undo what the last
     /// verification did (tracked files it changed or deleted are rewritten, untracked and

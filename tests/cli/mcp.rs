@@ -123,6 +123,28 @@ fn an_mcp_client_lists_and_calls_the_forge_tools() {
         merge["inputSchema"]["properties"]["dry_run"].is_object(),
         "{merge}"
     );
+    // `verify_jobs` reaches the CLI flag: 0 is refused there as a usage error.
+    let refused = s.call(
+        "merge",
+        serde_json::json!({"dry_run": true, "verify": "true", "verify_jobs": 0}),
+    );
+    assert_eq!(refused["isError"], true, "{refused}");
+    let err: serde_json::Value = serde_json::from_str(&text_of(&refused)).unwrap();
+    assert_eq!(err["exit_code"], 2, "{err}");
+    let dry = s.call(
+        "merge",
+        serde_json::json!({"dry_run": true, "verify": "true", "verify_jobs": 2}),
+    );
+    let cli = repo.df(&[
+        "merge",
+        "--dry-run",
+        "--verify",
+        "true",
+        "--verify-jobs",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(dry["isError"] == true, !cli.status.success(), "{dry}");
 
     // `status` answers exactly what the CLI answers (or fails the way the CLI fails).
     let result = s.call("status", serde_json::json!({}));

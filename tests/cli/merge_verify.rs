@@ -344,3 +344,68 @@ fn a_reused_scratch_checkout_shows_each_verification_only_its_candidate() {
     assert_eq!(repo.git(&["worktree", "list"]).lines().count(), worktrees);
     repo.assert_fsck();
 }
+
+/// Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while candidates are
+/// being verified: the merge stops with exit 130, nothing lands, and no scratch worktree or
+/// directory is left behind.
+#[test]
+fn ctrl_c_while_verifying_leaves_no_scratch_worktree() {
+    use std::os::unix::process::CommandExt;
+    let repo = two_ready_droids();
+    let before = repo.rev("main");
+    let worktrees = repo.git(&["worktree", "list"]);
+    let started = repo.path("../started");
+    let check = format!("touch '{}'; sleep 60", started.display());
+    let mut cmd = std::process::Command::new(droidforge_bin());
+    hermetic(&mut cmd);
+    let child = cmd
+        .current_dir(&repo.root)
+        .args([
+            "merge",
+            "--phase",
+            "1",
+            "--verify",
+            &check,
+            "--verify-jobs",
+            "2",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    // Wait for the verification to start (a deadlock guard, not a timing threshold).
+    for _ in 0..1200 {
+        if started.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(started.exists(), "the verification never started");
+    let group = format!("-{}", child.id());
+    kill(&["-INT", "--", &group]);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("interrupted while verifying"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(repo.rev("main"), before);
+    assert_eq!(repo.git(&["worktree", "list"]), worktrees);
+    let verify_dir = repo.path(".git/droidforge/verify");
+    let left: Vec<_> = std::fs::read_dir(&verify_dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    repo.assert_fsck();
+}
+
+/// Run kill(1) with `args`, asserting it succeeds.
+fn kill(args: &[&str]) {
+    let status = std::process::Command::new("kill")
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {args:?}");
+}

@@ -73,19 +73,7 @@ pub(super) async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Send a signal to a whole process group (through kill(1): the crate forbids `unsafe`).
-fn signal_group(pgid: u32, signal: &str) -> bool {
-    std::process::Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg("--")
-        .arg(format!("-{pgid}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
+use crate::util::process::signal_group;
 
 fn group_alive(pgid: u32) -> bool {
     signal_group(pgid, "0")

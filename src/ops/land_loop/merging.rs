@@ -56,6 +56,7 @@ impl Loop<'_> {
         let merge_opts = MergeOptions {
             droids: candidates.clone(),
             verify: self.opts.verify.clone(),
+            verify_jobs: self.opts.verify_jobs,
             strategy: self.opts.strategy,
             ..MergeOptions::default()
         };

@@ -70,6 +70,8 @@ pub struct LandOptions {
     pub run: crate::ops::run::RunOptions,
     /// Verification command for merges (default: the manifest's `verify`).
     pub verify: Option<String>,
+    /// Candidates verified at once per merge (default: the manifest's `verify_jobs`, else 1).
+    pub verify_jobs: Option<usize>,
     pub strategy: Strategy,
 }
 

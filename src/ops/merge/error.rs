@@ -25,6 +25,11 @@ pub enum MergeError {
         cause: Error,
     },
 
+    /// Ctrl-C (or SIGTERM) while candidates were being verified: the scratch checkouts were
+    /// removed and nothing landed.
+    #[error("the merge was interrupted while verifying candidates; nothing landed")]
+    VerifyInterrupted,
+
     /// Another process holds the merge lock.
     #[error("another `droidforge merge` is running in this repository")]
     Busy,
@@ -101,6 +106,9 @@ pub enum MergeError {
 
 impl Typed for MergeError {
     fn exit_kind(&self) -> ExitKind {
-        ExitKind::Failure
+        match self {
+            MergeError::VerifyInterrupted => ExitKind::Interrupted,
+            _ => ExitKind::Failure,
+        }
     }
 }

@@ -337,6 +337,22 @@ pub fn run_command(dir: &Path, cmd: &str) -> std::io::Result<std::process::Outpu
         .output()
 }
 
+/// Start the verification command `sh -c cmd` in `dir` (stdin closed, output captured) as the
+/// leader of its own process group, so that everything it starts can be stopped with it
+/// ([`crate::util::process::signal_group`]).
+pub fn spawn_command(dir: &Path, cmd: &str) -> std::io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+}
+
 /// What a finished verification command means for the droid.
 pub fn verdict(cmd: &str, output: std::io::Result<std::process::Output>) -> Result<Verified> {
     let output = output.with_context(|| format!("cannot run `{cmd}`"))?;

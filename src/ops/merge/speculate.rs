@@ -1,25 +1,28 @@
 //! Speculative parallel verification (`merge --verify CMD --verify-jobs K`), as Zuul does it:
 //! candidate k is replayed and verified on the integration tip *assuming* candidates 1..k-1
-//! pass, with up to K verifications running at once in K reusable scratch checkouts. When one
-//! fails, it is ejected: everything decided after it is thrown away and decided again on the
-//! corrected chain (a replay can conflict, or a dependent be skipped, only because an earlier
-//! candidate was assumed to land). Droids are reported (and land) strictly in merge order, so
-//! the result is the serial one: the same droids land in the same order with the same commits.
+//! pass, with up to K verifications running at once in reusable scratch checkouts. When one
+//! fails, it is ejected: everything decided after it is thrown away (verifications still
+//! running for it are stopped) and decided again on the corrected chain — a replay can
+//! conflict, or a dependent be skipped, only because an earlier candidate was assumed to land.
+//! Droids are reported (and land) strictly in merge order, so the result is the serial one: the
+//! same droids land in the same order with the same commits.
 //!
 //! With K = 1 nothing is decided ahead of a pending verification: exactly the serial merge.
 //! Speculative commits are ordinary objects that no ref points to until the run lands what
 //! passed; a dry run keeps them in memory.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc;
+use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::git::ScratchPool;
+use crate::git::{ScratchPool, catch_interrupts, interrupted};
+use crate::util::process::signal_group;
 
-use super::MergeEvent;
 use super::plan::PlanEntry;
 use super::report::DroidReport;
 use super::step::{Progress, Run, Stepped};
+use super::{MergeError, MergeEvent};
 
 /// Where a droid's verification stands.
 enum Check {
@@ -44,6 +47,24 @@ struct Slot {
 /// A finished verification: (job id, scratch slot, its output).
 type Finished = (u64, usize, std::io::Result<std::process::Output>);
 
+/// The scheduler's state between two events.
+struct Chain<'r, 'a> {
+    run: &'r Run<'a>,
+    entries: &'r [PlanEntry],
+    jobs: usize,
+    /// Decided droids not yet reported, in plan order.
+    window: VecDeque<Slot>,
+    /// The run's state after every droid of the window, assuming all pending ones pass.
+    spec: Progress,
+    /// The next droid of the plan to decide.
+    next: usize,
+    pool: Option<ScratchPool>,
+    last_job: u64,
+    /// Running verifications (also those an eject made moot): job id → its process group
+    /// (`None` when it could not start; its error is on the way).
+    running: HashMap<u64, Option<u32>>,
+}
+
 /// Decide every droid of the plan in order, verifying up to `run.verify_jobs` candidates at
 /// once; `at` ends as the serial loop would leave it. Emits `Verifying` when a verification
 /// starts and `Decided` in plan order; returns the report lines in plan order.
@@ -52,149 +73,214 @@ pub(super) fn decide_all(
     entries: &[PlanEntry],
     at: &mut Progress,
 ) -> Result<Vec<DroidReport>> {
-    let jobs = run.verify_jobs.max(1);
-    let mut pool: Option<ScratchPool> = None;
+    // Ctrl-C while verifying: running commands are stopped and the scratch checkouts removed
+    // before the run stops (exit 130).
+    let _signals = run.verify_cmd.as_ref().map(|_| catch_interrupts());
+    let mut chain = Chain {
+        run,
+        entries,
+        jobs: run.verify_jobs.max(1),
+        window: VecDeque::new(),
+        spec: at.clone(),
+        next: 0,
+        pool: None,
+        last_job: 0,
+        running: HashMap::new(),
+    };
     let (tx, rx) = mpsc::channel::<Finished>();
-    std::thread::scope(|scope| {
-        let mut reports = Vec::with_capacity(entries.len());
-        let mut window: VecDeque<Slot> = VecDeque::new();
-        let mut spec = at.clone();
-        let mut next = 0;
-        let mut job_id = 0u64;
-        // Verifications started and not yet collected (also those an eject made moot).
-        let mut in_flight = 0usize;
+    let reports = std::thread::scope(|scope| {
+        let result = chain.drive(scope, &tx, &rx);
+        // Whatever ended the run, nothing it started outlives it.
+        for pgid in chain.running.values().flatten() {
+            signal_group(*pgid, "KILL");
+        }
+        result
+    });
+    // The threads are joined: the scratch checkouts are free to go.
+    drop(chain.pool.take());
+    let reports = reports?;
+    *at = chain.spec;
+    Ok(reports)
+}
+
+impl<'r, 'a> Chain<'r, 'a> {
+    fn drive<'s>(
+        &mut self,
+        scope: &'s std::thread::Scope<'s, '_>,
+        tx: &mpsc::Sender<Finished>,
+        rx: &mpsc::Receiver<Finished>,
+    ) -> Result<Vec<DroidReport>>
+    where
+        'r: 's,
+    {
+        let mut reports = Vec::with_capacity(self.entries.len());
         loop {
             // What finished so far; a failure ejects and rewinds the speculative chain.
             while let Ok(done) = rx.try_recv() {
-                in_flight -= 1;
-                finish(run, done, &mut window, &mut spec, &mut next, &mut pool)?;
+                self.finish(done)?;
+            }
+            if interrupted() {
+                return Err(MergeError::VerifyInterrupted.into());
             }
             // The oldest droids whose fate is known are final: report them in order.
-            while window
+            while self
+                .window
                 .front()
                 .is_some_and(|s| matches!(s.check, Check::Done))
             {
-                let slot = window.pop_front().expect("front exists");
+                let slot = self.window.pop_front().expect("front exists");
                 let stepped = slot.stepped?;
-                (run.progress)(MergeEvent::Decided {
-                    droid: &entries[slot.index].droid,
+                (self.run.progress)(MergeEvent::Decided {
+                    droid: &self.entries[slot.index].droid,
                     outcome: &stepped.outcome,
-                    dry_run: run.opts.dry_run,
+                    dry_run: self.run.opts.dry_run,
                 });
                 reports.push(stepped.dr);
             }
-            if window.is_empty() && next == entries.len() {
-                *at = spec;
+            if self.window.is_empty() && self.next == self.entries.len() {
                 return Ok(reports);
             }
-            // Start queued verifications, oldest first, on free scratch checkouts.
-            for slot in window.iter_mut() {
-                if !matches!(slot.check, Check::Queued) {
-                    continue;
-                }
-                let (Ok(stepped), Some(cmd)) = (&slot.stepped, &run.verify_cmd) else {
-                    continue;
-                };
-                let tip = stepped.verify.expect("queued droids have a tip to verify");
-                let pool = pool.get_or_insert_with(|| new_pool(run, jobs));
-                let Some((scratch, dir)) = pool.acquire(&run.repo, tip)? else {
-                    break;
-                };
-                (run.progress)(MergeEvent::Verifying {
-                    droid: &entries[slot.index].droid,
-                    command: cmd,
-                });
-                job_id += 1;
-                in_flight += 1;
-                slot.check = Check::Running(job_id);
-                let (tx, id) = (tx.clone(), job_id);
-                scope.spawn(move || {
-                    let output = super::gate::run_command(&dir, cmd);
-                    let _ = tx.send((id, scratch, output));
-                });
-            }
+            self.start_queued(scope, tx)?;
             // Decide the next droid on the speculative chain while verifications run.
-            let pending = window
+            let pending = self
+                .window
                 .iter()
                 .filter(|s| !matches!(s.check, Check::Done))
                 .count();
-            let stuck = window.back().is_some_and(|s| s.stepped.is_err());
-            if next < entries.len() && pending < jobs && !stuck {
-                let entry = &entries[next];
-                let stepped = run.step(entry, &mut spec);
-                let after_step = spec.clone();
-                let check = match &stepped {
-                    Ok(s) => {
-                        spec.apply(&entry.droid, &s.outcome);
-                        match s.verify {
-                            Some(_) => Check::Queued,
-                            None => Check::Done,
-                        }
-                    }
-                    Err(_) => Check::Done,
-                };
-                window.push_back(Slot {
-                    index: next,
-                    after_step,
-                    stepped,
-                    check,
-                });
-                next += 1;
+            let stuck = self.window.back().is_some_and(|s| s.stepped.is_err());
+            if self.next < self.entries.len() && pending < self.jobs && !stuck {
+                self.step_next();
                 continue;
             }
-            let done = match in_flight {
-                0 => None,
-                _ => rx.recv().ok(),
+            if self.running.is_empty() {
+                return Err(Error::failure(
+                    "the verification scheduler has nothing to wait for",
+                ));
             }
-            .ok_or_else(|| Error::failure("the verification scheduler has nothing to wait for"))?;
-            in_flight -= 1;
-            finish(run, done, &mut window, &mut spec, &mut next, &mut pool)?;
+            // Wake up now and then to notice a Ctrl-C.
+            if let Ok(done) = rx.recv_timeout(Duration::from_millis(100)) {
+                self.finish(done)?;
+            }
         }
-    })
-}
-
-fn new_pool(run: &Run, jobs: usize) -> ScratchPool {
-    let state = run.ws.state.clone();
-    let merge_id = run.merge_id.clone();
-    ScratchPool::new(&run.repo, jobs, run.opts.dry_run, move |i| {
-        state.verify_dir(&format!("{merge_id}-{i}"))
-    })
-}
-
-/// A verification finished: free its scratch checkout; if its droid is still on the chain,
-/// settle it. A failure ejects the droid: the droids after it are decided again, on the chain
-/// without it.
-fn finish(
-    run: &Run,
-    (id, scratch, output): Finished,
-    window: &mut VecDeque<Slot>,
-    spec: &mut Progress,
-    next: &mut usize,
-    pool: &mut Option<ScratchPool>,
-) -> Result<()> {
-    if let Some(pool) = pool {
-        pool.release(scratch);
     }
-    let Some(pos) = window
-        .iter()
-        .position(|s| matches!(s.check, Check::Running(j) if j == id))
-    else {
-        return Ok(()); // thrown away by an eject meanwhile
-    };
-    let cmd = run.verify_cmd.as_deref().unwrap_or_default();
-    let verified = super::gate::verdict(cmd, output)?;
-    let slot = &mut window[pos];
-    slot.check = Check::Done;
-    if verified.ok {
-        return Ok(());
+
+    /// Decide the next droid of the plan on the speculative chain.
+    fn step_next(&mut self) {
+        let entry = &self.entries[self.next];
+        let stepped = self.run.step(entry, &mut self.spec);
+        let after_step = self.spec.clone();
+        let check = match &stepped {
+            Ok(s) => {
+                self.spec.apply(&entry.droid, &s.outcome);
+                match s.verify {
+                    Some(_) => Check::Queued,
+                    None => Check::Done,
+                }
+            }
+            Err(_) => Check::Done,
+        };
+        self.window.push_back(Slot {
+            index: self.next,
+            after_step,
+            stepped,
+            check,
+        });
+        self.next += 1;
     }
-    let Ok(stepped) = &mut slot.stepped else {
-        return Ok(());
-    };
-    stepped.verify_failed(verified);
-    *spec = slot.after_step.clone();
-    spec.apply(&run.selected[slot.index], &stepped.outcome);
-    *next = slot.index + 1;
-    window.truncate(pos + 1);
-    Ok(())
+
+    /// Start queued verifications, oldest first, on free scratch checkouts.
+    fn start_queued<'s>(
+        &mut self,
+        scope: &'s std::thread::Scope<'s, '_>,
+        tx: &mpsc::Sender<Finished>,
+    ) -> Result<()>
+    where
+        'r: 's,
+    {
+        let Some(cmd) = self.run.verify_cmd.as_deref() else {
+            return Ok(());
+        };
+        for slot in self.window.iter_mut() {
+            let (Check::Queued, Ok(stepped)) = (&slot.check, &slot.stepped) else {
+                continue;
+            };
+            let tip = stepped.verify.expect("queued droids have a tip to verify");
+            let run = self.run;
+            let pool = self.pool.get_or_insert_with(|| {
+                let (state, merge_id) = (run.ws.state.clone(), run.merge_id.clone());
+                ScratchPool::new(&run.repo, self.jobs, run.opts.dry_run, move |i| {
+                    state.verify_dir(&format!("{merge_id}-{i}"))
+                })
+            });
+            let Some((scratch, dir)) = pool.acquire(&run.repo, tip)? else {
+                break;
+            };
+            (run.progress)(MergeEvent::Verifying {
+                droid: &self.entries[slot.index].droid,
+                command: cmd,
+            });
+            self.last_job += 1;
+            let id = self.last_job;
+            slot.check = Check::Running(id);
+            let tx = tx.clone();
+            match super::gate::spawn_command(&dir, cmd) {
+                Ok(child) => {
+                    self.running.insert(id, Some(child.id()));
+                    scope.spawn(move || {
+                        let _ = tx.send((id, scratch, child.wait_with_output()));
+                    });
+                }
+                // Reported like any verification that could not run.
+                Err(e) => {
+                    self.running.insert(id, None);
+                    let _ = tx.send((id, scratch, Err(e)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A verification finished: free its scratch checkout; if its droid is still on the chain,
+    /// settle it. A failure ejects the droid: verifications after it are stopped, and the droids
+    /// after it are decided again, on the chain without it.
+    fn finish(&mut self, (id, scratch, output): Finished) -> Result<()> {
+        self.running.remove(&id);
+        if let Some(pool) = &mut self.pool {
+            pool.release(scratch);
+        }
+        if interrupted() {
+            // The command was probably stopped by the same signal: not its verdict.
+            return Err(MergeError::VerifyInterrupted.into());
+        }
+        let Some(pos) = self
+            .window
+            .iter()
+            .position(|s| matches!(s.check, Check::Running(j) if j == id))
+        else {
+            return Ok(()); // thrown away by an eject meanwhile
+        };
+        let cmd = self.run.verify_cmd.as_deref().unwrap_or_default();
+        let verified = super::gate::verdict(cmd, output)?;
+        let slot = &mut self.window[pos];
+        slot.check = Check::Done;
+        if verified.ok {
+            return Ok(());
+        }
+        let Ok(stepped) = &mut slot.stepped else {
+            return Ok(());
+        };
+        stepped.verify_failed(verified);
+        self.spec = slot.after_step.clone();
+        self.spec
+            .apply(&self.entries[slot.index].droid, &stepped.outcome);
+        self.next = slot.index + 1;
+        for moot in self.window.drain(pos + 1..) {
+            if let Check::Running(j) = moot.check
+                && let Some(Some(pgid)) = self.running.get(&j)
+            {
+                signal_group(*pgid, "KILL");
+            }
+        }
+        Ok(())
+    }
 }
