@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx, args: &MergeArgs) -> Result<i32> {
             all: args.select.all,
             dry_run: args.dry_run,
             verify: args.verify.clone(),
-            verify_jobs: args.verify_jobs.map(|k| k as usize),
+            verify_jobs: args.verify_jobs,
             strategy: args.strategy,
             include_unready: args.include_unready,
             force: args.force,

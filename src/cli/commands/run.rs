@@ -36,7 +36,7 @@ fn land(ctx: &Ctx, ws: &Workspace, droids: &[&Droid], args: &RunArgs) -> Result<
         retries: args.retries.unwrap_or(2),
         run: options(args),
         verify: args.verify.clone(),
-        verify_jobs: args.verify_jobs.map(|k| k as usize),
+        verify_jobs: args.verify_jobs,
         strategy: Default::default(),
     };
     // Status lines, not live bars: the loop starts agents one runner call at a time.
