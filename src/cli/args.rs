@@ -9,7 +9,9 @@ use clap_complete::engine::ArgValueCandidates;
 
 use crate::cli::candidates::{droid_candidates, phase_candidates};
 
+mod internal;
 mod merge;
+pub use internal::*;
 pub use merge::MergeArgs;
 
 /// Run several AI coding agents ("droids") on one codebase in parallel: a git worktree and
@@ -55,6 +57,7 @@ pub enum Command {
     Prune(PruneArgs),
     Undo(UndoArgs),
     Doctor(DoctorArgs),
+    Pool(PoolArgs),
     Mcp(McpArgs),
     Demo(DemoArgs),
     Completions(CompletionsArgs),
@@ -506,6 +509,28 @@ pub struct DoctorArgs {
     pub json: bool,
 }
 
+/// Keep the warm pool (`[forge] pool = N`) at N clean worktrees at the integration tip:
+/// move stale ones by their changed paths, drop broken ones, add missing ones (docs/pool.md).
+/// `spawn` runs this in the background after it took from the pool.
+#[derive(Debug, Args)]
+pub struct PoolArgs {
+    #[command(subcommand)]
+    pub action: PoolAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PoolAction {
+    /// Refresh the pool now (waits for a refresh already running).
+    Refresh {
+        /// Print nothing (the background refresh).
+        #[arg(long, short)]
+        quiet: bool,
+        /// Print the result as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// Serve the forge over MCP (stdio) for an orchestrating agent.
 #[derive(Debug, Args)]
 pub struct McpArgs {}
@@ -533,33 +558,4 @@ pub struct CompletionsArgs {
     /// The shell to generate completions for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
-}
-
-/// Internal scripted agent: follows a script of steps in the current directory.
-#[derive(Debug, Args)]
-pub struct ScriptedAgentArgs {
-    /// The script file (JSON list of steps).
-    #[arg(long)]
-    pub script: PathBuf,
-}
-
-/// Internal stress worker: lock/unlock cycles and state updates, each logged to `--log`.
-#[derive(Debug, Args)]
-pub struct InternalStressArgs {
-    #[arg(long)]
-    pub droid: String,
-    /// Number of operations (lock + unlock + state update each).
-    #[arg(long, default_value_t = 100)]
-    pub ops: usize,
-    /// Globs to pick from (1-2 per request).
-    #[arg(long = "glob", required = true)]
-    pub globs: Vec<String>,
-    /// JSON lines log of grants and releases.
-    #[arg(long)]
-    pub log: PathBuf,
-    /// Every Nth operation runs the real `droidforge lock`/`unlock` binaries (0: never).
-    #[arg(long, default_value_t = 0)]
-    pub binary_every: usize,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
 }

@@ -15,6 +15,7 @@ mod rebase;
 mod refs;
 pub mod remote;
 mod replay;
+mod reuse;
 mod scratch;
 pub mod serde_hex;
 mod short;

@@ -27,7 +27,7 @@ pub enum Severity {
 pub struct Finding {
     /// Stable identifier: missing-worktree, branch-without-worktree, unregistered-worktree,
     /// stale-ready-mark, unmerged-ready-mark, dead-agent, stale-lock, interrupted-merge,
-    /// corrupt-state, corrupt-locks.
+    /// corrupt-state, corrupt-locks, broken-pool-worktree.
     pub code: &'static str,
     pub severity: Severity,
     /// The droid, path or ref concerned.
@@ -87,6 +87,7 @@ pub fn diagnose(ws: &Workspace, fix: bool) -> Result<DoctorReport> {
     let mut findings = Vec::new();
     check_state_files(ws, fix, &mut findings);
     check_worktrees(ws, fix, &mut findings)?;
+    check_pool(ws, fix, &mut findings)?;
     check_ready_marks(ws, fix, &mut findings)?;
     check_agents(ws, fix, &mut findings);
     check_locks(ws, fix, &mut findings);
@@ -239,7 +240,8 @@ fn check_worktrees(ws: &Workspace, fix: bool, out: &mut Vec<Finding>) -> Result<
     if let Ok(entries) = std::fs::read_dir(&wt_root) {
         for entry in entries.flatten() {
             let path = entry.path();
-            if !path.is_dir() || worktrees.iter().any(|w| same_dir(&w.path, &path)) {
+            let pool = entry.file_name() == crate::ops::pool::POOL_DIR;
+            if pool || !path.is_dir() || worktrees.iter().any(|w| same_dir(&w.path, &path)) {
                 continue;
             }
             out.push(
@@ -249,6 +251,33 @@ fn check_worktrees(ws: &Workspace, fix: bool, out: &mut Vec<Finding>) -> Result<
                     .action(format!("look inside, save what you need, then delete `{}`", path.display())),
             );
         }
+    }
+    Ok(())
+}
+
+/// Pool entries that cannot be handed out (see [`crate::ops::pool::inspect`]).
+fn check_pool(ws: &Workspace, fix: bool, out: &mut Vec<Finding>) -> Result<()> {
+    let issues = crate::ops::pool::inspect(ws)?;
+    if issues.is_empty() {
+        return Ok(());
+    }
+    let removed = if fix {
+        crate::ops::pool::repair(ws)?
+    } else {
+        Vec::new()
+    };
+    for issue in issues {
+        let attached = issue.reason.starts_with("has branch");
+        let mut f = Finding::new("broken-pool-worktree", Severity::Warning, issue.path.display().to_string())
+            .msg(format!("the pool worktree `{}` {}", issue.path.display(), issue.reason))
+            .why("pool worktrees are disposable checkouts of the integration tip that `spawn` hands to new droids; nobody should work in them, and this one cannot be handed out");
+        f = if attached {
+            f.action(format!("save what you need, then `git worktree remove --force {}` (the branch keeps its commits)", issue.path.display()))
+        } else {
+            f.fix("drop it (`droidforge pool refresh` or the next `spawn` refills the pool)")
+        };
+        f.fixed = removed.contains(&issue.path);
+        out.push(f);
     }
     Ok(())
 }

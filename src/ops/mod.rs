@@ -11,6 +11,7 @@ pub mod land_loop;
 pub mod lock;
 pub mod merge;
 pub mod plan;
+pub mod pool;
 pub mod ready;
 pub mod remove;
 pub mod run;

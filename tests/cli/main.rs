@@ -27,6 +27,7 @@ mod merge_support;
 mod merge_truth;
 mod merge_verify;
 mod plan;
+mod pool;
 mod remove;
 mod run;
 mod run_land;

@@ -34,7 +34,7 @@ fn unknown_key() {
     assert_invalid(
         "[forge]\nintegration = \"main\"\ncolour = \"red\"\n",
         &["status"],
-        "error: invalid manifest `.droidforge/forge.toml`\n  .droidforge/forge.toml:3: unknown field `colour`, expected one of `integration`, `branch_prefix`, `worktree_dir`, `agent`, `verify`, `verify_jobs`, `auto_lock`\n    help: remove the key or fix its spelling (see the manifest reference in the README)\n",
+        "error: invalid manifest `.droidforge/forge.toml`\n  .droidforge/forge.toml:3: unknown field `colour`, expected one of `integration`, `branch_prefix`, `worktree_dir`, `agent`, `verify`, `verify_jobs`, `auto_lock`, `pool`\n    help: remove the key or fix its spelling (see the manifest reference in the README)\n",
     );
 }
 

@@ -24,6 +24,7 @@ pub mod lock;
 pub mod locks;
 pub mod merge;
 pub mod plan;
+pub mod pool;
 pub mod progress;
 pub mod remove;
 pub mod run;
@@ -74,6 +75,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Prune(args) => remove::prune(&ctx, &args),
         Command::Undo(args) => undo::run(&ctx, &args),
         Command::Doctor(args) => doctor::run(&ctx, &args),
+        Command::Pool(args) => pool::run(&ctx, &args),
         Command::Mcp(args) => crate::cli::mcp::run(&ctx, &args),
         Command::Demo(args) => demo::run(&ctx, &args),
         Command::Completions(args) => completions::completions(&ctx, &args),

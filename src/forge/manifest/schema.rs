@@ -46,6 +46,13 @@ pub struct ForgeSection {
     /// droid's write lease on it.
     #[serde(default, skip_serializing_if = "is_false")]
     pub auto_lock: bool,
+    /// Worktrees kept checked out at the integration tip for `spawn` to hand out (docs/pool.md).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pool: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn is_false(b: &bool) -> bool {
@@ -62,6 +69,7 @@ impl Default for ForgeSection {
             verify: None,
             verify_jobs: None,
             auto_lock: false,
+            pool: 0,
         }
     }
 }

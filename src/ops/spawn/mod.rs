@@ -11,6 +11,7 @@
 
 mod create;
 mod files;
+mod pooled;
 
 use std::path::{Path, PathBuf};
 
@@ -56,6 +57,8 @@ pub struct SpawnOutcome {
     pub base: Option<String>,
     /// Was the brief (re)written?
     pub brief_written: bool,
+    /// The worktree was taken from the warm pool (`[forge] pool`) instead of checked out.
+    pub pooled: bool,
     /// The worktree was created sparse: what `git sparse-checkout list` prints there (null:
     /// a full checkout, or a worktree that existed already).
     pub sparse: Option<Vec<String>>,
@@ -84,6 +87,7 @@ impl SpawnOutcome {
             branch_created: false,
             base: None,
             brief_written: false,
+            pooled: false,
             sparse: None,
             hooks: Vec::new(),
             hooks_error: None,
@@ -232,7 +236,11 @@ pub fn spawn(
         // The sparse settings live in each worktree's own config file.
         ws.repo.ensure_worktree_config()?;
     }
-    let created = run_jobs(&ws.repo, &jobs, tip, progress);
+    let pooled::Claims { done, left, notes } = pooled::claim(ws, jobs, tip, progress);
+    let jobs = left;
+    let used_pool = !done.is_empty();
+    let mut created = run_jobs(&ws.repo, &jobs, tip, progress);
+    created.extend(done);
     for (index, mut outcome) in created {
         if outcome.status == SpawnStatus::Created {
             outcome.install_hooks(&exe);
@@ -249,8 +257,12 @@ pub fn spawn(
                 crate::git::short(at)
             ));
         }
+        if let Some((_, note)) = notes.iter().find(|(i, _)| *i == index) {
+            outcome.note = Some(note.clone());
+        }
         outcomes[index] = Some(outcome);
     }
+    pooled::refill(ws, used_pool);
     let mut outcomes: Vec<SpawnOutcome> = outcomes.into_iter().flatten().collect();
     // The pre-commit guard in every droid worktree, refreshed for existing ones (so `run`,
     // which spawns first, restores a deleted hook too).
