@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
 # Benchmark `droidforge spawn` against `git worktree add -b` on the same repository, in the
-# same run: 1 droid vs 1 worktree, and 20 droids (`spawn --all`) vs 20 sequential worktrees.
+# same run: 1 droid vs 1 worktree, and 20 droids (`spawn --all`) vs 20 sequential worktrees;
+# with POOL=1 also 1 droid spawned from a warm pool (`[forge] pool = 1`, docs/pool.md).
 #
 # usage: scripts/bench-spawn.sh [REPO]      (default: a generated repo of ~20k files)
-#   RUNS=N   repetitions per measurement (default 5; the median is reported)
+#   RUNS=N   rounds (default 5; the median of each contender is reported)
 #   FILES=N  files in the generated repo (default 20000; FILES=10 shows the fixed cost per call)
+#   POOL=1   add the warm-pool contender: before each of its rounds (not timed) `pool refresh`
+#            fills the pool; the timed `spawn d01` then takes that worktree. The background
+#            refill is off (DROIDFORGE_POOL_BACKGROUND=0) so it cannot slow the next contender.
 #
-# Old worktrees are moved aside between runs, not deleted: on this kind of disk, creating
-# files right after deleting many costs every tool 10-20x more.
+# Contenders alternate within each round and the first one rotates between rounds, so that
+# background noise does not always hit the same side. Old worktrees are moved aside between
+# runs, not deleted: on this kind of disk, creating files right after deleting many costs
+# every tool 10-20x more. Prints `uptime` before and after, every round, medians and ratios;
+# exits non-zero only on errors (a droidforge spawn that did not do its job), never on times.
 #
 # A given REPO is never modified: it is cloned (`git clone --local`) into a temp dir first.
-# Uses hyperfine when installed, else `date +%s%N` around each command.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${RUNS:-5}
 FILES=${FILES:-20000}
+POOL=${POOL:-0}
 N_MANY=20
+export DROIDFORGE_POOL_BACKGROUND=0
 
 echo "building droidforge (release)…" >&2
 cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
@@ -61,7 +69,7 @@ TRACKED=$(git ls-files | wc -l | tr -d ' ')
 # which must have it).
 mkdir -p .droidforge
 {
-  printf '[forge]\nintegration = "%s"\nbranch_prefix = "df/"\nworktree_dir = ".bench-df"\n\n' "$BRANCH"
+  printf '[forge]\nintegration = "%s"\nbranch_prefix = "df/"\nworktree_dir = ".bench-df"\npool = %s\n\n' "$BRANCH" "$POOL"
   printf '[[phase]]\nid = 1\n\n'
   for i in $(seq -w 1 $N_MANY); do
     printf '[[droid]]\nname = "d%s"\nphases = [1]\nowns = ["area%s/**"]\n\n' "$i" "$i"
@@ -106,37 +114,36 @@ git_many() {
 
 median_ms() { sort -n "$WORK/$1" | awk '{a[NR]=$1} END {m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.1f", m / 1000}'; }
 
-if command -v hyperfine >/dev/null; then
-  echo "using hyperfine" >&2
-  reset_all
-  hyperfine --runs "$RUNS" --prepare "$(declare -f reset_all); WORK=$WORK; reset_all" \
-    "$DF spawn d01" \
-    "git worktree add --quiet -b gitbench/g01 $WORK/gitwt/g01 $BRANCH" \
-    "$DF spawn --all" \
-    "$(declare -f git_many); WORK=$WORK N_MANY=$N_MANY BRANCH=$BRANCH; git_many"
-  exit 0
-fi
-
 echo "load before: $(uptime)"
 # Warm the page cache and both code paths once (not measured).
 reset_all
 "$DF" spawn d01 >/dev/null 2>&1
 git worktree add --quiet -b gitbench/g01 "$WORK/gitwt/g01" "$BRANCH"
-# Alternate which tool goes first in each run so that background noise (page cache, disk
-# writeback from the previous cleanup) does not always hit the same side.
+run_one() {
+  case $1 in
+    df1) reset_all; time_cmd df1 "$DF" spawn d01 ;;
+    git1) reset_all; time_cmd git1 git worktree add --quiet -b gitbench/g01 "$WORK/gitwt/g01" "$BRANCH" ;;
+    dfP) reset_all; "$DF" pool refresh --quiet; sync; time_cmd dfP "$DF" spawn d01 ;;
+    dfN) reset_all; time_cmd dfN "$DF" spawn --all ;;
+    gitN) reset_all; time_cmd gitN git_many ;;
+  esac
+}
+CONTENDERS=(df1 git1)
+[ "$POOL" = 1 ] && CONTENDERS+=(dfP)
+CONTENDERS+=(dfN gitN)
+N_CONT=${#CONTENDERS[@]}
 for run in $(seq 1 "$RUNS"); do
-  if [ $((run % 2)) = 1 ]; then
-    reset_all; time_cmd df1 "$DF" spawn d01
-    reset_all; time_cmd git1 git worktree add --quiet -b gitbench/g01 "$WORK/gitwt/g01" "$BRANCH"
-    reset_all; time_cmd dfN "$DF" spawn --all
-    reset_all; time_cmd gitN git_many
-  else
-    reset_all; time_cmd git1 git worktree add --quiet -b gitbench/g01 "$WORK/gitwt/g01" "$BRANCH"
-    reset_all; time_cmd df1 "$DF" spawn d01
-    reset_all; time_cmd gitN git_many
-    reset_all; time_cmd dfN "$DF" spawn --all
-  fi
+  for k in $(seq 0 $((N_CONT - 1))); do
+    run_one "${CONTENDERS[$(((k + run - 1) % N_CONT))]}"
+  done
 done
+if [ "$POOL" = 1 ]; then
+  # Sanity: a warm pool really is used.
+  reset_all
+  "$DF" pool refresh --quiet
+  "$DF" spawn d01 --json | grep -q '"pooled": true' ||
+    { echo "error: spawn did not take the warm pool worktree" >&2; exit 1; }
+fi
 # Sanity: the last droidforge spawn really created N_MANY worktrees.
 reset_all
 "$DF" spawn --all >/dev/null 2>&1
@@ -144,17 +151,20 @@ CREATED=$(git worktree list --porcelain | grep -c '^branch refs/heads/df/' || tr
 reset_all
 
 df1=$(median_ms df1) git1=$(median_ms git1) dfN=$(median_ms dfN) gitN=$(median_ms gitN)
+dfP=$([ "$POOL" = 1 ] && median_ms dfP || echo 0)
 echo
 echo "load after: $(uptime)"
 echo "repo: $LABEL, $TRACKED tracked files, $(nproc 2>/dev/null || echo '?') cores, median of $RUNS runs"
-for f in df1 git1 dfN gitN; do echo "  all runs $f (ms): $(awk '{printf "%.0f ", $1 / 1000}' "$WORK/$f")"; done
+for f in "${CONTENDERS[@]}"; do echo "  all runs $f (ms): $(awk '{printf "%.0f ", $1 / 1000}' "$WORK/$f")"; done
 printf '%-40s %10s\n' "command" "ms"
 printf '%-40s %10s\n' "droidforge spawn (1 droid)" "$df1"
 printf '%-40s %10s\n' "git worktree add -b (1)" "$git1"
+[ "$POOL" = 1 ] && printf '%-40s %10s\n' "droidforge spawn (1, warm pool)" "$dfP"
 printf '%-40s %10s\n' "droidforge spawn --all ($N_MANY droids)" "$dfN"
 printf '%-40s %10s\n' "git worktree add -b ($N_MANY, sequential)" "$gitN"
-awk -v a="$df1" -v b="$git1" -v c="$dfN" -v d="$gitN" 'BEGIN {
+awk -v a="$df1" -v b="$git1" -v c="$dfN" -v d="$gitN" -v p="$dfP" 'BEGIN {
   printf "ratio 1 droid:   droidforge/git = %.2f (%s)\n", a / b, (a < b) ? "droidforge faster" : "git faster";
+  if (p > 0) printf "ratio warm pool: droidforge/git = %.2f (%s)\n", p / b, (p < b) ? "droidforge faster" : "git faster";
   printf "ratio %d droids: droidforge/git = %.2f (%s)\n", '"$N_MANY"', c / d, (c < d) ? "droidforge faster" : "git faster";
 }'
 [ "$CREATED" = "$N_MANY" ] || { echo "error: spawn --all created $CREATED worktrees, expected $N_MANY" >&2; exit 1; }

@@ -24,14 +24,13 @@ pub(super) fn claim(ws: &Workspace, jobs: Vec<Job>, tip: Oid, progress: Progress
         left: Vec::new(),
         notes: Vec::new(),
     };
-    let at_integration_tip = ws.integration_tip().ok() == Some(tip);
-    let mut registered = match ws.repo.worktrees() {
-        Ok(r) if ws.forge.manifest.forge.pool > 0 && at_integration_tip => r,
-        _ => {
-            claims.left = jobs;
-            return claims;
-        }
-    };
+    // No pool: not even a ref read. The pool's worktrees are at the integration tip only.
+    let usable = ws.forge.manifest.forge.pool > 0 && ws.integration_tip().ok() == Some(tip);
+    if !usable {
+        claims.left = jobs;
+        return claims;
+    }
+    let mut registered = ws.repo.worktrees().unwrap_or_default();
     for job in jobs {
         if job.existing_tip.is_some() || job.sparse.is_some() {
             claims.left.push(job);
