@@ -6,6 +6,8 @@
 # usage: scripts/bench-spawn.sh [REPO]      (default: a generated repo of ~20k files)
 #   RUNS=N   rounds (default 5; the median of each contender is reported)
 #   FILES=N  files in the generated repo (default 20000; FILES=10 shows the fixed cost per call)
+#   N_MANY=N droids of the `spawn --all` contender (default 20; 0 skips it, e.g. for a quick
+#            POOL=1 run on a big repo)
 #   POOL=1   add the warm-pool contender: before each of its rounds (not timed) `pool refresh`
 #            fills the pool; the timed `spawn d01` then takes that worktree. The background
 #            refill is off (DROIDFORGE_POOL_BACKGROUND=0) so it cannot slow the next contender.
@@ -23,7 +25,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${RUNS:-5}
 FILES=${FILES:-20000}
 POOL=${POOL:-0}
-N_MANY=20
+N_MANY=${N_MANY:-20}
 export DROIDFORGE_POOL_BACKGROUND=0
 
 echo "building droidforge (release)…" >&2
@@ -65,14 +67,14 @@ cd "$REPO"
 BRANCH=$(git symbolic-ref --short HEAD)
 TRACKED=$(git ls-files | wc -l | tr -d ' ')
 
-# A manifest with N_MANY droids, committed (spawn makes worktrees from the integration tip,
+# A manifest with N_MANY droids (at least d01), committed (spawn makes worktrees from the integration tip,
 # which must have it).
 mkdir -p .droidforge
 {
   printf '[forge]\nintegration = "%s"\nbranch_prefix = "df/"\nworktree_dir = ".bench-df"\npool = %s\n\n' "$BRANCH" "$POOL"
   printf '[[phase]]\nid = 1\n\n'
-  for i in $(seq -w 1 $N_MANY); do
-    printf '[[droid]]\nname = "d%s"\nphases = [1]\nowns = ["area%s/**"]\n\n' "$i" "$i"
+  for i in $(seq 1 $((N_MANY > 0 ? N_MANY : 1))); do
+    printf '[[droid]]\nname = "d%02d"\nphases = [1]\nowns = ["area%02d/**"]\n\n' "$i" "$i"
   done
 } > .droidforge/forge.toml
 echo "/.bench-df/" >>"$(git rev-parse --git-common-dir)/info/exclude"
@@ -130,7 +132,7 @@ run_one() {
 }
 CONTENDERS=(df1 git1)
 [ "$POOL" = 1 ] && CONTENDERS+=(dfP)
-CONTENDERS+=(dfN gitN)
+[ "$N_MANY" -gt 0 ] && CONTENDERS+=(dfN gitN)
 N_CONT=${#CONTENDERS[@]}
 for run in $(seq 1 "$RUNS"); do
   for k in $(seq 0 $((N_CONT - 1))); do
@@ -145,12 +147,17 @@ if [ "$POOL" = 1 ]; then
     { echo "error: spawn did not take the warm pool worktree" >&2; exit 1; }
 fi
 # Sanity: the last droidforge spawn really created N_MANY worktrees.
-reset_all
-"$DF" spawn --all >/dev/null 2>&1
-CREATED=$(git worktree list --porcelain | grep -c '^branch refs/heads/df/' || true)
+CREATED=0
+if [ "$N_MANY" -gt 0 ]; then
+  reset_all
+  "$DF" spawn --all >/dev/null 2>&1
+  CREATED=$(git worktree list --porcelain | grep -c '^branch refs/heads/df/' || true)
+fi
 reset_all
 
-df1=$(median_ms df1) git1=$(median_ms git1) dfN=$(median_ms dfN) gitN=$(median_ms gitN)
+df1=$(median_ms df1) git1=$(median_ms git1)
+dfN=$([ "$N_MANY" -gt 0 ] && median_ms dfN || echo 0)
+gitN=$([ "$N_MANY" -gt 0 ] && median_ms gitN || echo 1)
 dfP=$([ "$POOL" = 1 ] && median_ms dfP || echo 0)
 echo
 echo "load after: $(uptime)"
@@ -160,11 +167,13 @@ printf '%-40s %10s\n' "command" "ms"
 printf '%-40s %10s\n' "droidforge spawn (1 droid)" "$df1"
 printf '%-40s %10s\n' "git worktree add -b (1)" "$git1"
 [ "$POOL" = 1 ] && printf '%-40s %10s\n' "droidforge spawn (1, warm pool)" "$dfP"
-printf '%-40s %10s\n' "droidforge spawn --all ($N_MANY droids)" "$dfN"
-printf '%-40s %10s\n' "git worktree add -b ($N_MANY, sequential)" "$gitN"
+if [ "$N_MANY" -gt 0 ]; then
+  printf '%-40s %10s\n' "droidforge spawn --all ($N_MANY droids)" "$dfN"
+  printf '%-40s %10s\n' "git worktree add -b ($N_MANY, sequential)" "$gitN"
+fi
 awk -v a="$df1" -v b="$git1" -v c="$dfN" -v d="$gitN" -v p="$dfP" 'BEGIN {
   printf "ratio 1 droid:   droidforge/git = %.2f (%s)\n", a / b, (a < b) ? "droidforge faster" : "git faster";
   if (p > 0) printf "ratio warm pool: droidforge/git = %.2f (%s)\n", p / b, (p < b) ? "droidforge faster" : "git faster";
-  printf "ratio %d droids: droidforge/git = %.2f (%s)\n", '"$N_MANY"', c / d, (c < d) ? "droidforge faster" : "git faster";
+  if (c > 0) printf "ratio %d droids: droidforge/git = %.2f (%s)\n", '"$N_MANY"', c / d, (c < d) ? "droidforge faster" : "git faster";
 }'
 [ "$CREATED" = "$N_MANY" ] || { echo "error: spawn --all created $CREATED worktrees, expected $N_MANY" >&2; exit 1; }
