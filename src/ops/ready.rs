@@ -149,7 +149,8 @@ pub fn mark(
         }
     }
     let ahead = match repo.branch_tip(integration)? {
-        Some(tip) => repo.ahead_behind(commit, tip)?.0,
+        // Only "ahead" matters: counting "behind" too would walk the droid's history twice.
+        Some(tip) => repo.commits_between(Some(tip), commit)?.len(),
         None => repo.commits_between(None, commit)?.len(),
     };
     // A droid recorded as finished with nothing to merge counts as merged for its dependents;

@@ -6,10 +6,12 @@ use super::Ctx;
 use crate::cli::args::*;
 use droidforge::error::Result;
 use droidforge::ops::ready::{DoneOptions, DoneReport, done};
-use droidforge::workspace::{ManifestSource, Workspace};
+use droidforge::workspace::Workspace;
 
 pub fn run(ctx: &Ctx, args: &DoneArgs) -> Result<i32> {
-    let ws = Workspace::load(&ctx.cwd, ManifestSource::Integration, false)?;
+    // The trusted manifest (the integration branch's), validated once per version: `done`
+    // needs droid names and branches, not the ownership globs or the overlap analysis.
+    let ws = Workspace::load_cached(&ctx.cwd)?;
     let report = done(
         &ws,
         &DoneOptions {
