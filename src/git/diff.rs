@@ -43,7 +43,55 @@ pub struct PathChange {
     pub commit: String,
 }
 
+/// The blob resource cache of a repository handle's tree diffs. Making one reads the
+/// attribute files and maps the index (several ms on a large index): once per handle, not
+/// once per diff.
+#[derive(Default)]
+pub(super) struct DiffCache(std::cell::RefCell<Option<gix::diff::blob::Platform>>);
+
 impl Repo {
+    /// What changes from `old` (`None`: the empty tree) to `new`, with rename tracking when
+    /// `rewrites` is given: `Repository::diff_tree_to_tree` with this handle's resource cache
+    /// instead of a new one per call.
+    fn tree_changes(
+        &self,
+        old: Option<&gix::Tree<'_>>,
+        new: &gix::Tree<'_>,
+        rewrites: Option<gix::diff::Rewrites>,
+    ) -> Result<Vec<ChangeDetached>> {
+        let mut slot = self.diff_cache.0.borrow_mut();
+        let cache = match &mut *slot {
+            Some(cache) => cache,
+            None => slot.insert(
+                self.git
+                    .diff_resource_cache_for_tree_diff()
+                    .context("cannot set up a tree diff")?,
+            ),
+        };
+        let empty = self.git.empty_tree();
+        let old = old.unwrap_or(&empty);
+        fn iter<'a>(t: &'a gix::Tree<'_>) -> gix::objs::TreeRefIter<'a> {
+            gix::objs::TreeRefIter::from_bytes(&t.data, t.id.kind())
+        }
+        let mut out = Vec::new();
+        let result = gix::diff::tree_with_rewrites(
+            iter(old),
+            iter(new),
+            cache,
+            &mut Default::default(),
+            &self.git.objects,
+            |change| {
+                out.push(change.into_owned());
+                Ok(std::ops::ControlFlow::Continue(()))
+            },
+            gix::diff::Options::default().with_rewrites(rewrites).into(),
+        );
+        // Blobs read for rename similarity are not needed by the next diff.
+        cache.clear_resource_cache_keep_allocation();
+        result.context("cannot diff trees")?;
+        Ok(out)
+    }
+
     /// Paths changed by `commit` relative to its first parent (or the empty tree for a root).
     /// Directories are listed only when empty: otherwise what sits in them (files, symlinks,
     /// submodules) is listed instead.
@@ -75,11 +123,8 @@ impl Repo {
             Some(t) => Some(find(t)?),
             None => None,
         };
-        let opts =
-            gix::diff::Options::default().with_rewrites(Some(gix::diff::Rewrites::default()));
         let changes = self
-            .git
-            .diff_tree_to_tree(old.as_ref(), Some(&new), Some(opts))
+            .tree_changes(old.as_ref(), &new, Some(gix::diff::Rewrites::default()))
             .with_context(|| format!("cannot diff commit {label}"))?;
         let commit = label.to_string();
         let mut out = Vec::new();
@@ -216,10 +261,8 @@ impl Repo {
         };
         let old = find(self.tree_id(parent)?)?;
         let new = find(info.tree)?;
-        let opts = gix::diff::Options::default().with_rewrites(None);
         let changes = self
-            .git
-            .diff_tree_to_tree(Some(&old), Some(&new), Some(opts))
+            .tree_changes(Some(&old), &new, None)
             .with_context(|| format!("cannot diff commit {commit}"))?;
         // Trees are described by what they hold, except an empty one (its own entry).
         let keep =

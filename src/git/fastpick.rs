@@ -70,13 +70,9 @@ impl Repo {
                     _ => return Ok(None),
                 }
             };
+            // Entries keep their modes as they are (droid trees with modes git refuses never
+            // get here), so the result changes exactly what `base → theirs` changes.
             if let Some((mode, oid)) = resolved {
-                // Like git, write file modes canonically (a tree keeps its own bytes).
-                let mode = if mode.is_tree() {
-                    mode
-                } else {
-                    mode.kind().into()
-                };
                 entries.push(Entry {
                     mode,
                     filename,

@@ -88,13 +88,13 @@ pub struct CommitInfo {
 /// linked (droid) worktree.
 pub struct Repo {
     pub(crate) git: gix::Repository,
+    /// The blob resource cache of tree diffs, made once per handle (see [`Repo::tree_changes`]).
+    diff_cache: diff::DiffCache,
 }
 
 impl Clone for Repo {
     fn clone(&self) -> Self {
-        Repo {
-            git: self.git.clone(),
-        }
+        Repo::wrap(self.git.clone())
     }
 }
 
@@ -165,7 +165,14 @@ impl Repo {
             .hint("droidforge needs the `files` ref format; convert with `git refs migrate --ref-format=files` (git 2.46+) or use a clone made without `--ref-format=reftable`"));
         }
         git.object_cache_size_if_unset(32 * 1024 * 1024);
-        Ok(Repo { git })
+        Ok(Repo::wrap(git))
+    }
+
+    fn wrap(git: gix::Repository) -> Repo {
+        Repo {
+            git,
+            diff_cache: Default::default(),
+        }
     }
 
     /// The shared `.git` directory of all worktrees.
@@ -489,9 +496,7 @@ impl Repo {
 
     /// A handle whose new objects stay in memory (for dry runs: nothing reaches the odb).
     pub fn in_memory(&self) -> Repo {
-        Repo {
-            git: self.git.clone().with_object_memory(),
-        }
+        Repo::wrap(self.git.clone().with_object_memory())
     }
 }
 

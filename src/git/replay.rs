@@ -21,6 +21,10 @@ pub struct ConflictEntry {
 pub struct Replayed {
     pub original: Oid,
     pub rewritten: Oid,
+    /// The rewritten commit changes exactly what the original changed (same paths, same
+    /// entries before and after): its tree is the new base with the original's changes applied
+    /// without a content merge. Lets callers reuse what they know of the original's change.
+    pub same_change: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +70,7 @@ impl Repo {
                 None => gix::ObjectId::empty_tree(gix::hash::Kind::Sha1),
             };
             let their_tree = decoded.tree();
+            let mut same_change = parents.len() == 1;
             let new_tree = if base_tree == tip_tree {
                 their_tree
             } else if base_tree == their_tree {
@@ -73,6 +78,7 @@ impl Repo {
             } else if let Some(tree) = self.pick_trivially(base_tree, their_tree, tip_tree)? {
                 tree
             } else {
+                same_change = false;
                 let labels = gix::merge::blob::builtin_driver::text::Labels {
                     ancestor: Some("base".into()),
                     current: Some("integration".into()),
@@ -90,8 +96,11 @@ impl Repo {
                 }
                 self.write_merged_tree(out.tree)?
             };
-            // Whatever path produced it, nothing git would refuse goes into a commit.
-            self.ensure_valid_tree(new_tree, &[tip_tree, base_tree])?;
+            // Whatever path produced it, nothing git would refuse goes into a commit. What it
+            // shares with the replayed commit's own tree is as valid as that commit (droid
+            // commits are validated before they are replayed): a directory taken whole from it
+            // is not read again, only what the merge made.
+            self.ensure_valid_tree(new_tree, &[tip_tree, base_tree, their_tree])?;
             let rewritten = gix::objs::Commit {
                 tree: new_tree,
                 parents: std::iter::once(tip).collect(),
@@ -118,6 +127,7 @@ impl Repo {
             done.push(Replayed {
                 original: id,
                 rewritten: new_id,
+                same_change,
             });
             tip = new_id;
             tip_tree = new_tree;
@@ -195,6 +205,7 @@ impl Repo {
             commits: vec![Replayed {
                 original: theirs,
                 rewritten: id,
+                same_change: false,
             }],
         })
     }

@@ -1001,3 +1001,49 @@ fn commit_already_upstream_by_cherry_pick_is_not_landed_twice() {
     assert_no_commit_landed_twice(&repo2.root, "main");
     repo2.assert_fsck();
 }
+
+/// A droid whose commit repeats (cherry-picks) a commit another droid landed earlier in the
+/// same run: the change is recognised as upstream through the commit the run itself wrote (its
+/// change set is the original's, not diffed again), so it is skipped, not landed twice.
+#[test]
+fn commit_landed_earlier_in_the_same_run_is_not_landed_twice() {
+    let repo = repo_with(
+        &forge_toml(&[
+            ("alpha", &["alpha/**"], &[]),
+            ("beta", &["beta/**"], &["alpha"]),
+        ]),
+        &[("alpha/a.txt", "a\n")],
+    );
+    let shared = droid_commit(
+        &repo,
+        "alpha",
+        "interfaces",
+        &[("INTERFACES.md", "# Interfaces\nfn x()\n")],
+    );
+    droid_commit(&repo, "alpha", "alpha a", &[("alpha/a.txt", "a2\n")]);
+    done(&repo, "alpha");
+    droid_commit(&repo, "beta", "beta b", &[("beta/b.txt", "b\n")]);
+    droid_git(&repo, "beta", &["cherry-pick", &shared]);
+    done(&repo, "beta");
+    repo.commit("main moves", &[("README", "r\n")]);
+
+    let (out, report) = merge_json(&repo, &["alpha", "beta"]);
+    assert!(out.status.success(), "{}\n{report:#}", stderr(&out));
+    assert_eq!(status_of(&report, "alpha"), "merged", "{report:#}");
+    assert_eq!(status_of(&report, "beta"), "merged", "{report:#}");
+    let commits = droid_entry(&report, "beta")["commits"].as_array().unwrap();
+    assert_eq!(commits.len(), 1, "{report:#}");
+    assert_eq!(commits[0]["summary"], "beta b");
+    let subjects = repo.git(&["log", "--format=%s", "main"]);
+    assert_eq!(
+        subjects.lines().filter(|s| *s == "interfaces").count(),
+        1,
+        "{subjects}"
+    );
+    assert_eq!(
+        repo.git(&["show", "main:INTERFACES.md"]),
+        "# Interfaces\nfn x()\n"
+    );
+    assert_no_commit_landed_twice(&repo.root, "main");
+    repo.assert_fsck();
+}

@@ -210,6 +210,9 @@ pub enum Applied {
     Clean {
         tip: Oid,
         rewritten: Vec<(Oid, Oid)>,
+        /// The (original, rewritten) pairs whose rewritten commit changes exactly what the
+        /// original changed (see [`crate::git::Replayed::same_change`]).
+        same_change: Vec<(Oid, Oid)>,
     },
     Conflict(Vec<Conflict>),
     /// Cannot be replayed at all (e.g. a merge commit with `--strategy rebase`).
@@ -258,6 +261,7 @@ pub fn apply_of(
                 return Ok(Applied::Clean {
                     tip: candidate,
                     rewritten: commits.iter().map(|c| (c.id, c.id)).collect(),
+                    same_change: Vec::new(),
                 });
             }
             repo.replay(onto, &ids, committer)?
@@ -267,8 +271,10 @@ pub fn apply_of(
     Ok(match outcome {
         ReplayOutcome::Clean { tip, commits } => Applied::Clean {
             tip,
-            rewritten: commits
-                .into_iter()
+            rewritten: commits.iter().map(|r| (r.original, r.rewritten)).collect(),
+            same_change: commits
+                .iter()
+                .filter(|r| r.same_change)
                 .map(|r| (r.original, r.rewritten))
                 .collect(),
         },

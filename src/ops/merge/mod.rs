@@ -162,6 +162,7 @@ pub fn run_merge(
         ws.repo.clone()
     };
     let run = step::Run {
+        change_sets: Default::default(),
         ws,
         opts,
         committer: repo.committer(),

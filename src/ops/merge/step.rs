@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use crate::error::Result;
-use crate::git::{CommitInfo, Oid, Repo, Signature, short};
+use crate::git::{ChangeSet, CommitInfo, Oid, Repo, Signature, short};
 use crate::util::text::count;
 use crate::workspace::Workspace;
 
@@ -120,6 +120,10 @@ pub(super) struct Run<'a> {
     /// What landed before, per droid (original → rewritten).
     pub landed: HashMap<String, BTreeMap<String, String>>,
     pub progress: &'a dyn Fn(MergeEvent),
+    /// Change sets computed so far in this run (see [`drop_upstream`]): each droid is checked
+    /// against everything that landed before it, which would otherwise diff every earlier
+    /// droid's commits again for every later droid.
+    pub change_sets: std::sync::Mutex<ChangeSets>,
 }
 
 /// The mutable part of a run: the integration tip so far, why droids did not land, notes.
@@ -290,7 +294,10 @@ impl Run<'_> {
         // integration branch) are skipped, as `git rebase` skips them. A merge commit brings
         // them in with their history instead, as `git merge` does.
         let (commits, upstream) = match self.opts.strategy {
-            Strategy::Rebase => drop_upstream(repo, at.tip, candidate, commits)?,
+            Strategy::Rebase => {
+                let mut memo = self.change_sets.lock().unwrap_or_else(|e| e.into_inner());
+                drop_upstream(repo, at.tip, candidate, commits, &mut memo)?
+            }
             Strategy::Merge => (commits, Vec::new()),
         };
         dr.upstream = upstream
@@ -373,7 +380,20 @@ impl Run<'_> {
             &self.committer,
         )?;
         let (new_tip, rewritten) = match applied {
-            gate::Applied::Clean { tip, rewritten } => {
+            gate::Applied::Clean {
+                tip,
+                rewritten,
+                same_change,
+            } => {
+                // A commit replayed without a content merge changes what its original changed:
+                // later droids compare against it without diffing it again.
+                let mut memo = self.change_sets.lock().unwrap_or_else(|e| e.into_inner());
+                for (original, new) in same_change {
+                    if let Some(known) = memo.get(&original).cloned() {
+                        memo.insert(new, known);
+                    }
+                }
+                drop(memo);
                 // What landing does to the integration branch must pass the gate too (for
                 // `--strategy merge` this is the merge result, not the droid's own commits).
                 let violations = gate::check_landing(repo, rules, name, at.tip, tip, candidate)?;
@@ -471,6 +491,7 @@ pub(crate) fn drop_upstream(
     tip: Oid,
     candidate: Oid,
     commits: Vec<CommitInfo>,
+    memo: &mut ChangeSets,
 ) -> Result<(Vec<CommitInfo>, Vec<Landed>)> {
     let Some(base) = repo.merge_base(tip, candidate)? else {
         return Ok((commits, Vec::new()));
@@ -479,16 +500,24 @@ pub(crate) fn drop_upstream(
     if upstream.is_empty() {
         return Ok((commits, Vec::new()));
     }
-    let mut upstream_changes: HashMap<crate::git::ChangeSet, Oid> = HashMap::new();
+    let mut change_set = |id: Oid| -> Result<Option<ChangeSet>> {
+        if let Some(known) = memo.get(&id) {
+            return Ok(known.clone());
+        }
+        let change = repo.change_set(id)?;
+        memo.insert(id, change.clone());
+        Ok(change)
+    };
+    let mut upstream_changes: HashMap<ChangeSet, Oid> = HashMap::new();
     for id in upstream {
-        if let Some(change) = repo.change_set(id)? {
+        if let Some(change) = change_set(id)? {
             upstream_changes.entry(change).or_insert(id);
         }
     }
     let mut keep = Vec::with_capacity(commits.len());
     let mut skipped = Vec::new();
     for info in commits {
-        match repo.change_set(info.id)? {
+        match change_set(info.id)? {
             Some(change) if upstream_changes.contains_key(&change) => {
                 skipped.push((info.id, upstream_changes[&change]));
             }
@@ -497,6 +526,9 @@ pub(crate) fn drop_upstream(
     }
     Ok((keep, skipped))
 }
+
+/// Change sets by commit id (`None`: the commit has none, see [`Repo::change_set`]).
+pub(crate) type ChangeSets = HashMap<Oid, Option<ChangeSet>>;
 
 /// Reject a droid for ownership violations, found before or after its replay: nothing of it
 /// lands, and droids that depend on it are skipped.

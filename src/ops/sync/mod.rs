@@ -206,7 +206,13 @@ pub fn sync_droid(ws: &Workspace, droid: &str, onto: Oid) -> Result<DroidSync> {
         .and_then(|s| s.droids.get(&name).map(|d| d.landed.clone()));
     let (commits, _) =
         crate::ops::merge::step::drop_landed(&ws.repo, landed.as_ref(), onto, commits)?;
-    let (commits, _) = crate::ops::merge::step::drop_upstream(&ws.repo, onto, head, commits)?;
+    let (commits, _) = crate::ops::merge::step::drop_upstream(
+        &ws.repo,
+        onto,
+        head,
+        commits,
+        &mut Default::default(),
+    )?;
     out.dropped = total - commits.len();
     let committer = ws.repo.committer();
     let linear = commits.iter().all(|c| c.parents.len() == 1);
