@@ -100,29 +100,29 @@ pub struct GuardRefusals {
     pub commits: usize,
 }
 
-/// Count `guard-refused` events per droid. Only lines that mention the kind are parsed: the
-/// journal also holds every agent's output events.
+/// Count `guard-refused` events per droid, across the journal's segments, one line in memory
+/// at a time. An unreadable journal counts nothing (status reports what it can).
 pub fn guard_refusals(
     journal: &crate::state::Journal,
 ) -> std::collections::HashMap<String, GuardRefusals> {
     let mut out: std::collections::HashMap<String, GuardRefusals> = Default::default();
-    let Ok(text) = std::fs::read_to_string(journal.path()) else {
-        return out;
+    let filter = crate::state::EventFilter {
+        kind: Some(crate::state::EventKind::GuardRefused),
+        ..Default::default()
     };
-    for line in text.lines().filter(|l| l.contains("\"guard-refused\"")) {
-        let Ok(event) = serde_json::from_str::<crate::state::Event>(line) else {
-            continue;
+    let _ = journal.scan(&filter, None, |event| {
+        let (Some(droid), crate::state::EventKind::GuardRefused) = (&event.droid, event.kind)
+        else {
+            return true;
         };
-        let (Some(droid), crate::state::EventKind::GuardRefused) = (event.droid, event.kind) else {
-            continue;
-        };
-        let entry = out.entry(droid).or_default();
+        let entry = out.entry(droid.clone()).or_default();
         if event.data.get("source").and_then(|s| s.as_str()) == Some("commit") {
             entry.commits += 1;
         } else {
             entry.edits += 1;
         }
-    }
+        true
+    });
     out
 }
 

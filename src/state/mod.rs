@@ -2,7 +2,7 @@
 //!
 //! - `state.json`: per-droid runtime facts (agent pid/state, last merge result), updated
 //!   under `state.lock` and replaced atomically (unique temp file + rename);
-//! - `events.jsonl`: the append-only event journal;
+//! - `events.jsonl` and its rotated segments `events.<n>.jsonl`: the append-only event journal;
 //! - `logs/<droid>.log`: agent output;
 //! - `locks.json`: advisory leases between droids and the wait-for graph (see [`locks`]);
 //! - `merge-journal.json`: present only while a merge is landing (crash recovery);
@@ -15,12 +15,14 @@
 //! Only [`StateDir`] knows these names: everything else asks it for a path.
 
 mod events;
+mod events_read;
 pub mod file;
 pub mod land;
 pub mod locks;
 mod store;
 
-pub use events::{Event, EventKind, Journal};
+pub use events::{Event, EventKind, Journal, JournalError, RotatePolicy};
+pub use events_read::{EventFilter, Follower, MAX_LINE};
 pub use file::{MAX_STATE_FILE, move_aside, peek_state_json, read_state_bytes, read_state_json};
 pub use land::{LandDroid, LandState, LandStatus, Rejection};
 pub use store::{
@@ -91,7 +93,7 @@ impl StateDir {
     }
 
     pub fn journal(&self) -> Journal {
-        Journal::new(self.root.join("events.jsonl"))
+        Journal::with_policy(self.root.join("events.jsonl"), RotatePolicy::from_env())
     }
 
     pub fn log_path(&self, droid: &str) -> PathBuf {

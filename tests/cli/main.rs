@@ -9,6 +9,7 @@ mod completions;
 mod demo;
 mod doctor;
 mod events;
+mod events_rotation;
 mod glob_intersect;
 mod guard;
 mod guards;
