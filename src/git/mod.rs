@@ -30,7 +30,7 @@ pub use fsck_names::InvalidEntry;
 pub use rebase::RebaseOutcome;
 pub use refs::{Expect, RefMoved, valid_branch_name};
 pub use replay::{ConflictEntry, ReplayOutcome, Replayed};
-pub use scratch::{InterruptGuard, ScratchPool, catch_interrupts, interrupted};
+pub use scratch::{InterruptGuard, ScratchLease, ScratchPool, catch_interrupts, interrupted};
 pub use short::{SHORT_LEN, ShortOid, short, short_hex};
 pub use sparse::{SparseError, SparsePatterns};
 pub use worktree::{DirtyCounts, WorktreeInfo};

@@ -108,17 +108,19 @@ impl Repo {
 /// One scratch checkout of a pool.
 struct Slot {
     dir: PathBuf,
-    /// The commit checked out there.
-    at: Oid,
+    /// The commit checked out there; `None` when it must be made afresh (never made, or a
+    /// preparation failed).
+    at: Option<Oid>,
     busy: bool,
 }
 
-/// Up to `max` scratch checkouts for one merge run's verifications, created on demand (a new
-/// one only when every existing one is busy) and removed when the pool is dropped.
+/// Up to `max` scratch checkouts for one merge run's verifications, made on demand (a new one
+/// only when every existing one is busy) and removed when the pool is dropped.
 ///
 /// On disk each is a detached linked worktree, moved between candidates by the changed paths
 /// only; in memory (a dry run, whose commits git cannot see) each is a plain directory the
-/// candidate's tree is exported into afresh.
+/// candidate's tree is exported into afresh. [`ScratchPool::acquire`] only books a checkout;
+/// the slow part, [`ScratchLease::prepare`], runs on the caller's worker thread.
 pub struct ScratchPool {
     repo: Repo,
     /// `name(i)` is the directory of checkout `i`.
@@ -126,6 +128,55 @@ pub struct ScratchPool {
     max: usize,
     in_memory: bool,
     slots: Vec<Slot>,
+    /// Worktrees are added one at a time (registering one reads the others').
+    registration: std::sync::Arc<std::sync::Mutex<()>>,
+}
+
+/// A booked scratch checkout: [`prepare`](Self::prepare) it (on any thread), run the
+/// verification in [`dir`](Self::dir), then give the slot back with [`ScratchPool::release`].
+pub struct ScratchLease {
+    pub slot: usize,
+    dir: PathBuf,
+    from: Option<Oid>,
+    to: Oid,
+    in_memory: bool,
+    repo: Repo,
+    registration: std::sync::Arc<std::sync::Mutex<()>>,
+}
+
+impl ScratchLease {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Make the checkout show exactly the commit it was booked for: move it there by the
+    /// changed paths, or (a new slot, a dry run, or when the move fails) make it afresh.
+    pub fn prepare(&self) -> Result<()> {
+        if !self.in_memory
+            && let Some(from) = self.from
+            && Repo::move_scratch(&self.dir, from, self.to).is_ok()
+        {
+            return Ok(());
+        }
+        let _one_at_a_time = match self.in_memory {
+            true => None,
+            false => Some(self.registration.lock().unwrap_or_else(|e| e.into_inner())),
+        };
+        discard(&self.repo, &self.dir, self.in_memory);
+        if let Some(parent) = self.dir.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create `{}`", parent.display()))?;
+        }
+        let made = if self.in_memory {
+            self.repo.export_tree(self.to, &self.dir)
+        } else {
+            self.repo.add_detached_worktree(&self.dir, self.to)
+        };
+        if made.is_err() {
+            discard(&self.repo, &self.dir, self.in_memory);
+        }
+        made
+    }
 }
 
 impl ScratchPool {
@@ -143,82 +194,83 @@ impl ScratchPool {
             max: max.max(1),
             in_memory,
             slots: Vec::new(),
+            registration: Default::default(),
         }
     }
 
-    /// A free checkout of `commit`, marked busy, as (slot, directory); `None` when all `max`
-    /// are busy. A reused checkout whose cleanup fails is replaced by a fresh one. `repo` holds
-    /// `commit` (in memory for a dry run: the pool's own handle only knows what existed when
-    /// the pool was made).
-    pub fn acquire(&mut self, repo: &Repo, commit: Oid) -> Result<Option<(usize, PathBuf)>> {
-        if let Some(i) = self.slots.iter().position(|s| !s.busy) {
-            let (dir, from) = (self.slots[i].dir.clone(), self.slots[i].at);
-            if self.in_memory || Repo::move_scratch(&dir, from, commit).is_err() {
-                self.discard(&dir);
-                self.create(repo, &dir, commit)?;
+    /// Book a free checkout for `commit` (preferring one that exists); `None` when all `max`
+    /// are busy. `repo` holds `commit` (in memory for a dry run: the pool's own handle only
+    /// knows what existed when the pool was made).
+    pub fn acquire(&mut self, repo: &Repo, commit: Oid) -> Option<ScratchLease> {
+        let slot = match self.slots.iter().position(|s| !s.busy) {
+            Some(i) => i,
+            None if self.slots.len() < self.max => {
+                let dir = (self.name)(self.slots.len());
+                self.slots.push(Slot {
+                    dir,
+                    at: None,
+                    busy: false,
+                });
+                self.slots.len() - 1
             }
-            let slot = &mut self.slots[i];
-            (slot.at, slot.busy) = (commit, true);
-            return Ok(Some((i, dir)));
-        }
-        if self.slots.len() >= self.max {
-            return Ok(None);
-        }
-        let dir = (self.name)(self.slots.len());
-        self.discard(&dir);
-        self.create(repo, &dir, commit)?;
-        self.slots.push(Slot {
-            dir: dir.clone(),
-            at: commit,
-            busy: true,
-        });
-        Ok(Some((self.slots.len() - 1, dir)))
+            None => return None,
+        };
+        let s = &mut self.slots[slot];
+        let lease = ScratchLease {
+            slot,
+            dir: s.dir.clone(),
+            from: s.at,
+            to: commit,
+            in_memory: self.in_memory,
+            repo: repo.clone(),
+            registration: self.registration.clone(),
+        };
+        (s.at, s.busy) = (Some(commit), true);
+        Some(lease)
     }
 
-    /// The verification in checkout `slot` is over.
-    pub fn release(&mut self, slot: usize) {
+    /// The verification in checkout `slot` is over; `prepared` says whether the checkout was
+    /// made (otherwise the next lease makes it afresh).
+    pub fn release(&mut self, slot: usize, prepared: bool) {
         if let Some(s) = self.slots.get_mut(slot) {
             s.busy = false;
-        }
-    }
-
-    fn create(&self, repo: &Repo, dir: &Path, commit: Oid) -> Result<()> {
-        if let Some(parent) = dir.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create `{}`", parent.display()))?;
-        }
-        let made = if self.in_memory {
-            repo.export_tree(commit, dir)
-        } else {
-            repo.add_detached_worktree(dir, commit)
-        };
-        if made.is_err() {
-            self.discard(dir);
-        }
-        made
-    }
-
-    /// Remove a checkout and its registration, whatever state a verification left it in.
-    fn discard(&self, dir: &Path) {
-        if !self.in_memory {
-            let _ = self.repo.remove_worktree(dir, true);
-        }
-        if std::fs::symlink_metadata(dir).is_ok() {
-            make_removable(dir);
-            let _ = std::fs::remove_dir_all(dir);
-            if !self.in_memory {
-                // The directory went first (gix refused it): drop the stale registration.
-                let _ = self.repo.prune_worktrees();
+            if !prepared {
+                s.at = None;
             }
         }
     }
 }
 
-impl Drop for ScratchPool {
-    fn drop(&mut self) {
-        for slot in std::mem::take(&mut self.slots) {
-            self.discard(&slot.dir);
+/// Remove a checkout and its registration, whatever state a verification left it in.
+fn discard(repo: &Repo, dir: &Path, in_memory: bool) {
+    if std::fs::symlink_metadata(dir).is_err() {
+        return;
+    }
+    if !in_memory {
+        let _ = repo.remove_worktree(dir, true);
+    }
+    if std::fs::symlink_metadata(dir).is_ok() {
+        make_removable(dir);
+        let _ = std::fs::remove_dir_all(dir);
+        if !in_memory {
+            // The directory went first (gix refused it): drop the stale registration.
+            let _ = repo.prune_worktrees();
         }
+    }
+}
+
+impl Drop for ScratchPool {
+    /// Remove every checkout, in parallel (each is a whole tree of files).
+    fn drop(&mut self) {
+        let slots = std::mem::take(&mut self.slots);
+        let in_memory = self.in_memory;
+        std::thread::scope(|scope| {
+            for slot in &slots {
+                // `Repository` is Send but not Sync: every thread gets its own handle.
+                let repo = self.repo.clone();
+                scope.spawn(move || discard(&repo, &slot.dir, in_memory));
+            }
+        });
     }
 }
 

@@ -12,11 +12,11 @@
 //! passed; a dry run keeps them in memory.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::git::{ScratchPool, catch_interrupts, interrupted};
+use crate::git::{ScratchLease, ScratchPool, catch_interrupts, interrupted};
 use crate::util::process::signal_group;
 
 use super::plan::PlanEntry;
@@ -44,14 +44,82 @@ struct Slot {
     check: Check,
 }
 
-/// A finished verification: (job id, scratch slot, its output).
-type Finished = (u64, usize, std::io::Result<std::process::Output>);
+/// A finished verification job.
+struct Finished {
+    id: u64,
+    /// Its scratch checkout.
+    slot: usize,
+    /// Making the scratch checkout show the candidate.
+    prepared: Result<()>,
+    /// The command's output; `None` when it did not run (no checkout, or stopped before).
+    output: Option<std::io::Result<std::process::Output>>,
+}
+
+/// Where a verification job is, as far as stopping it goes.
+enum Job {
+    /// Its scratch checkout is being prepared.
+    Preparing,
+    /// Its command runs as the leader of this process group.
+    Running(u32),
+    /// Made moot before its command started: it will not start.
+    Cancelled,
+}
+
+/// The jobs still running (also those an eject made moot), shared with the worker threads.
+#[derive(Default)]
+struct Jobs(Mutex<HashMap<u64, Job>>);
+
+impl Jobs {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Job>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stop job `id`: kill its command's process group, or keep it from starting.
+    fn stop(&self, id: u64) {
+        let mut jobs = self.lock();
+        match jobs.get(&id) {
+            Some(Job::Running(pgid)) => {
+                signal_group(*pgid, "KILL");
+            }
+            Some(Job::Preparing) => {
+                jobs.insert(id, Job::Cancelled);
+            }
+            _ => {}
+        }
+    }
+
+    /// The worker of job `id`: prepare the checkout, then run `cmd` there unless stopped.
+    fn work(&self, id: u64, lease: &ScratchLease, cmd: &str) -> Finished {
+        let prepared = lease.prepare();
+        let mut output = None;
+        if prepared.is_ok() {
+            let mut jobs = self.lock();
+            if !matches!(jobs.get(&id), Some(Job::Cancelled)) {
+                match super::gate::spawn_command(lease.dir(), cmd) {
+                    Ok(child) => {
+                        jobs.insert(id, Job::Running(child.id()));
+                        drop(jobs);
+                        output = Some(child.wait_with_output());
+                    }
+                    Err(e) => output = Some(Err(e)),
+                }
+            }
+        }
+        Finished {
+            id,
+            slot: lease.slot,
+            prepared,
+            output,
+        }
+    }
+}
 
 /// The scheduler's state between two events.
 struct Chain<'r, 'a> {
     run: &'r Run<'a>,
     entries: &'r [PlanEntry],
-    jobs: usize,
+    /// How many verifications may run at once (K).
+    width: usize,
     /// Decided droids not yet reported, in plan order.
     window: VecDeque<Slot>,
     /// The run's state after every droid of the window, assuming all pending ones pass.
@@ -60,9 +128,8 @@ struct Chain<'r, 'a> {
     next: usize,
     pool: Option<ScratchPool>,
     last_job: u64,
-    /// Running verifications (also those an eject made moot): job id → its process group
-    /// (`None` when it could not start; its error is on the way).
-    running: HashMap<u64, Option<u32>>,
+    jobs_running: usize,
+    jobs: Arc<Jobs>,
 }
 
 /// Decide every droid of the plan in order, verifying up to `run.verify_jobs` candidates at
@@ -79,20 +146,22 @@ pub(super) fn decide_all(
     let mut chain = Chain {
         run,
         entries,
-        jobs: run.verify_jobs.max(1),
+        width: run.verify_jobs.max(1),
         window: VecDeque::new(),
         spec: at.clone(),
         next: 0,
         pool: None,
         last_job: 0,
-        running: HashMap::new(),
+        jobs_running: 0,
+        jobs: Arc::default(),
     };
     let (tx, rx) = mpsc::channel::<Finished>();
     let reports = std::thread::scope(|scope| {
         let result = chain.drive(scope, &tx, &rx);
         // Whatever ended the run, nothing it started outlives it.
-        for pgid in chain.running.values().flatten() {
-            signal_group(*pgid, "KILL");
+        let ids: Vec<u64> = chain.jobs.lock().keys().copied().collect();
+        for id in ids {
+            chain.jobs.stop(id);
         }
         result
     });
@@ -148,11 +217,11 @@ impl<'r, 'a> Chain<'r, 'a> {
                 .filter(|s| !matches!(s.check, Check::Done))
                 .count();
             let stuck = self.window.back().is_some_and(|s| s.stepped.is_err());
-            if self.next < self.entries.len() && pending < self.jobs && !stuck {
+            if self.next < self.entries.len() && pending < self.width && !stuck {
                 self.step_next();
                 continue;
             }
-            if self.running.is_empty() {
+            if self.jobs_running == 0 {
                 return Err(Error::failure(
                     "the verification scheduler has nothing to wait for",
                 ));
@@ -208,11 +277,11 @@ impl<'r, 'a> Chain<'r, 'a> {
             let run = self.run;
             let pool = self.pool.get_or_insert_with(|| {
                 let (state, merge_id) = (run.ws.state.clone(), run.merge_id.clone());
-                ScratchPool::new(&run.repo, self.jobs, run.opts.dry_run, move |i| {
+                ScratchPool::new(&run.repo, self.width, run.opts.dry_run, move |i| {
                     state.verify_dir(&format!("{merge_id}-{i}"))
                 })
             });
-            let Some((scratch, dir)) = pool.acquire(&run.repo, tip)? else {
+            let Some(lease) = pool.acquire(&run.repo, tip) else {
                 break;
             };
             (run.progress)(MergeEvent::Verifying {
@@ -222,20 +291,12 @@ impl<'r, 'a> Chain<'r, 'a> {
             self.last_job += 1;
             let id = self.last_job;
             slot.check = Check::Running(id);
-            let tx = tx.clone();
-            match super::gate::spawn_command(&dir, cmd) {
-                Ok(child) => {
-                    self.running.insert(id, Some(child.id()));
-                    scope.spawn(move || {
-                        let _ = tx.send((id, scratch, child.wait_with_output()));
-                    });
-                }
-                // Reported like any verification that could not run.
-                Err(e) => {
-                    self.running.insert(id, None);
-                    let _ = tx.send((id, scratch, Err(e)));
-                }
-            }
+            self.jobs.lock().insert(id, Job::Preparing);
+            self.jobs_running += 1;
+            let (tx, jobs) = (tx.clone(), self.jobs.clone());
+            scope.spawn(move || {
+                let _ = tx.send(jobs.work(id, &lease, cmd));
+            });
         }
         Ok(())
     }
@@ -243,10 +304,12 @@ impl<'r, 'a> Chain<'r, 'a> {
     /// A verification finished: free its scratch checkout; if its droid is still on the chain,
     /// settle it. A failure ejects the droid: verifications after it are stopped, and the droids
     /// after it are decided again, on the chain without it.
-    fn finish(&mut self, (id, scratch, output): Finished) -> Result<()> {
-        self.running.remove(&id);
+    fn finish(&mut self, done: Finished) -> Result<()> {
+        let id = done.id;
+        self.jobs.lock().remove(&id);
+        self.jobs_running -= 1;
         if let Some(pool) = &mut self.pool {
-            pool.release(scratch);
+            pool.release(done.slot, done.prepared.is_ok());
         }
         if interrupted() {
             // The command was probably stopped by the same signal: not its verdict.
@@ -259,7 +322,11 @@ impl<'r, 'a> Chain<'r, 'a> {
         else {
             return Ok(()); // thrown away by an eject meanwhile
         };
+        done.prepared?;
         let cmd = self.run.verify_cmd.as_deref().unwrap_or_default();
+        let output = done
+            .output
+            .unwrap_or_else(|| Err(std::io::Error::other("not started")));
         let verified = super::gate::verdict(cmd, output)?;
         let slot = &mut self.window[pos];
         slot.check = Check::Done;
@@ -275,10 +342,8 @@ impl<'r, 'a> Chain<'r, 'a> {
             .apply(&self.entries[slot.index].droid, &stepped.outcome);
         self.next = slot.index + 1;
         for moot in self.window.drain(pos + 1..) {
-            if let Check::Running(j) = moot.check
-                && let Some(Some(pgid)) = self.running.get(&j)
-            {
-                signal_group(*pgid, "KILL");
+            if let Check::Running(j) = moot.check {
+                self.jobs.stop(j);
             }
         }
         Ok(())

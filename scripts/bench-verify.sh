@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Benchmark `droidforge merge --verify CMD [--verify-jobs K]` against doing the same by hand
+# with git, in the same run: the contenders alternate (the first one rotates every round) and
+# the MEDIAN of the rounds counts. Prints `uptime` load and ratios. Exits non-zero only on
+# errors (a droid that does not land, a scratch worktree left behind), never on slow numbers.
+#
+# Two scenarios on generated repositories (8 independent droids, one commit each, marked ready
+# with `droidforge done`; never spawned):
+#   (a) small repo ($SMALL_FILES files, default 2,000), CMD = `sleep 1`:
+#       droidforge --verify-jobs 4  |  droidforge --verify-jobs 1 (serial)  |  by hand: `git
+#       replay` the chain, then one `git worktree add --detach` per candidate, CMD run 4 at a
+#       time (`xargs -P 4`), `git worktree remove`, `git update-ref`.
+#   (b) large repo ($LARGE_FILES files, default 20,000), CMD = `true`:
+#       droidforge (default jobs = 1)  |  droidforge --verify-jobs 4  |  by hand as above, one
+#       candidate at a time (a fresh `git worktree add --detach` + remove per candidate).
+#
+# Usage: scripts/bench-verify.sh [--runs N] [--only a|b] [--bin PATH]
+#   RUNS (default 5), SMALL_FILES, LARGE_FILES, DROIDS (default 8) may also come from the env.
+# Between contenders the repository is reset (refs and droidforge's state restored from a
+# snapshot), not copied: a 20,000-file copy per contender would dominate the run.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")/.." && pwd)"
+runs="${RUNS:-5}"
+droids="${DROIDS:-8}"
+small_files="${SMALL_FILES:-2000}"
+large_files="${LARGE_FILES:-20000}"
+only=""
+bin=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs="$2"; shift 2 ;;
+    --only) only="$2"; shift 2 ;;
+    --bin) bin="$2"; shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+if [ -z "$bin" ]; then
+  (cd "$here" && cargo build --release --quiet)
+  bin="$here/target/release/droidforge"
+fi
+
+export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+export GIT_AUTHOR_NAME="Bench Author" GIT_AUTHOR_EMAIL=author@example.com
+export GIT_COMMITTER_NAME="Bench Committer" GIT_COMMITTER_EMAIL=committer@example.com
+export LC_ALL=C
+work="$(mktemp -d "${TMPDIR:-/tmp}/bench-verify.XXXXXX")"
+[ -n "${KEEP_WORK:-}" ] || trap 'rm -rf "$work"' EXIT
+
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+med() { echo $1 | tr ' ' '\n' | grep . | median; }
+
+# A repo at $1 with $2 base files and $droids droid branches, each adding one file in its own
+# directory; manifest on main; every droid marked ready; HEAD detached (no contender pays for
+# moving the main checkout).
+make_repo() {
+  local dir="$1" nfiles="$2"
+  git init -q -b main "$dir"
+  awk -v files="$nfiles" -v droids="$droids" '
+    function data(s) { printf "data %d\n%s", length(s), s }
+    function who(t) { printf "author Bench Author <author@example.com> %d +0000\ncommitter Bench Committer <committer@example.com> %d +0000\n", t, t }
+    BEGIN {
+      t = 1700000000
+      print "commit refs/heads/main"; print "mark :1"; who(t); data("base\n")
+      for (i = 1; i <= files; i++) { printf "M 100644 inline src/d%d/base%d.txt\n", i % 50, i; data("file " i "\n") }
+      printf "M 100644 inline .droidforge/forge.toml\n"
+      m = "[forge]\nintegration = \"main\"\n\n[[phase]]\nid = 1\nname = \"Bench\"\n"
+      for (d = 1; d <= droids; d++) m = m sprintf("\n[[droid]]\nname = \"droid%d\"\nphases = [1]\nowns = [\"droid%d/**\"]\n", d, d)
+      data(m)
+      print ""
+      for (d = 1; d <= droids; d++) {
+        t++
+        printf "commit refs/heads/droidforge/droid%d\n", d; who(t); data("droid" d "\n")
+        print "from :1"
+        printf "M 100644 inline droid%d/work.txt\n", d; data("droid " d "\n")
+        print ""
+      }
+    }' | git -C "$dir" fast-import --quiet
+  git -C "$dir" checkout -q --detach main
+  for d in $(seq 1 "$droids"); do "$bin" -C "$dir" -q done "droid$d"; done
+  git -C "$dir" gc -q
+  git -C "$dir" for-each-ref --format='%(objectname) %(refname)' > "$dir.refs"
+  cp -a "$dir/.git/droidforge" "$dir.state"
+}
+
+# Put the repo back as make_repo left it: refs (also deleting new ones) and droidforge's state.
+reset_repo() {
+  local dir="$1"
+  {
+    git -C "$dir" for-each-ref --format='%(refname)' | while read -r r; do
+      grep -q " $r\$" "$dir.refs" || echo "delete $r"
+    done
+    awk '{ print "update " $2 " " $1 }' "$dir.refs"
+  } | git -C "$dir" update-ref --stdin
+  git -C "$dir" update-ref --no-deref HEAD "$(awk '$2 == "refs/heads/main" { print $1 }' "$dir.refs")"
+  mv "$dir/.git/droidforge" "$(mktemp -d "$work/old.XXXXXX")/"
+  cp -a "$dir.state" "$dir/.git/droidforge"
+}
+
+cat > "$work/byhand.sh" <<'EOS'
+# by hand: replay the chain, then verify each candidate in its own fresh scratch worktree,
+# JOBS at a time, then move main.
+set -e
+cd "$1"; jobs="$2"; export CMD="$3"; shift 3
+base=$(git rev-parse main); tip=$base; tips=""
+for b in "$@"; do
+  tip=$(git replay --onto "$tip" "$base..$b" | awk '{print $3}')
+  tips="$tips $tip"
+done
+scratch="$(mktemp -d "${TMPDIR:-/tmp}/byhand.XXXXXX")"
+# `git worktree add` does not run concurrently in one repository: add them one by one, run the
+# command JOBS at a time, remove them one by one.
+for t in $tips; do git worktree add -q --detach "$scratch/wt-$t" "$t"; done
+printf '%s\n' $tips | xargs -P "$jobs" -I{} sh -c 'cd "$0/wt-{}" && sh -c "$CMD"' "$scratch"
+for t in $tips; do git worktree remove --force "$scratch/wt-$t"; done
+rmdir "$scratch"
+git update-ref refs/heads/main "$tip" "$base"
+EOS
+
+# One contender on the repo at $1: prints its wall time in seconds.
+measure() {
+  local dir="$1" name="$2" cmd="$3" t0 t1
+  reset_repo "$dir"
+  t0=$(date +%s%N)
+  case "$name" in
+    df*) local k="${name#df}"
+      "$bin" -C "$dir" -q merge --phase 1 --verify "$cmd" --verify-jobs "$k" >/dev/null ;;
+    hand*) local k="${name#hand}"
+      bash "$work/byhand.sh" "$dir" "$k" "$cmd" $(seq -f 'droidforge/droid%g' 1 "$droids") ;;
+  esac
+  t1=$(date +%s%N)
+  # Every droid landed, and no scratch worktree is left behind.
+  local landed
+  landed=$(git -C "$dir" ls-tree -d --name-only main | grep -c '^droid' || true)
+  [ "$landed" = "$droids" ] || { echo "$name: $landed of $droids droids landed" >&2; exit 1; }
+  [ "$(git -C "$dir" worktree list | wc -l)" = 1 ] || { echo "$name left a worktree behind" >&2; git -C "$dir" worktree list >&2; exit 1; }
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", (b - a) / 1e9 }'
+}
+
+label() {
+  case "$1" in
+    df*) echo "droidforge merge --verify-jobs ${1#df}" ;;
+    hand*) echo "by hand: worktree per candidate, ${1#hand} at a time" ;;
+  esac
+}
+
+# scenario NAME FILES CMD REFERENCE CONTENDERS...
+scenario() {
+  local title="$1" nfiles="$2" cmd="$3" ref="$4"; shift 4
+  local dir="$work/$title" t0
+  t0=$(date +%s)
+  make_repo "$dir" "$nfiles"
+  echo
+  echo "($title) $droids droids, $(git -C "$dir" ls-files | wc -l) files, --verify '$cmd'; median of $runs rounds (setup $(( $(date +%s) - t0 ))s)"
+  echo "load: $(uptime)"
+  declare -A wall
+  local name r w
+  for name in "$@"; do wall[$name]=""; done
+  local order=("$@")
+  for r in $(seq 1 "$runs"); do
+    for name in "${order[@]}"; do
+      w=$(measure "$dir" "$name" "$cmd")
+      wall[$name]="${wall[$name]} $w"
+    done
+    order=("${order[@]:1}" "${order[0]}") # rotate who goes first
+  done
+  for name in "$@"; do
+    printf '  %-48s %7s s   (all: %s)\n' "$(label "$name")" "$(med "${wall[$name]}")" "${wall[$name]# }"
+  done
+  local rw
+  rw=$(med "${wall[$ref]}")
+  for name in "$@"; do
+    [ "$name" = "$ref" ] && continue
+    awk -v w="$(med "${wall[$name]}")" -v rw="$rw" -v l="$(label "$name")" -v rl="$(label "$ref")" \
+      'BEGIN { printf "  ratio %s / %s: %.2fx\n", l, rl, (rw > 0 ? w / rw : 0) }'
+  done
+  echo "load: $(uptime)"
+}
+
+[ "$only" = b ] || scenario a "$small_files" "sleep 1" hand4 df4 df1 hand4
+[ "$only" = a ] || scenario b "$large_files" "true" hand1 df1 df4 hand1
