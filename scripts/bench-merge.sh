@@ -17,6 +17,15 @@
 #          --rebase (also time a `git rebase` + fast-forward loop; slow, off by default),
 #          --checkout (keep the integration branch checked out; by default every contender runs
 #          with a detached HEAD in the main worktree so that none pays for a checkout update).
+#          --spawned (the droids' worktrees exist: `droidforge spawn --all` on every fresh copy,
+#          untimed, then every contender does what a git user would do to the worktrees too:
+#            git replay loop: per droid `git replay --onto` and `git -C <worktree> reset -q --keep
+#              <rebased tip>` (moves the droid's branch AND its worktree's index and files), then
+#              `update-ref` of main (`reset -q --keep` of the main checkout with --checkout);
+#            droidforge merge --phase 1: moves each merged droid's branch and worktree itself;
+#            droidforge merge --phase 1 --no-sync-worktrees (a third contender): leaves the
+#              droids' branches and worktrees on their original commits, like a replay loop that
+#              only moves main.)
 # The generated repo is written with `git fast-import` (10 x 1,000 commits in seconds): each
 # droid's commit c adds `droidN/file<c>.txt` and rewrites `droidN/file1.txt`, so every commit
 # touches a directory that grows with the branch (the case where work per commit must not
@@ -34,6 +43,7 @@ bundle="/work/shared/data/gitgit-topics.bundle"
 bin=""
 checkout=0
 with_rebase=0
+spawned=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --droids) droids="$2"; shift 2 ;;
@@ -43,9 +53,10 @@ while [ $# -gt 0 ]; do
     --bin) bin="$2"; shift 2 ;;
     --rebase) with_rebase=1; shift ;;
     --checkout) checkout=1; shift ;;
+    --spawned) spawned=1; shift ;;
     --gitgit) mode=gitgit; if [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; then bundle="$2"; shift; fi; shift ;;
     --repo) mode=repo; source_repo="$(cd "$2" && pwd)"; shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -158,7 +169,7 @@ for b in $order; do
 done
 git -C "$tpl" gc -q --auto
 setup_s=$(awk -v a="$setup_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-echo "repo: $mode, $ndroids droids, $ncommits commits, $nfiles files; median of $runs rounds (setup ${setup_s}s)"
+echo "repo: $mode, $ndroids droids, $ncommits commits, $nfiles files; median of $runs rounds (setup ${setup_s}s)$([ "$spawned" = 0 ] || echo "; droids' worktrees spawned")"
 echo "load: $(uptime)"
 
 fresh() {
@@ -167,6 +178,12 @@ fresh() {
   if [ -e "$work/run" ]; then mv "$work/run" "$(mktemp -d "$work/old/run.XXXXXX")/"; fi
   cp -a "$tpl" "$work/run"
   if [ "$checkout" = 0 ]; then git -C "$work/run" checkout -q --detach main; fi
+  if [ "$spawned" = 1 ]; then
+    "$bin" -C "$work/run" -q spawn --all >/dev/null 2>&1
+    # The worktrees' files predate their index by more than the clock's granularity, as they
+    # would after an agent's session: no racily clean entry to re-hash, for any contender.
+    sleep 1
+  fi
 }
 
 cat > "$work/rebase.sh" <<'EOS'
@@ -191,23 +208,43 @@ for b in "$@"; do
 done
 git update-ref refs/heads/main "$tip" "$base"
 EOS
+# --spawned: the branches are checked out in the droids' worktrees (and main perhaps in the
+# main one): `reset --keep` moves each branch with its index and files, keeping local edits.
+cat > "$work/replay-spawned.sh" <<'EOS'
+set -e
+cd "$1"; shift
+base=$(git rev-parse main)
+tip=$base
+for b in "$@"; do
+  new=$(git replay --onto "$tip" "$base..$b" | awk '{print $3}')
+  git -C ".droidforge/worktrees/${b#droidforge/}" reset -q --keep "$new"
+  tip=$new
+done
+if [ "$(git symbolic-ref -q HEAD)" = refs/heads/main ]; then git reset -q --keep "$tip"
+else git update-ref refs/heads/main "$tip" "$base"; fi
+EOS
 
 # Prints "wall cpu rss_kb" (seconds; cpu = user + sys of the whole process tree).
 measure() {
   local name="$1"
   fresh
   case "$name" in
-    droidforge)
-      /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" "$bin" -C "$work/run" -q merge --phase 1 >/dev/null
+    droidforge|nosync)
+      local extra=""; [ "$name" = droidforge ] || extra="--no-sync-worktrees"
+      /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" "$bin" -C "$work/run" -q merge --phase 1 $extra >/dev/null
       git -C "$work/run" log -1 --format=%s main | grep -q "^droidforge: record merge" \
         || { echo "droidforge merge did not land" >&2; exit 1; } ;;
+    replay) local script=replay; [ "$spawned" = 0 ] || script=replay-spawned
+      /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" bash "$work/$script.sh" "$work/run" $order ;;
     *) /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" bash "$work/$name.sh" "$work/run" $order ;;
   esac
   awk '{ printf "%.3f %.3f %d\n", $1, $2 + $3, $4 }' "$work/time.txt"
 }
 
 contenders="replay droidforge"
-[ "$with_rebase" = 0 ] || contenders="replay droidforge rebase"
+# (a build from before --no-sync-worktrees existed runs without that contender)
+if [ "$spawned" = 1 ] && "$bin" merge --help | grep -q -- --no-sync-worktrees; then contenders="$contenders nosync"; fi
+[ "$with_rebase" = 0 ] || contenders="$contenders rebase"
 declare -A wall cpu rss
 for name in $contenders; do wall[$name]=""; cpu[$name]=""; rss[$name]=""; done
 set -- $contenders
@@ -219,7 +256,7 @@ for r in $(seq 1 "$runs"); do
   set -- "${@:2}" "$1" # rotate who goes first
 done
 med() { echo $1 | tr ' ' '\n' | grep . | median; }
-label() { case "$1" in rebase) echo "git rebase + ff loop";; replay) echo "git replay + update-ref loop";; droidforge) echo "droidforge merge --phase 1";; esac; }
+label() { case "$1" in rebase) echo "git rebase + ff loop";; replay) echo "git replay + update-ref loop";; droidforge) echo "droidforge merge --phase 1";; nosync) echo "droidforge --no-sync-worktrees";; esac; }
 printf '%-30s %8s %8s %10s   %s\n' "" "wall(s)" "cpu(s)" "peak RSS" "(all rounds: wall)"
 for name in $contenders; do
   printf '%-30s %8s %8s %7s MB   (%s)\n' "$(label $name)" "$(med "${wall[$name]}")" "$(med "${cpu[$name]}")" \

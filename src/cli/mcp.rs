@@ -71,6 +71,9 @@ pub struct MergeParams {
     pub verify: Option<String>,
     /// Verify up to this many candidates at once (speculatively; the result is the serial one).
     pub verify_jobs: Option<u32>,
+    /// Leave merged droids' branches and worktrees on their original commits.
+    #[serde(default)]
+    pub no_sync_worktrees: bool,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -276,6 +279,9 @@ impl ForgeServer {
         }
         if p.include_unready {
             args.push("--include-unready".into());
+        }
+        if p.no_sync_worktrees {
+            args.push("--no-sync-worktrees".into());
         }
         opt(&mut args, "--verify", &p.verify);
         if let Some(k) = p.verify_jobs {

@@ -80,6 +80,16 @@ impl Repo {
     }
 }
 
+impl Repo {
+    /// [`Repo::plan_checkout_update`] for several checkouts at once (`(dir, from, to)` each),
+    /// on a few threads; the plans come back in the order of `moves`.
+    pub fn plan_checkout_updates(moves: Vec<(PathBuf, Oid, Oid)>) -> Vec<Result<CheckoutUpdate>> {
+        crate::util::par::map_in_order(moves, |(dir, from, to)| {
+            Repo::plan_checkout_update(&dir, from, to)
+        })
+    }
+}
+
 /// The sparse-checkout patterns of a checkout (its own `info/sparse-checkout`) and whether
 /// they are in cone mode, when `core.sparseCheckout` is on there.
 pub(super) fn sparse_patterns(repo: &gix::Repository) -> Result<Option<(Vec<u8>, bool)>> {
@@ -145,43 +155,27 @@ impl CheckoutUpdate {
     }
 
     /// Changed paths whose index entry or file differs from both sides, or where an untracked
-    /// file, a symlinked directory or a non-directory stands in the way.
+    /// file, a symlinked directory or a non-directory stands in the way. Only the changed paths
+    /// are looked at on disk, never the whole checkout.
     fn find_blockers(&self) -> Result<Vec<String>> {
         let index = self
             .repo
             .index_or_empty()
             .context("cannot read the index")?;
-        // Tracked files whose content differs from the index, and untracked files.
-        let mut edited = BTreeSet::new();
-        let mut untracked = BTreeSet::new();
-        let iter = self
-            .repo
-            .status(gix::progress::Discard)
-            .context("cannot compute status")?
-            .untracked_files(gix::status::UntrackedFiles::Files)
-            .into_index_worktree_iter(Vec::new())
-            .context("cannot compute the status of the checkout")?;
-        for item in iter {
-            use gix::status::index_worktree::Item;
-            match item.context("cannot compute the status of the checkout")? {
-                Item::Modification { rela_path, .. } => {
-                    edited.insert(rela_path);
-                }
-                Item::DirectoryContents { entry, .. } => {
-                    if matches!(entry.status, gix::dir::entry::Status::Untracked) {
-                        untracked.insert(entry.rela_path);
-                    }
-                }
-                Item::Rewrite {
-                    source,
-                    dirwalk_entry,
-                    ..
-                } => {
-                    edited.insert(source.rela_path().to_owned());
-                    untracked.insert(dirwalk_entry.rela_path);
-                }
+        let edited = self.edited(&index)?;
+        // Changed paths that are not tracked here but are a directory on disk: an untracked
+        // file inside one is someone's work.
+        let mut dirs = Vec::new();
+        for path in self.changes.keys() {
+            let p = path.as_bstr();
+            if index.entry_by_path(p).is_none()
+                && std::fs::symlink_metadata(self.workdir.join(rel_path(p)?))
+                    .is_ok_and(|md| md.is_dir())
+            {
+                dirs.push(path.clone());
             }
         }
+        let untracked = self.untracked_in(dirs)?;
         let mut blocked = BTreeSet::new();
         for (path, (before, after)) in &self.changes {
             let p = path.as_bstr();
@@ -240,6 +234,78 @@ impl CheckoutUpdate {
             }
         }
         Ok(blocked.into_iter().collect())
+    }
+
+    /// Changed tracked paths whose file differs from its index entry: a status of a small
+    /// index holding only those entries (with the real index's timestamp, so racily clean
+    /// entries are still compared by content), without a directory walk. Its cost is in the
+    /// changed paths, not in the size of the checkout.
+    fn edited(&self, index: &gix::index::State) -> Result<BTreeSet<BString>> {
+        let mut small = gix::index::State::new(self.repo.object_hash());
+        for path in self.changes.keys() {
+            if let Some(e) = index.entry_by_path_and_stage(path.as_bstr(), Stage::Unconflicted) {
+                small.dangerously_push_entry(e.stat, e.id, e.flags, e.mode, path.as_bstr());
+            }
+        }
+        let mut edited = BTreeSet::new();
+        if small.entries().is_empty() {
+            return Ok(edited);
+        }
+        small.sort_entries();
+        small.set_timestamp(index.timestamp());
+        let small = gix::index::File::from_state(small, self.repo.index_path());
+        let iter = self
+            .repo
+            .status(gix::progress::Discard)
+            .context("cannot compute status")?
+            .index(gix::worktree::IndexPersistedOrInMemory::InMemory(small))
+            .untracked_files(gix::status::UntrackedFiles::None)
+            // Several checkouts are checked at once already; one thread each.
+            .index_worktree_options_mut(|o| o.thread_limit = Some(1))
+            .into_index_worktree_iter(Vec::new())
+            .context("cannot compute the status of the checkout")?;
+        for item in iter {
+            let item = item.context("cannot compute the status of the checkout")?;
+            edited.insert(item.rela_path().to_owned());
+        }
+        Ok(edited)
+    }
+
+    /// Untracked (not ignored) files inside the directories `dirs`, walking only those.
+    fn untracked_in(&self, dirs: Vec<BString>) -> Result<BTreeSet<BString>> {
+        let mut untracked = BTreeSet::new();
+        if dirs.is_empty() {
+            return Ok(untracked);
+        }
+        let patterns = dirs.into_iter().map(|d| {
+            let mut p = BString::from(":(literal)");
+            p.extend_from_slice(&d);
+            p
+        });
+        let iter = self
+            .repo
+            .status(gix::progress::Discard)
+            .context("cannot compute status")?
+            .untracked_files(gix::status::UntrackedFiles::Files)
+            .index_worktree_options_mut(|o| o.thread_limit = Some(1))
+            .into_index_worktree_iter(patterns)
+            .context("cannot compute the status of the checkout")?;
+        for item in iter {
+            use gix::status::index_worktree::Item;
+            if let Item::DirectoryContents { entry, .. } =
+                item.context("cannot compute the status of the checkout")?
+                && matches!(entry.status, gix::dir::entry::Status::Untracked)
+            {
+                untracked.insert(entry.rela_path);
+            }
+        }
+        Ok(untracked)
+    }
+
+    /// [`apply`](Self::apply) several updates (of different checkouts) at once, on a few
+    /// threads; the results come back in the order of `plans`.
+    pub fn apply_all(plans: Vec<CheckoutUpdate>) -> Vec<Result<usize>> {
+        crate::util::par::map_in_order(plans, CheckoutUpdate::apply)
     }
 
     /// Write the update: delete and write the changed files, then the index. Refuses when

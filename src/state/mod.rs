@@ -44,6 +44,24 @@ pub struct StateDir {
     root: PathBuf,
 }
 
+/// Keep a droid's event as that droid's last event (`kind: message`) in `state`: what
+/// [`StateDir::record`] stores, for callers that record several events in one state update.
+pub fn note_last_event(state: &mut State, event: &Event) {
+    let Some(droid) = &event.droid else { return };
+    let label = serde_json::to_value(event.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let text = if event.message.is_empty() {
+        label
+    } else {
+        format!("{label}: {}", event.message)
+    };
+    let d = state.droids.entry(droid.clone()).or_default();
+    d.last_event = Some(text);
+    d.last_event_at = Some(crate::util::time::now());
+}
+
 impl StateDir {
     pub fn new(common_dir: &Path) -> StateDir {
         StateDir {
@@ -57,20 +75,9 @@ impl StateDir {
     pub fn record(&self, event: Event) {
         let _ = self.ensure();
         let _ = self.journal().append(&event);
-        let Some(droid) = &event.droid else { return };
-        let label = serde_json::to_value(event.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let text = if event.message.is_empty() {
-            label
-        } else {
-            format!("{label}: {}", event.message)
-        };
-        let _ = self.store().update_droid(droid, |d| {
-            d.last_event = Some(text);
-            d.last_event_at = Some(crate::util::time::now());
-        });
+        if event.droid.is_some() {
+            let _ = self.store().update(|s| note_last_event(s, &event));
+        }
     }
 
     /// The directory itself: for messages, and for writers that refuse links below it

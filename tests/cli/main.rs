@@ -24,6 +24,7 @@ mod mcp;
 mod merge;
 mod merge_conflicts;
 mod merge_crash;
+mod merge_follow;
 mod merge_support;
 mod merge_truth;
 mod merge_verify;

@@ -32,6 +32,10 @@ pub struct MergeArgs {
     /// Then sync every droid that did not merge onto the new tip (see `droidforge sync`).
     #[arg(long, conflicts_with = "dry_run")]
     pub sync: bool,
+    /// Leave merged droids' branches and worktrees on their original commits (`droidforge
+    /// sync` moves them later); the integration branch's checkout still follows the merge.
+    #[arg(long)]
+    pub no_sync_worktrees: bool,
     /// Finish an interrupted merge.
     #[arg(long = "continue", conflicts_with = "abort")]
     pub continue_: bool,

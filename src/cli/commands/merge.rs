@@ -48,6 +48,7 @@ pub fn run(ctx: &Ctx, args: &MergeArgs) -> Result<i32> {
             strategy: args.strategy,
             include_unready: args.include_unready,
             force: args.force,
+            no_sync_worktrees: args.no_sync_worktrees,
             ..MergeOptions::default()
         };
         merge::run_merge(&ws, &opts, progress)?

@@ -30,6 +30,10 @@ pub struct MergeJournal {
     /// The checkout of the integration branch whose index and files follow the branch.
     #[serde(default)]
     pub refresh_checkout: Option<PathBuf>,
+    /// `merge --no-sync-worktrees`: the merged droids' branches and worktrees stay where they
+    /// are (`--continue` must not move them either).
+    #[serde(default)]
+    pub no_sync_worktrees: bool,
     pub pid: u32,
     pub started_at: i64,
     pub report: MergeReport,

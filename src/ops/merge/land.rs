@@ -18,7 +18,7 @@ use crate::util::safe_fs::write_atomic;
 use crate::workspace::{BACKUP_PREFIX, Workspace};
 
 use super::error::MergeError;
-use super::follow::{checkout_of, move_droid_branch, update_checkout};
+use super::follow::{CheckoutMove, DroidMove, checkout_of, follow};
 use super::journal::{JOURNAL_VERSION, MergeJournal, remove_journal};
 use super::report::{DroidStatus, MergeReport};
 
@@ -26,6 +26,7 @@ use super::report::{DroidStatus, MergeReport};
 pub fn land(
     ws: &Workspace,
     report: &mut MergeReport,
+    no_sync_worktrees: bool,
     progress: &dyn Fn(super::MergeEvent),
 ) -> Result<()> {
     let (old, new) = (report.old_tip, report.new_tip);
@@ -43,6 +44,7 @@ pub fn land(
         new_tip: new,
         backup_ref: backup_ref.clone(),
         refresh_checkout,
+        no_sync_worktrees,
         pid: std::process::id(),
         started_at: crate::util::time::now(),
         report: report.clone(),
@@ -123,23 +125,33 @@ pub(super) fn finish(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<Strin
     let (old, new) = (journal.old_tip, journal.new_tip);
     let mut notes = Vec::new();
 
-    // Droids: ready marks and branches.
-    for (name, d, ready, tip) in merged_droids(report) {
+    // Droids: ready marks, then branches and worktrees with the integration checkout.
+    for (name, _, ready, _) in merged_droids(report) {
         let ready_ref = ws.ready_ref(name);
         if ws.repo.ref_target(&ready_ref)? == Some(ready)
             && let Err(e) = ws.repo.delete_ref(&ready_ref, Expect::MustMatch(ready))
         {
             notes.push(format!("could not clear the ready mark of `{name}`: {e}"));
         }
-        if let Some(note) = move_droid_branch(ws, name, &d.branch, ready, tip)? {
-            notes.push(note);
-        }
     }
-
-    // The integration checkout.
-    if let Some(dir) = &journal.refresh_checkout {
-        notes.push(update_checkout(dir, &journal.integration, old, new).unwrap_or_else(|e| e));
-    }
+    let moves: Vec<DroidMove> = match journal.no_sync_worktrees {
+        true => Vec::new(),
+        false => merged_droids(report)
+            .map(|(droid, d, ready, tip)| DroidMove {
+                droid,
+                branch: &d.branch,
+                from: ready,
+                to: tip,
+            })
+            .collect(),
+    };
+    let integration = journal.refresh_checkout.as_deref().map(|dir| CheckoutMove {
+        dir,
+        branch: &journal.integration,
+        from: old,
+        to: new,
+    });
+    notes.extend(follow(ws, &moves, integration)?);
 
     // State, the per-merge record, events.
     let mut final_report = report.clone();
@@ -195,13 +207,19 @@ pub(super) fn finish(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<Strin
     Ok(notes)
 }
 
-/// Per-droid results of a run in the state (last merge result, merged commit) and the event
-/// journal; `more` adds to the same state update.
+/// Per-droid results of a run in the state (last merge result, merged commit, last event)
+/// and the event journal; `more` adds to the same state update. One state write for the whole
+/// run, not one per droid: a crash before it leaves the merge journal, and `merge --continue`
+/// writes it again.
 fn record_outcomes(
     ws: &Workspace,
     report: &MergeReport,
     more: impl FnOnce(&mut crate::state::State),
 ) -> Result<()> {
+    let events: Vec<Event> = report
+        .named()
+        .filter_map(|(name, d)| outcome_event(report, name, d))
+        .collect();
     ws.state.store().update(|s| {
         record_upstream(s, report);
         for (name, d) in report.named() {
@@ -219,35 +237,45 @@ fn record_outcomes(
                 }
             }
         }
+        for event in &events {
+            crate::state::note_last_event(s, event);
+        }
         more(s);
     })?;
-    for (name, d) in report.named() {
-        let kind = match d.status {
-            DroidStatus::Merged => EventKind::Merged,
-            DroidStatus::Conflict => EventKind::Conflict,
-            DroidStatus::Violation => EventKind::Violation,
-            DroidStatus::VerifyFailed => EventKind::VerifyFailed,
-            DroidStatus::Skipped => EventKind::Skipped,
-            DroidStatus::Unready | DroidStatus::UpToDate => continue,
-        };
-        let msg = match d.status {
-            DroidStatus::Merged => format!(
-                "{} onto `{}` (merge {})",
-                crate::util::text::count(d.commits.len(), "commit"),
-                report.integration,
-                report.merge_id
-            ),
-            _ => super::record::reason_line(d),
-        };
-        ws.event_with(
-            Event::new(kind, Some(name), msg).with_data(serde_json::json!({
-                "merge_id": report.merge_id,
-                "ready": d.ready.map(|id| id.to_string()),
-                "tip": d.tip.map(|id| id.to_string()),
-            })),
-        );
+    // Best effort, like every event: the journal never stops the merge that happened.
+    let journal = ws.state.journal();
+    for event in &events {
+        let _ = journal.append(event);
     }
     Ok(())
+}
+
+/// The journal event of one droid's result, if it has one.
+fn outcome_event(report: &MergeReport, name: &str, d: &super::DroidReport) -> Option<Event> {
+    let kind = match d.status {
+        DroidStatus::Merged => EventKind::Merged,
+        DroidStatus::Conflict => EventKind::Conflict,
+        DroidStatus::Violation => EventKind::Violation,
+        DroidStatus::VerifyFailed => EventKind::VerifyFailed,
+        DroidStatus::Skipped => EventKind::Skipped,
+        DroidStatus::Unready | DroidStatus::UpToDate => return None,
+    };
+    let msg = match d.status {
+        DroidStatus::Merged => format!(
+            "{} onto `{}` (merge {})",
+            crate::util::text::count(d.commits.len(), "commit"),
+            report.integration,
+            report.merge_id
+        ),
+        _ => super::record::reason_line(d),
+    };
+    Some(
+        Event::new(kind, Some(name), msg).with_data(serde_json::json!({
+            "merge_id": report.merge_id,
+            "ready": d.ready.map(|id| id.to_string()),
+            "tip": d.tip.map(|id| id.to_string()),
+        })),
+    )
 }
 
 /// A run that landed nothing (every attempted droid rejected or skipped) makes no commit: its

@@ -90,6 +90,9 @@ pub struct MergeOptions {
     pub heads: Vec<(String, Oid)>,
     /// Do not write the PROGRESS.md record commit.
     pub no_record: bool,
+    /// Leave the merged droids' branches and worktrees on their original commits
+    /// (`droidforge sync` moves them later); the integration checkout still follows.
+    pub no_sync_worktrees: bool,
 }
 
 /// What a merge run reports while it works, for a progress display. The library never
@@ -259,7 +262,7 @@ pub fn run_merge(
         report.notes.extend(notes);
         return Ok(report);
     }
-    land::land(ws, &mut report, progress)?;
+    land::land(ws, &mut report, opts.no_sync_worktrees, progress)?;
     // Rejected droids find the merger's verdict in their briefs; landed ones lose theirs.
     let notes = crate::ops::feedback::after_merge(ws, &report);
     report.notes.extend(notes);

@@ -10,7 +10,7 @@ use crate::state::{EventKind, FileLock};
 use crate::workspace::Workspace;
 
 use super::error::MergeError;
-use super::follow::{move_droid_branch, update_checkout};
+use super::follow::{CheckoutMove, DroidMove, follow};
 use super::journal::{CHECK_BY_HAND, MergeJournal, read_journal, remove_journal};
 use super::land::{finish, merged_droids, moved_but_unfinished};
 use super::report::MergeReport;
@@ -157,10 +157,13 @@ pub fn abort_merge(ws: &Workspace) -> Result<AbortReport> {
             &format!("droidforge: abort merge {}", journal.merge_id),
         )?;
         restored = true;
-        if let Some(dir) = &journal.refresh_checkout {
-            notes.push(update_checkout(dir, &journal.integration, new, old).unwrap_or_else(|e| e));
-        }
-        notes.extend(restore_droids(ws, &journal.report)?);
+        let integration = journal.refresh_checkout.as_deref().map(|dir| CheckoutMove {
+            dir,
+            branch: &journal.integration,
+            from: new,
+            to: old,
+        });
+        notes.extend(restore_droids(ws, &journal.report, integration)?);
     } else if current == Some(old) {
         notes.push(format!(
             "`{}` was still at {}; nothing had landed",
@@ -198,9 +201,14 @@ pub fn abort_merge(ws: &Workspace) -> Result<AbortReport> {
 }
 
 /// Put merged droids back as they were before a merge: ready marks on their original commits,
-/// branches that still sit on the rebased commits moved back (when clean).
-pub(super) fn restore_droids(ws: &Workspace, report: &MergeReport) -> Result<Vec<String>> {
-    let mut notes = Vec::new();
+/// branches that still sit on the rebased commits moved back (when clean), together with the
+/// integration checkout when there is one to move.
+pub(super) fn restore_droids(
+    ws: &Workspace,
+    report: &MergeReport,
+    integration: Option<CheckoutMove>,
+) -> Result<Vec<String>> {
+    let mut moves = Vec::new();
     for (name, d, ready, tip) in merged_droids(report) {
         let ready_ref = ws.ready_ref(name);
         if ws.repo.ref_target(&ready_ref)?.is_none() {
@@ -211,16 +219,23 @@ pub(super) fn restore_droids(ws: &Workspace, report: &MergeReport) -> Result<Vec
                 "droidforge: restore ready mark",
             )?;
         }
-        if let Some(note) = move_droid_branch(ws, name, &d.branch, tip, ready)? {
-            notes.push(note);
-        }
-        let _ = ws.state.store().update_droid(name, |s| {
+        moves.push(DroidMove {
+            droid: name,
+            branch: &d.branch,
+            from: tip,
+            to: ready,
+        });
+    }
+    let notes = follow(ws, &moves, integration)?;
+    let _ = ws.state.store().update(|s| {
+        for (name, d, ..) in merged_droids(report) {
+            let s = s.droids.entry(name.to_owned()).or_default();
             s.last_merge = None;
             s.merged_commit = None;
             for c in &d.commits {
                 s.landed.remove(&c.original.to_string());
             }
-        });
-    }
+        }
+    });
     Ok(notes)
 }

@@ -218,7 +218,7 @@ fn a_lost_compare_and_swap_names_what_the_branch_moved_to() {
         landed: false,
         notes: Vec::new(),
     };
-    let err = land::land(&ws, &mut report, &|_| {}).unwrap_err();
+    let err = land::land(&ws, &mut report, false, &|_| {}).unwrap_err();
     match err.find::<MergeError>() {
         Some(MergeError::IntegrationMoved {
             expected, found, ..

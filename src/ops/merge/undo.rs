@@ -11,7 +11,7 @@ use crate::state::{Event, EventKind};
 use crate::workspace::{BACKUP_PREFIX, Workspace};
 
 use super::error::MergeError;
-use super::follow::{checkout_of, shell_path, update_checkout};
+use super::follow::{CheckoutMove, checkout_of, follow, shell_path};
 use super::journal::read_journal;
 use super::recover::{lock_merges, restore_droids};
 use super::report::MergeReport;
@@ -176,15 +176,17 @@ pub fn undo(ws: &Workspace, merge_id: Option<&str>) -> Result<UndoReport> {
     )?;
     out.undone = true;
     out.restored_tip = Some(backup.to_string());
-    if let Some(dir) = checkout {
-        out.notes.push(
-            update_checkout(&dir, &record.integration, expected, backup).unwrap_or_else(|e| e),
-        );
-    }
-    // Give merged droids their ready marks and original branches back.
+    let integration = checkout.as_deref().map(|dir| CheckoutMove {
+        dir,
+        branch: &record.integration,
+        from: expected,
+        to: backup,
+    });
+    // Give merged droids their ready marks and original branches back, with the checkout.
     let saved = ws.state.merge_report_path(&record.id);
-    if let Some(report) = crate::state::peek_state_json::<MergeReport>(&saved, "merge report") {
-        out.notes.extend(restore_droids(ws, &report)?);
+    match crate::state::peek_state_json::<MergeReport>(&saved, "merge report") {
+        Some(report) => out.notes.extend(restore_droids(ws, &report, integration)?),
+        None => out.notes.extend(follow(ws, &[], integration)?),
     }
     ws.state.store().update(|s| {
         if let Some(m) = s.merges.iter_mut().find(|m| m.id == record.id) {
