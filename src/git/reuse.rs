@@ -2,11 +2,12 @@
 //! its files, and move it (for the warm pool of
 //! `crate::ops::pool`).
 //!
-//! gix has no API to move a worktree, so [`Repo::move_worktree`] runs `git worktree move`, which
-//! renames the directory and rewrites the registration's `gitdir` in one step and refuses a
-//! locked worktree or a taken destination.
+//! gix has no API to move a worktree. [`Repo::move_worktree`] does what `git worktree move`
+//! does for a plain registration (absolute links, not locked: rename the directory, rewrite the
+//! registration's `gitdir`), checked against `git worktree list` and `git fsck` in the tests,
+//! and runs `git worktree move` for anything else.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 
@@ -58,8 +59,14 @@ impl Repo {
         Ok(())
     }
 
-    /// Move the linked worktree at `from` to `to` (`git worktree move`).
+    /// Move the linked worktree at `from` to `to`, as `git worktree move` does: rename the
+    /// directory and point the registration's `gitdir` file at the new place. Done in process
+    /// when both links are absolute paths (git's default) and the worktree is not locked;
+    /// otherwise (relative links, a lock, another file system) by `git worktree move`.
     pub fn move_worktree(&self, from: &Path, to: &Path) -> Result<()> {
+        if move_in_process(from, to).is_ok() {
+            return Ok(());
+        }
         let dir = self.main_workdir()?;
         let mut cmd = super::git_in(&dir);
         cmd.arg("worktree").arg("move").arg(from).arg(to);
@@ -74,4 +81,37 @@ impl Repo {
         }
         Ok(())
     }
+}
+
+/// The in-process move of [`Repo::move_worktree`]; `Err` (with nothing changed) when it does
+/// not apply.
+fn move_in_process(from: &Path, to: &Path) -> std::io::Result<()> {
+    let unsupported = || std::io::Error::other("not a plain absolute registration");
+    let link = std::fs::read_to_string(from.join(".git"))?;
+    let admin = PathBuf::from(
+        link.trim_end()
+            .strip_prefix("gitdir: ")
+            .ok_or_else(unsupported)?,
+    );
+    let gitdir_file = admin.join("gitdir");
+    let registered = PathBuf::from(std::fs::read_to_string(&gitdir_file)?.trim_end());
+    if !admin.is_absolute() || !registered.is_absolute() || admin.join("locked").exists() {
+        return Err(unsupported());
+    }
+    // git records the real path of the new place.
+    let parent = to.parent().ok_or_else(unsupported)?.canonicalize()?;
+    let to = parent.join(to.file_name().ok_or_else(unsupported)?);
+    if std::fs::symlink_metadata(&to).is_ok() {
+        return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
+    }
+    std::fs::rename(from, &to)?;
+    let text = format!("{}\n", to.join(".git").display());
+    let tmp = admin.join("gitdir.droidforge-tmp");
+    let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &gitdir_file));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        std::fs::rename(&to, from)?;
+        return Err(e);
+    }
+    Ok(())
 }

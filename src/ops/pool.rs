@@ -101,7 +101,8 @@ pub fn claim(
         return Ok(None);
     }
     for entry in entries(ws, registered) {
-        if !entry.present || entry.branch.is_some() {
+        // A worktree locked with `git worktree lock` is someone's: not ours to move.
+        if !entry.present || entry.branch.is_some() || entry.git_dir.join("locked").exists() {
             continue;
         }
         let Some(_lock) = FileLock::try_acquire(&entry_lock(ws, &entry.path))? else {
@@ -181,6 +182,11 @@ pub fn refresh(ws: &Workspace, fill: bool) -> Result<PoolReport> {
             report.skipped.push(issue(&entry.path, "busy".to_owned()));
             continue;
         };
+        if entry.git_dir.join("locked").exists() {
+            let reason = "locked (`git worktree unlock` it to let the pool use it)";
+            report.skipped.push(issue(&entry.path, reason.to_owned()));
+            continue;
+        }
         if entry.branch.is_some() {
             // Half-claimed (a crash between attaching and moving): the branch keeps the commit.
             report.skipped.push(issue(

@@ -279,3 +279,25 @@ fn spawn_refills_the_pool_in_the_background() {
     }
     repo.assert_fsck();
 }
+
+#[test]
+fn a_locked_pool_worktree_is_left_alone() {
+    let repo = pool_repo(1);
+    let tip = repo.rev("main");
+    repo.df_ok(&["pool", "refresh"]);
+    let entry = pool_entries(&repo)[0].path.clone();
+    repo.git(&["worktree", "lock", &entry]);
+    let outcome = spawn_json(&repo, "core-droid");
+    assert_eq!(outcome["pooled"], false, "{outcome}");
+    assert_clean_droid_at(&repo, "core-droid", &tip);
+    // Still registered where it was, still locked, and refresh does not touch it either.
+    assert_eq!(pool_entries(&repo).len(), 1);
+    assert!(
+        repo.git(&["worktree", "list", "--porcelain"])
+            .contains("\nlocked")
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&repo.df_ok(&["pool", "refresh", "--json"])).unwrap();
+    assert_eq!(report["skipped"][0]["path"], entry.as_str(), "{report}");
+    repo.assert_fsck();
+}
