@@ -51,11 +51,16 @@ impl EventFilter {
         {
             return None;
         }
-        // A line without the kind's name cannot be an event of that kind.
-        if let Some(needle) = needle
-            && !contains(line, needle)
-        {
-            return None;
+        // A line without the kind's name cannot be an event of that kind. Lines droidforge
+        // wrote have it right after the time; others are searched whole.
+        if let Some(needle) = needle {
+            let matches = match leading_kind(line) {
+                Some(kind) => kind == needle,
+                None => contains(line, needle),
+            };
+            if !matches {
+                return None;
+            }
         }
         let event: Event = serde_json::from_slice(line).ok()?;
         self.keeps(&event).then_some(event)
@@ -73,13 +78,29 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-fn leading_at_ms(line: &[u8]) -> Option<i64> {
+/// `{"at_ms":<digits>,` at the start of a line: the digits and what follows the comma.
+fn leading_at_ms_and_rest(line: &[u8]) -> Option<(i64, &[u8])> {
     let rest = line.strip_prefix(b"{\"at_ms\":")?;
     let end = rest.iter().position(|b| !b.is_ascii_digit())?;
     if end == 0 || end > 18 || rest[end] != b',' {
         return None;
     }
-    std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
+    let at = std::str::from_utf8(&rest[..end]).ok()?.parse().ok()?;
+    Some((at, &rest[end + 1..]))
+}
+
+fn leading_at_ms(line: &[u8]) -> Option<i64> {
+    leading_at_ms_and_rest(line).map(|(at, _)| at)
+}
+
+/// The kind of a line that starts `{"at_ms":<digits>,"kind":"<name>",` (as droidforge writes
+/// them): `"<name>"` with its quotes.
+fn leading_kind(line: &[u8]) -> Option<&[u8]> {
+    let (_, rest) = leading_at_ms_and_rest(line)?;
+    let rest = rest.strip_prefix(b"\"kind\":\"")?;
+    let end = rest.iter().position(|&b| b == b'"' || b == b'\\')?;
+    (rest[end] == b'"' && rest.get(end + 1) == Some(&b','))
+        .then(|| &line[line.len() - rest.len() - 1..][..end + 2])
 }
 
 /// Identity of an open file: a segment keeps it across its rotation (a rename).
@@ -454,5 +475,45 @@ impl Follower {
                 return Ok(());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kind prefilter agrees with a full parse on lines droidforge writes and on lines
+    /// whose fields come in another order (written by hand or by another tool).
+    #[test]
+    fn kind_prefilter_agrees_with_the_full_parse() {
+        let filter = EventFilter {
+            kind: Some(EventKind::GuardRefused),
+            ..Default::default()
+        };
+        let needle = filter.needle();
+        let ours = Event::new(EventKind::GuardRefused, Some("d"), "m");
+        let line = serde_json::to_vec(&ours).unwrap();
+        assert_eq!(leading_kind(&line), Some(&b"\"guard-refused\""[..]));
+        assert!(filter.parse(&line, needle.as_deref()).is_some());
+        let other =
+            serde_json::to_vec(&Event::new(EventKind::Output, Some("d"), "guard-refused")).unwrap();
+        assert!(filter.parse(&other, needle.as_deref()).is_none());
+        let reordered = br#"{"kind":"guard-refused","at_ms":5,"droid":"d","pid":1}"#;
+        assert_eq!(leading_kind(reordered), None);
+        assert!(filter.parse(reordered, needle.as_deref()).is_some());
+        let since = EventFilter {
+            since_ms: Some(10),
+            ..Default::default()
+        };
+        assert!(
+            since
+                .parse(br#"{"at_ms":9,"kind":"output","pid":1}"#, None)
+                .is_none()
+        );
+        assert!(
+            since
+                .parse(br#"{"at_ms":10,"kind":"output","pid":1}"#, None)
+                .is_some()
+        );
     }
 }
