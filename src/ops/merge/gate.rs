@@ -122,11 +122,12 @@ impl<'a> Judge<'a> {
 ///   reverts that path relative to the integration branch.
 ///
 /// Net-change violations that no single commit explains name the candidate commit.
+/// `merge_base` is `merge-base(onto, candidate)` (`None`: none).
 pub fn check_ownership_of(
     repo: &Repo,
     rules: &Rules,
     droid: &str,
-    onto: Oid,
+    merge_base: Option<Oid>,
     candidate: Oid,
     commits: &[CommitInfo],
 ) -> Result<OwnershipCheck> {
@@ -139,14 +140,19 @@ pub fn check_ownership_of(
         };
         judge.add(commit_changes_of(repo, info, parent_tree)?);
     }
-    judge.add(net_changes(repo, onto, candidate)?);
+    judge.add(net_changes_from(repo, merge_base, candidate)?);
     Ok(judge.finish())
 }
 
 /// What a branch changes relative to where it left `onto`: `merge-base(onto, tip)` → `tip`,
 /// labelled with `tip`.
 pub fn net_changes(repo: &Repo, onto: Oid, tip: Oid) -> Result<Vec<PathChange>> {
-    let base = match repo.merge_base(onto, tip)? {
+    net_changes_from(repo, repo.merge_base(onto, tip)?, tip)
+}
+
+/// [`net_changes`] from a known merge base (`None`: none, so everything in `tip`).
+fn net_changes_from(repo: &Repo, merge_base: Option<Oid>, tip: Oid) -> Result<Vec<PathChange>> {
+    let base = match merge_base {
         Some(b) => Some(repo.tree_id(b)?),
         None => None,
     };

@@ -32,6 +32,7 @@ pub mod report;
 mod speculate;
 pub mod step;
 pub mod undo;
+mod upstream;
 
 pub use error::MergeError;
 pub use follow::update_checkout;
@@ -166,6 +167,7 @@ pub fn run_merge(
     };
     let run = step::Run {
         change_sets: Default::default(),
+        chains: Default::default(),
         ws,
         opts,
         committer: repo.committer(),

@@ -2,16 +2,18 @@
 //! verification, in that order. [`Run::step`] decides a droid and returns its report line plus
 //! a [`DroidOutcome`] that says what the run does next (move the tip, block dependents).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use crate::error::Result;
-use crate::git::{ChangeSet, CommitInfo, Oid, Repo, Signature, short};
+use crate::git::{Oid, Repo, Signature, short};
 use crate::util::text::count;
 use crate::workspace::Workspace;
 
 use super::plan::{self, CandidateSource, PlanEntry};
 use super::report::{CommitReport, DroidReport, DroidStatus, Violation};
+use super::upstream::{ChangeSets, drop_matching};
+pub(crate) use super::upstream::{drop_landed, drop_upstream};
 use super::{MergeEvent, MergeOptions, Strategy, gate};
 
 /// What happened to one droid, as far as the rest of the run is concerned.
@@ -124,6 +126,10 @@ pub(super) struct Run<'a> {
     /// against everything that landed before it, which would otherwise diff every earlier
     /// droid's commits again for every later droid.
     pub change_sets: std::sync::Mutex<ChangeSets>,
+    /// The tips this run made by replaying: new tip → (the tip it was built on, the commits
+    /// from there to it, oldest first). A later droid lists what landed before it from these,
+    /// instead of walking the ever longer history again (see [`Run::since_t0`]).
+    pub chains: std::sync::Mutex<HashMap<Oid, (Oid, Vec<Oid>)>>,
 }
 
 /// The mutable part of a run: the integration tip so far, why droids did not land, notes.
@@ -270,6 +276,7 @@ impl Run<'_> {
         }
         // Commits that already landed (a ready mark set again after more commits, or one that
         // could not be cleared) are never replayed twice.
+        let walked: HashSet<Oid> = commits.iter().map(|c| c.id).collect();
         let (commits, already) = drop_landed(repo, self.landed.get(name), at.tip, commits)?;
         if commits.is_empty() {
             dr.reason = Some(format!(
@@ -293,10 +300,30 @@ impl Run<'_> {
         // Commits whose change is already upstream under another id (cherry-picked onto the
         // integration branch) are skipped, as `git rebase` skips them. A merge commit brings
         // them in with their history instead, as `git merge` does.
+        // `merge-base(tip, candidate)`, when it is already known.
+        let mut net_base = None;
         let (commits, upstream) = match self.opts.strategy {
             Strategy::Rebase => {
+                let upstream = match self.since_t0(at.tip, &walked) {
+                    Some(landed) => {
+                        let base = repo.merge_base(self.t0, candidate)?;
+                        let mut upstream = match base {
+                            Some(b) => repo.commits_between(Some(b), self.t0)?,
+                            None => Vec::new(),
+                        };
+                        upstream.extend(landed);
+                        Some((base, upstream))
+                    }
+                    None => None,
+                };
                 let mut memo = self.change_sets.lock().unwrap_or_else(|e| e.into_inner());
-                drop_upstream(repo, at.tip, candidate, commits, &mut memo)?
+                match upstream {
+                    Some((base, upstream)) => {
+                        net_base = Some(base);
+                        drop_matching(repo, upstream, commits, &mut memo)?
+                    }
+                    None => drop_upstream(repo, at.tip, candidate, commits, &mut memo)?,
+                }
             }
             Strategy::Merge => (commits, Vec::new()),
         };
@@ -356,7 +383,11 @@ impl Run<'_> {
 
         // Ownership (the manifest is the integration branch's).
         let rules = &ws.forge.rules;
-        let ownership = gate::check_ownership_of(repo, rules, name, at.tip, candidate, &commits)?;
+        let net_base = match net_base {
+            Some(base) => base,
+            None => repo.merge_base(at.tip, candidate)?,
+        };
+        let ownership = gate::check_ownership_of(repo, rules, name, net_base, candidate, &commits)?;
         if !ownership.violations.is_empty() {
             return Ok(reject_for_violations(dr, ownership.violations));
         }
@@ -387,6 +418,11 @@ impl Run<'_> {
             } => {
                 // A commit replayed without a content merge changes what its original changed:
                 // later droids compare against it without diffing it again.
+                if strategy == Strategy::Rebase {
+                    let chain = rewritten.iter().map(|(_, new)| *new).collect();
+                    let mut chains = self.chains.lock().unwrap_or_else(|e| e.into_inner());
+                    chains.insert(tip, (at.tip, chain));
+                }
                 let mut memo = self.change_sets.lock().unwrap_or_else(|e| e.into_inner());
                 for (original, new) in same_change {
                     if let Some(known) = memo.get(&original).cloned() {
@@ -433,6 +469,27 @@ impl Run<'_> {
         })
     }
 
+    /// The commits this run landed from `t0` up to `tip`, oldest first, when `tip` is the end
+    /// of a chain of this run's replays and none of those commits is one of `walked` (the
+    /// candidate's own commits since `t0`). Then every commit this run added is a descendant of
+    /// `t0` the candidate does not contain, so `merge-base(tip, candidate)` is
+    /// `merge-base(t0, candidate)` and what landed since is what landed on `t0` since then,
+    /// plus these. `None`: not known this way; walk the history.
+    fn since_t0(&self, tip: Oid, walked: &HashSet<Oid>) -> Option<Vec<Oid>> {
+        let chains = self.chains.lock().unwrap_or_else(|e| e.into_inner());
+        let mut parts = Vec::new();
+        let mut at = tip;
+        while at != self.t0 {
+            let (below, commits) = chains.get(&at)?;
+            if commits.iter().any(|c| walked.contains(c)) {
+                return None;
+            }
+            parts.push(commits);
+            at = *below;
+        }
+        Some(parts.into_iter().rev().flatten().copied().collect())
+    }
+
     /// Why `name` cannot be attempted: a dependency that did not land in this run, or one
     /// outside the selection that is not merged yet (unless `--force`).
     fn blocked(&self, name: &str, at: &Progress) -> Result<Option<SkipReason>> {
@@ -456,79 +513,6 @@ impl Run<'_> {
         Ok(None)
     }
 }
-
-/// (original, the commit it became on the integration branch).
-type Landed = (Oid, Oid);
-
-/// Split `commits` into those still to land and those that already landed: recorded in state as
-/// landed, with the commit they became still on the integration branch (`tip`). An undone merge
-/// no longer counts. Returns (to land, [(original, rewritten)]).
-pub(crate) fn drop_landed(
-    repo: &Repo,
-    landed: Option<&BTreeMap<String, String>>,
-    tip: Oid,
-    commits: Vec<CommitInfo>,
-) -> Result<(Vec<CommitInfo>, Vec<Landed>)> {
-    let Some(landed) = landed else {
-        return Ok((commits, Vec::new()));
-    };
-    let mut keep = Vec::with_capacity(commits.len());
-    let mut already = Vec::new();
-    for info in commits {
-        match plan::landed_on(repo, Some(landed), info.id, tip)? {
-            Some(new) => already.push((info.id, new)),
-            None => keep.push(info),
-        }
-    }
-    Ok((keep, already))
-}
-
-/// Split `commits` into those still to land and those whose exact change (see
-/// [`crate::git::ChangeSet`]) a commit of the integration branch since its merge base with
-/// `candidate` already made. Returns (to land, [(original, the upstream commit)]).
-pub(crate) fn drop_upstream(
-    repo: &Repo,
-    tip: Oid,
-    candidate: Oid,
-    commits: Vec<CommitInfo>,
-    memo: &mut ChangeSets,
-) -> Result<(Vec<CommitInfo>, Vec<Landed>)> {
-    let Some(base) = repo.merge_base(tip, candidate)? else {
-        return Ok((commits, Vec::new()));
-    };
-    let upstream = repo.commits_between(Some(base), tip)?;
-    if upstream.is_empty() {
-        return Ok((commits, Vec::new()));
-    }
-    let mut change_set = |id: Oid| -> Result<Option<ChangeSet>> {
-        if let Some(known) = memo.get(&id) {
-            return Ok(known.clone());
-        }
-        let change = repo.change_set(id)?;
-        memo.insert(id, change.clone());
-        Ok(change)
-    };
-    let mut upstream_changes: HashMap<ChangeSet, Oid> = HashMap::new();
-    for id in upstream {
-        if let Some(change) = change_set(id)? {
-            upstream_changes.entry(change).or_insert(id);
-        }
-    }
-    let mut keep = Vec::with_capacity(commits.len());
-    let mut skipped = Vec::new();
-    for info in commits {
-        match change_set(info.id)? {
-            Some(change) if upstream_changes.contains_key(&change) => {
-                skipped.push((info.id, upstream_changes[&change]));
-            }
-            _ => keep.push(info),
-        }
-    }
-    Ok((keep, skipped))
-}
-
-/// Change sets by commit id (`None`: the commit has none, see [`Repo::change_set`]).
-pub(crate) type ChangeSets = HashMap<Oid, Option<ChangeSet>>;
 
 /// Reject a droid for ownership violations, found before or after its replay: nothing of it
 /// lands, and droids that depend on it are skipped.
