@@ -77,7 +77,10 @@ mkdir -p "$work/old"
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 # Write a manifest where each droid owns the files its branch changes (files changed by two or
-# more droids are shared), then commit it on main so all branches must be rebased.
+# more droids are shared), then commit it on main so all branches must be rebased. With
+# GLOBS=1 (the generated repo) each droid owns its directory instead (`droidN/**`), as a real
+# manifest would: a list of every file would grow with the commits and so would the ownership
+# matcher's memory.
 write_manifest() {
   local dir="$1"
   (
@@ -87,6 +90,7 @@ write_manifest() {
     : > "$list"
     for b in $(git for-each-ref --format='%(refname:short)' 'refs/heads/droidforge/'); do
       local d="${b#droidforge/}"
+      if [ "${GLOBS:-0}" = 1 ]; then printf '%s\t%s/**\n' "$d" "$d" >> "$list"; continue; fi
       git log --format= --name-only --no-renames "main..$b" | grep . | sort -u | sed "s|^|$d\t|" >> "$list"
     done
     {
@@ -136,7 +140,7 @@ case "$mode" in
     git init -q -b main "$tpl"
     generate_stream | git -C "$tpl" fast-import --quiet
     git -C "$tpl" checkout -q main
-    write_manifest "$tpl"
+    GLOBS=1 write_manifest "$tpl"
     ;;
   gitgit)
     git init -q -b scratch "$tpl"
