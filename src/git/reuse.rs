@@ -59,6 +59,21 @@ impl Repo {
         Ok(())
     }
 
+    /// Write the index of the checkout at `dir` again, unchanged. A checkout's files are
+    /// "racily clean" while they are as new as its index (same second): every status then has
+    /// to read their contents to be sure. Rewritten a second later, a status is stat calls only.
+    pub fn rewrite_index(dir: &Path) -> Result<()> {
+        let repo = Repo::open(dir)?;
+        let mut index = repo
+            .git
+            .open_index()
+            .map_err(|e| Error::failure("cannot read the index").with_source(e))?;
+        index
+            .write(Default::default())
+            .map_err(|e| Error::failure("cannot write the index").with_source(e))?;
+        Ok(())
+    }
+
     /// Move the linked worktree at `from` to `to`, as `git worktree move` does: rename the
     /// directory and point the registration's `gitdir` file at the new place. Done in process
     /// when both links are absolute paths (git's default) and the worktree is not locked;

@@ -228,6 +228,15 @@ pub fn refresh(ws: &Workspace, fill: bool) -> Result<PoolReport> {
             report.created.push(path.clone());
             report.ready.push(path);
         }
+        if !report.created.is_empty() {
+            // So that a claim's status check is stat calls only (see `Repo::rewrite_index`),
+            // rewrite the new indexes once their files are a second old.
+            std::thread::sleep(std::time::Duration::from_millis(1100));
+            for path in &report.created {
+                let _lock = FileLock::acquire(&entry_lock(ws, path))?;
+                let _ = Repo::rewrite_index(path);
+            }
+        }
     }
     // Lock files of entries that are gone (names are never reused).
     let locks = ws.state.root().join("pool");

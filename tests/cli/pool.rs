@@ -301,3 +301,21 @@ fn a_locked_pool_worktree_is_left_alone() {
     assert_eq!(report["skipped"][0]["path"], entry.as_str(), "{report}");
     repo.assert_fsck();
 }
+
+/// git's definition of "racily clean": a file not older (in whole seconds) than the index that
+/// records it, so every status must read its contents. A claim checks the pool worktree's status;
+/// after a refresh that must be stat calls only.
+#[test]
+fn a_refreshed_pool_worktree_is_not_racily_clean() {
+    use std::os::unix::fs::MetadataExt;
+    let repo = pool_repo(1);
+    repo.df_ok(&["pool", "refresh"]);
+    let entry = pool_entries(&repo)[0].path.clone();
+    let admin = git_in(Path::new(&entry), &["rev-parse", "--absolute-git-dir"]);
+    let index = std::fs::metadata(Path::new(admin.trim()).join("index")).unwrap();
+    let files = git_in(Path::new(&entry), &["ls-files"]);
+    for file in files.lines() {
+        let md = std::fs::metadata(Path::new(&entry).join(file)).unwrap();
+        assert!(md.mtime() < index.mtime(), "{file} is racily clean");
+    }
+}
