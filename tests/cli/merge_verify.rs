@@ -254,21 +254,28 @@ fn speculative_verification_lands_what_serial_verification_lands() {
     }
 }
 
-/// Three droids whose verifications each wait (bounded) until two of them have started: with
-/// `[forge] verify_jobs = 3` all pass, which they can only if two ran at the same time.
-#[test]
-fn verifications_run_at_the_same_time() {
+/// Independent droids `a`, `b`, `c` (each owns `<droid>/**`), each with one commit adding
+/// `<droid>/x`, marked ready; `forge` goes into the manifest's `[forge]` table, `files` on main.
+fn three_ready_droids(forge: &str, files: &[(&str, &str)]) -> TestRepo {
     let toml = forge_toml(&[
         ("a", &["a/**"], &[]),
         ("b", &["b/**"], &[]),
         ("c", &["c/**"], &[]),
     ])
-    .replace("[forge]\n", "[forge]\nverify_jobs = 3\n");
-    let repo = repo_with(&toml, &[]);
+    .replace("[forge]\n", &format!("[forge]\n{forge}"));
+    let repo = repo_with(&toml, files);
     for d in ["a", "b", "c"] {
         droid_commit(&repo, d, d, &[(&format!("{d}/x"), "x\n")]);
         done(&repo, d);
     }
+    repo
+}
+
+/// Three droids whose verifications each wait (bounded) until two of them have started: with
+/// `[forge] verify_jobs = 3` all pass, which they can only if two ran at the same time.
+#[test]
+fn verifications_run_at_the_same_time() {
+    let repo = three_ready_droids("verify_jobs = 3\n", &[]);
     let marks = repo.path("../marks");
     std::fs::create_dir_all(&marks).unwrap();
     let m = marks.display();
@@ -311,16 +318,7 @@ fn verify_jobs_zero_is_refused() {
 /// cleanup leaves alone) shows the checkout was reused, not made afresh.
 #[test]
 fn a_reused_scratch_checkout_shows_each_verification_only_its_candidate() {
-    let toml = forge_toml(&[
-        ("a", &["a/**"], &[]),
-        ("b", &["b/**"], &[]),
-        ("c", &["c/**"], &[]),
-    ]);
-    let repo = repo_with(&toml, &[(".gitignore", "build/\n"), ("keep.txt", "keep\n")]);
-    for d in ["a", "b", "c"] {
-        droid_commit(&repo, d, d, &[(&format!("{d}/x"), "x\n")]);
-        done(&repo, d);
-    }
+    let repo = three_ready_droids("", &[(".gitignore", "build/\n"), ("keep.txt", "keep\n")]);
     let worktrees = repo.git(&["worktree", "list"]).lines().count();
     let log = repo.path("../seen");
     let l = log.display();

@@ -339,14 +339,20 @@ pub fn verify(repo: &Repo, scratch_dir: &Path, commit: Oid, cmd: &str) -> Result
     verdict(cmd, output)
 }
 
-/// Run the verification command `sh -c cmd` in `dir` (stdin closed) to completion.
-pub fn run_command(dir: &Path, cmd: &str) -> std::io::Result<std::process::Output> {
-    std::process::Command::new("sh")
+/// The verification command `sh -c cmd` in `dir`, stdin closed.
+fn command(dir: &Path, cmd: &str) -> std::process::Command {
+    let mut command = std::process::Command::new("sh");
+    command
         .arg("-c")
         .arg(cmd)
         .current_dir(dir)
-        .stdin(std::process::Stdio::null())
-        .output()
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+/// Run the verification command `sh -c cmd` in `dir` (stdin closed) to completion.
+pub fn run_command(dir: &Path, cmd: &str) -> std::io::Result<std::process::Output> {
+    command(dir, cmd).output()
 }
 
 /// Start the verification command `sh -c cmd` in `dir` (stdin closed, output captured) as the
@@ -354,11 +360,7 @@ pub fn run_command(dir: &Path, cmd: &str) -> std::io::Result<std::process::Outpu
 /// ([`crate::util::process::signal_group`]).
 pub fn spawn_command(dir: &Path, cmd: &str) -> std::io::Result<std::process::Child> {
     use std::os::unix::process::CommandExt;
-    std::process::Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .current_dir(dir)
-        .stdin(std::process::Stdio::null())
+    command(dir, cmd)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .process_group(0)
