@@ -170,7 +170,14 @@ impl ScratchLease {
         let made = if self.in_memory {
             self.repo.export_tree(self.to, &self.dir)
         } else {
-            self.repo.add_detached_worktree(&self.dir, self.to)
+            // Once more after a failure: another process (a `spawn`) adding a worktree at the
+            // same moment can make gix read its half-written registration.
+            self.repo
+                .add_detached_worktree(&self.dir, self.to)
+                .or_else(|_| {
+                    discard(&self.repo, &self.dir, false);
+                    self.repo.add_detached_worktree(&self.dir, self.to)
+                })
         };
         if made.is_err() {
             discard(&self.repo, &self.dir, self.in_memory);
