@@ -260,20 +260,28 @@ fn spawn_refills_the_pool_in_the_background() {
     let out = repo.df(&["spawn", "core-droid", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_clean_droid_at(&repo, "core-droid", &tip);
-    // The background refresh holds the pool lock while it adds the entry; wait for both.
+    // The background refresh holds the pool lock from start to end, so the entries are read
+    // while holding that lock: never half-way through a refresh (read outside it, a listing
+    // taken while the entry was being registered could pair with a lock seen free later).
     let lock = repo.path(".git/droidforge/pool.lock");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
-        let entries = pool_entries(&repo);
-        let free = std::fs::File::open(&lock).is_ok_and(|f| f.try_lock().is_ok());
-        if entries.len() == 1 && free {
-            assert_eq!(entries[0].head, tip);
-            assert_eq!(entries[0].branch, None);
-            break;
+        let held = std::fs::File::open(&lock)
+            .ok()
+            .filter(|f| f.try_lock().is_ok());
+        if let Some(held) = held {
+            let entries = pool_entries(&repo);
+            drop(held);
+            if entries.len() == 1 {
+                assert_eq!(entries[0].head, tip);
+                assert_eq!(entries[0].branch, None);
+                break;
+            }
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the pool was not refilled: {entries:?}"
+            "the pool was not refilled: {:?}",
+            pool_entries(&repo)
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
