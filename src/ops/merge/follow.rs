@@ -31,15 +31,9 @@ pub(super) fn checkout_of(ws: &Workspace, branch: &str) -> Result<Option<PathBuf
     Ok(checkouts(ws)?.remove(branch))
 }
 
+/// A path as one shell word, for the commands the notes tell the user to run.
 pub(super) fn shell_path(p: &Path) -> String {
-    let s = p.display().to_string();
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
-    {
-        s
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
+    crate::util::text::shell_quote(&p.display().to_string())
 }
 
 /// A droid branch to move from `from` to `to` (onto its merged commits, or back for an abort).
