@@ -102,6 +102,42 @@ struct Node {
     /// Globs whose literal prefix ends at this node, and what each grants.
     set: Option<GlobSet>,
     grants: Vec<Grant>,
+    /// Globs of this node that are a plain path or a plain directory's contents, matched by
+    /// string comparison instead of through `set` (see [`Plain`]).
+    plain: Vec<(Plain, Grant)>,
+}
+
+/// A glob without any glob syntax but a trailing `/**`: the forms that `dir/` and `file`
+/// patterns compile to, by far the most common ones. globset matches them exactly like this
+/// (a literal is `^lit$`, a trailing `/**` is `/.*` with `.` matching any byte), but building
+/// a `GlobSet` for them (regexes, Aho-Corasick automata) costs far more than a whole `spawn`
+/// of a small repository does otherwise; comparing strings costs nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Plain {
+    /// Matches exactly this path.
+    Exact(String),
+    /// Matches every path that starts with this (`dir/`).
+    Below(String),
+}
+
+impl Plain {
+    /// The plain form of glob text (as compiled by [`compile_base`]), if it has one.
+    fn of(glob: &str) -> Option<Plain> {
+        // Every character but these is a literal to globset outside `[...]` and `{...}` (an
+        // unopened `}` does not even parse); `,` is a literal outside alternates.
+        let literal = |s: &str| !s.is_empty() && !s.contains(['*', '?', '[', ']', '{', '}', '\\']);
+        match glob.strip_suffix("/**") {
+            Some(dir) => literal(dir).then(|| Plain::Below(format!("{dir}/"))),
+            None => literal(glob).then(|| Plain::Exact(glob.to_owned())),
+        }
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        match self {
+            Plain::Exact(p) => path == p,
+            Plain::Below(dir) => path.starts_with(dir.as_str()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,13 +243,18 @@ impl Rules {
             pending[at].push((glob, grant));
         }
         for (node, globs) in nodes.iter_mut().zip(pending) {
-            if globs.is_empty() {
-                continue;
-            }
             let mut builder = GlobSetBuilder::new();
             for (glob, grant) in globs {
-                builder.add(glob);
-                node.grants.push(grant);
+                match Plain::of(glob.glob()) {
+                    Some(plain) => node.plain.push((plain, grant)),
+                    None => {
+                        builder.add(glob);
+                        node.grants.push(grant);
+                    }
+                }
+            }
+            if node.grants.is_empty() {
+                continue;
             }
             node.set = Some(builder.build().map_err(|e| PatternError::Invalid {
                 pattern: e.glob().unwrap_or("").to_owned(),
@@ -233,20 +274,26 @@ impl Rules {
         let mut out = Classification::default();
         let mut at = 0;
         let mut components = path.split('/');
+        let mut grant = |g: Grant| match g {
+            Grant::Protected => out.protected = true,
+            Grant::Shared => out.shared = true,
+            Grant::Droid(d) => {
+                if !out.owners.contains(&d) {
+                    out.owners.push(d);
+                }
+            }
+        };
         loop {
             let node = &self.nodes[at];
+            for (plain, g) in &node.plain {
+                if plain.matches(path) {
+                    grant(*g);
+                }
+            }
             if let Some(set) = &node.set {
                 set.matches_into(path, scratch);
                 for &hit in scratch.iter() {
-                    match node.grants[hit] {
-                        Grant::Protected => out.protected = true,
-                        Grant::Shared => out.shared = true,
-                        Grant::Droid(d) => {
-                            if !out.owners.contains(&d) {
-                                out.owners.push(d);
-                            }
-                        }
-                    }
+                    grant(node.grants[hit]);
                 }
             }
             match components.next().and_then(|c| node.children.get(c)) {

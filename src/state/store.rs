@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::FileLock;
 use crate::error::{Context, Result};
-use crate::util::safe_fs::write_atomic;
+use crate::util::safe_fs::{write_atomic, write_atomic_unsynced};
 
 pub const STATE_VERSION: u32 = 1;
 
@@ -197,12 +197,26 @@ impl Store {
 
     /// Read-modify-write under the state lock. Concurrent updaters serialize; none is lost.
     pub fn update<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T> {
+        self.update_with(f, true)
+    }
+
+    /// [`update`](Self::update) without fsyncing the new file (see
+    /// [`write_atomic_unsynced`]): for records that only repeat what git holds, unsynced too.
+    pub fn update_unsynced<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T> {
+        self.update_with(f, false)
+    }
+
+    fn update_with<T>(&self, f: impl FnOnce(&mut State) -> T, sync: bool) -> Result<T> {
         let _guard = FileLock::acquire(&self.root.join("state.lock"))?;
         let mut state = self.read()?;
         state.version = STATE_VERSION;
         let out = f(&mut state);
         let bytes = serde_json::to_vec_pretty(&state).context("cannot serialize state")?;
-        write_atomic(&self.path(), &bytes)?;
+        if sync {
+            write_atomic(&self.path(), &bytes)?;
+        } else {
+            write_atomic_unsynced(&self.path(), &bytes)?;
+        }
         Ok(out)
     }
 

@@ -150,6 +150,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// [`write_atomic`], with the file's permission bits set before it appears under its name
 /// (a hook is never seen without its executable bit).
 pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
+    replace_file(path, bytes, mode, true)
+}
+
+/// [`write_atomic`] without the fsync: readers still see the old or the new file, never a
+/// mix, but a power loss right after may leave the old one (or, on file systems that do not
+/// order a rename after the data it replaces, an empty one). For files that only repeat what
+/// git already holds without fsyncing it either (a spawn's branch, base and time: `git
+/// worktree add` fsyncs nothing), where an fsync would cost more than the rest of the command.
+pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
+    replace_file(path, bytes, None, false)
+}
+
+fn replace_file(path: &Path, bytes: &[u8], mode: Option<u32>, sync: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let mut tmp = tempfile::Builder::new()
@@ -157,7 +170,13 @@ pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temp file in `{}`", dir.display()))?;
     tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
+        .and_then(|_| {
+            if sync {
+                tmp.as_file().sync_all()
+            } else {
+                Ok(())
+            }
+        })
         .with_context(|| format!("cannot write `{}`", path.display()))?;
     #[cfg(unix)]
     if let Some(mode) = mode {

@@ -220,3 +220,49 @@ fn intersections() {
         "{w}"
     );
 }
+
+// Plain globs (`dir/**`, `file`) are matched by string comparison, not by globset; they must
+// grant exactly what globset's own matcher grants, for every pattern spelling and any path
+// (trailing slash, newline, glob characters in the path itself).
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+    #[test]
+    fn plain_globs_match_like_globset(
+        owns in proptest::collection::vec(pattern_strategy(), 1..6),
+        paths in proptest::collection::vec(
+            (path_strategy(), proptest::sample::select(vec!["", "/", "\n", "/x\ny"])),
+            1..6,
+        ),
+    ) {
+        let owns: Vec<Vec<String>> = owns.into_iter().map(|p| vec![p]).collect();
+        let names: Vec<String> = (0..owns.len()).map(|i| format!("d{i}")).collect();
+        let droids = names.iter().zip(&owns).map(|(n, o)| (n.as_str(), o.as_slice()));
+        let Ok(rules) = Rules::new([], [], droids) else { return Ok(()); };
+        for (path, tail) in &paths {
+            let path = format!("{path}{tail}");
+            let expected: Vec<usize> = owns
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| {
+                    compile_pattern(&o[0])
+                        .unwrap()
+                        .iter()
+                        .any(|g| g.compile_matcher().is_match(&path))
+                })
+                .map(|(i, _)| i)
+                .collect();
+            proptest::prop_assert_eq!(rules.classify(&path).owners, expected, "{:?}", path);
+        }
+    }
+}
+
+#[test]
+fn plain_forms_are_only_globs_without_syntax() {
+    assert_eq!(Plain::of("src/a.rs"), Some(Plain::Exact("src/a.rs".into())));
+    assert_eq!(Plain::of("src/a/**"), Some(Plain::Below("src/a/".into())));
+    for glob in [
+        "src/*.rs", "src/**/a", "a/[bc]", "{a,b}/**", "a\\*", "**", "a/**/**",
+    ] {
+        assert_eq!(Plain::of(glob), None, "{glob}");
+    }
+}

@@ -378,7 +378,9 @@ fn record(ws: &Workspace, outcomes: &[SpawnOutcome]) {
         let _ = journal.append(&event);
     }
     let at = now();
-    let _ = ws.state.store().update(|state| {
+    // Not fsynced: the branch and worktree this records are git's, which `git worktree add`
+    // does not fsync either, and an fsync would cost more than the rest of a small spawn.
+    let _ = ws.state.store().update_unsynced(|state| {
         for o in &created {
             let d = state.droids.entry(o.droid.clone()).or_default();
             d.spawned_at = Some(at);
