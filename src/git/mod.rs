@@ -60,6 +60,22 @@ fn fallback_identity() -> [String; 2] {
     ]
 }
 
+/// Start loading the local time zone on a background thread, for a command that is about to
+/// write reflog entries or commits (their times carry the local UTC offset).
+///
+/// The first local time in a process makes jiff (gix's date library) index the whole system
+/// zoneinfo directory, ~3.5M instructions and a hundred syscalls: a third of a 10-file `spawn`.
+/// gix asks for it inside worktree registration, where it cannot be avoided or handed a time,
+/// but the index is a process-wide once-initialized value: started early, it is built while the
+/// command reads the manifest and the repository on the other core, and the first real use
+/// finds it ready (or waits for the rest). The result is the same local time either way.
+pub fn prefetch_local_time() {
+    // Best effort: without a thread the first use loads it, as before.
+    let _ = std::thread::Builder::new()
+        .name("local-time".into())
+        .spawn(gix::date::Time::now_local_or_utc);
+}
+
 /// Parse a full hex object id.
 pub fn parse_oid(hex: &str) -> Option<Oid> {
     Oid::from_hex(hex.trim().as_bytes()).ok()

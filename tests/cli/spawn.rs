@@ -373,3 +373,56 @@ fn spawn_proceeds_when_the_integration_branch_has_no_manifest() {
     let merge = repo.df(&["merge", "--all"]);
     assert_eq!(merge.status.code(), Some(2), "{}", stderr(&merge));
 }
+
+/// The times of the reflog entries a spawn writes carry the local UTC offset, exactly as git's
+/// own: the branch's (droidforge writes it) and the new worktree HEAD's (gix writes it), now that
+/// the time zone is loaded on a background thread while the command starts. The oracle is git:
+/// `git var GIT_COMMITTER_IDENT` under the same `TZ` (a POSIX rule, a zone name with daylight
+/// saving time, UTC).
+#[test]
+fn spawn_reflog_times_carry_the_local_utc_offset() {
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    for tz in ["IST-5:30", "<-03>3", "America/New_York", "UTC0"] {
+        let repo = two_droid_repo();
+        let local = |cmd: &mut std::process::Command| {
+            hermetic(cmd);
+            cmd.current_dir(&repo.root)
+                .env_remove("GIT_COMMITTER_DATE")
+                .env("TZ", tz);
+        };
+        let mut git = std::process::Command::new("git");
+        local(&mut git);
+        let ident = git.args(["var", "GIT_COMMITTER_IDENT"]).output().unwrap();
+        let ident = String::from_utf8_lossy(&ident.stdout);
+        let offset = ident.split_whitespace().last().unwrap().to_owned();
+        let before = now();
+        let mut df = std::process::Command::new(droidforge_bin());
+        local(&mut df);
+        let out = df.args(["spawn", "core-droid"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let after = now();
+        let wt = repo.path(".droidforge/worktrees/core-droid");
+        for (dir, rev) in [(&repo.root, "droidforge/core-droid"), (&wt, "HEAD")] {
+            let log = git_in(dir, &["reflog", "show", "--date=raw", "-1", rev]);
+            // `<id> <rev>@{<seconds> <offset>}: <message>`
+            let date = log
+                .split_once("@{")
+                .and_then(|(_, rest)| rest.split_once('}'))
+                .map(|(date, _)| date.to_owned())
+                .unwrap_or_else(|| panic!("no raw date in {log:?}"));
+            let (secs, off) = date.split_once(' ').unwrap();
+            assert_eq!(
+                off, offset,
+                "TZ={tz}: {rev}'s reflog {log:?}, git says {ident:?}"
+            );
+            let secs: u64 = secs.parse().unwrap();
+            assert!(before <= secs && secs <= after, "TZ={tz}: {log:?}");
+        }
+        repo.assert_fsck();
+    }
+}

@@ -122,6 +122,13 @@ impl SpawnOutcome {
     }
 }
 
+/// Call first thing in a command that spawns, before loading the workspace: starts preparing,
+/// in the background, what creating a branch and a worktree needs later (the local time zone,
+/// see [`crate::git::prefetch_local_time`]).
+pub fn warm_up() {
+    crate::git::prefetch_local_time();
+}
+
 /// Told how many more droids are done (called from the spawning threads); the command line
 /// turns it into a progress bar.
 pub type Progress<'a> = &'a (dyn Fn(usize) + Sync);
