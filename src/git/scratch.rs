@@ -6,7 +6,8 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use gix::bstr::BString;
 
@@ -17,13 +18,23 @@ impl Repo {
     /// Create a linked worktree at `dest` with `commit` checked out on a detached HEAD.
     /// Works on an in-memory handle too (the files come from the handle's objects).
     pub fn add_detached_worktree(&self, dest: &Path, commit: Oid) -> Result<()> {
-        let interrupt = AtomicBool::new(false);
+        self.add_detached_worktree_until(dest, commit, &AtomicBool::new(false))
+    }
+
+    /// [`add_detached_worktree`](Self::add_detached_worktree) that stops (with an error) when
+    /// `interrupt` is set: the checkout is then only partly written.
+    pub fn add_detached_worktree_until(
+        &self,
+        dest: &Path,
+        commit: Oid,
+        interrupt: &AtomicBool,
+    ) -> Result<()> {
         self.git
             .add_worktree(
                 dest,
                 gix::worktree::add::Head::Detached(commit),
                 gix::progress::Discard,
-                &interrupt,
+                interrupt,
             )
             .map_err(|e| {
                 Error::failure(format!(
@@ -105,22 +116,45 @@ impl Repo {
     }
 }
 
+/// Where one scratch checkout of a pool stands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SlotState {
+    /// Being made afresh by a [`ScratchMaker`], for no job in particular.
+    Making,
+    /// Ready for the next job.
+    Free,
+    /// Leased to a job (being moved to its candidate, or running its verification).
+    Busy,
+}
+
 /// One scratch checkout of a pool.
 struct Slot {
     dir: PathBuf,
     /// The commit checked out there; `None` when it must be made afresh (never made, or a
     /// preparation failed).
     at: Option<Oid>,
-    busy: bool,
+    state: SlotState,
+    /// Made afresh and not used since: nothing to undo before moving it.
+    clean: bool,
+    /// Someone else's checkout lent to the run (see [`ScratchPool::adopt`]): never removed by
+    /// the pool, handed back by [`ScratchPool::take_borrowed`].
+    borrowed: bool,
 }
 
-/// Up to `max` scratch checkouts for one merge run's verifications, made on demand (a new one
-/// only when every existing one is busy) and removed when the pool is dropped.
+/// Up to `max` scratch checkouts for one merge run's verifications, removed when the pool is
+/// dropped (except borrowed ones).
+///
+/// Jobs only ever get a checkout that is ready ([`ScratchPool::acquire`]); a new one is made
+/// ([`ScratchPool::open`]) only when every existing one is leased and none is being made, and
+/// it is bound to no job: whichever job is first in line when a checkout becomes free (the new
+/// one or a leased one given back sooner) takes it. So a cheap verification on a large tree is
+/// never held up behind a full checkout while a reusable one frees up, and checkouts are made
+/// one at a time (two at once on the same disk each take twice as long).
 ///
 /// On disk each is a detached linked worktree, moved between candidates by the changed paths
 /// only; in memory (a dry run, whose commits git cannot see) each is a plain directory the
-/// candidate's tree is exported into afresh. [`ScratchPool::acquire`] only books a checkout;
-/// the slow part, [`ScratchLease::prepare`], runs on the caller's worker thread.
+/// candidate's tree is exported into afresh. The slow parts, [`ScratchLease::prepare`] and
+/// [`ScratchMaker::make`], run on the caller's worker threads.
 pub struct ScratchPool {
     repo: Repo,
     /// `name(i)` is the directory of checkout `i`.
@@ -129,7 +163,52 @@ pub struct ScratchPool {
     in_memory: bool,
     slots: Vec<Slot>,
     /// Worktrees are added one at a time (registering one reads the others').
-    registration: std::sync::Arc<std::sync::Mutex<()>>,
+    registration: Arc<Mutex<()>>,
+    /// Set by [`ScratchPool::stop_making`]: checkouts being made stop half-way.
+    cancel: Arc<AtomicBool>,
+}
+
+/// What every lease and maker of one pool shares.
+#[derive(Clone)]
+struct Shared {
+    in_memory: bool,
+    repo: Repo,
+    registration: Arc<Mutex<()>>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Shared {
+    /// Make the checkout at `dir` afresh at `to` (whatever was there is removed first).
+    fn make(&self, dir: &Path, to: Oid) -> Result<()> {
+        let _one_at_a_time = match self.in_memory {
+            true => None,
+            false => Some(self.registration.lock().unwrap_or_else(|e| e.into_inner())),
+        };
+        discard(&self.repo, dir, self.in_memory);
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create `{}`", parent.display()))?;
+        }
+        let made = if self.in_memory {
+            self.repo.export_tree(to, dir)
+        } else {
+            // Once more after a failure: another process (a `spawn`) adding a worktree at the
+            // same moment can make gix read its half-written registration.
+            self.repo
+                .add_detached_worktree_until(dir, to, &self.cancel)
+                .or_else(|e| {
+                    if self.cancel.load(Ordering::Relaxed) {
+                        return Err(e);
+                    }
+                    discard(&self.repo, dir, false);
+                    self.repo.add_detached_worktree_until(dir, to, &self.cancel)
+                })
+        };
+        if made.is_err() {
+            discard(&self.repo, dir, self.in_memory);
+        }
+        made
+    }
 }
 
 /// A booked scratch checkout: [`prepare`](Self::prepare) it (on any thread), run the
@@ -139,9 +218,8 @@ pub struct ScratchLease {
     dir: PathBuf,
     from: Option<Oid>,
     to: Oid,
-    in_memory: bool,
-    repo: Repo,
-    registration: std::sync::Arc<std::sync::Mutex<()>>,
+    clean: bool,
+    shared: Shared,
 }
 
 impl ScratchLease {
@@ -149,40 +227,35 @@ impl ScratchLease {
         &self.dir
     }
 
-    /// Make the checkout show exactly the commit it was booked for: move it there by the
-    /// changed paths, or (a new slot, a dry run, or when the move fails) make it afresh.
+    /// Make the checkout show exactly the commit it was booked for: nothing to do when it was
+    /// just made there; otherwise move it by the changed paths (after undoing what the last
+    /// verification left), or (a dry run, or when the move fails) make it afresh.
     pub fn prepare(&self) -> Result<()> {
-        if !self.in_memory
+        if self.clean && self.from == Some(self.to) {
+            return Ok(());
+        }
+        if !self.shared.in_memory
             && let Some(from) = self.from
-            && Repo::move_scratch(&self.dir, from, self.to).is_ok()
+            && Repo::move_scratch(&self.dir, from, self.to, !self.clean).is_ok()
         {
             return Ok(());
         }
-        let _one_at_a_time = match self.in_memory {
-            true => None,
-            false => Some(self.registration.lock().unwrap_or_else(|e| e.into_inner())),
-        };
-        discard(&self.repo, &self.dir, self.in_memory);
-        if let Some(parent) = self.dir.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create `{}`", parent.display()))?;
-        }
-        let made = if self.in_memory {
-            self.repo.export_tree(self.to, &self.dir)
-        } else {
-            // Once more after a failure: another process (a `spawn`) adding a worktree at the
-            // same moment can make gix read its half-written registration.
-            self.repo
-                .add_detached_worktree(&self.dir, self.to)
-                .or_else(|_| {
-                    discard(&self.repo, &self.dir, false);
-                    self.repo.add_detached_worktree(&self.dir, self.to)
-                })
-        };
-        if made.is_err() {
-            discard(&self.repo, &self.dir, self.in_memory);
-        }
-        made
+        self.shared.make(&self.dir, self.to)
+    }
+}
+
+/// A new scratch checkout being made: [`make`](Self::make) it (on any thread), then report
+/// with [`ScratchPool::made`].
+pub struct ScratchMaker {
+    pub slot: usize,
+    dir: PathBuf,
+    to: Oid,
+    shared: Shared,
+}
+
+impl ScratchMaker {
+    pub fn make(&self) -> Result<()> {
+        self.shared.make(&self.dir, self.to)
     }
 }
 
@@ -202,49 +275,122 @@ impl ScratchPool {
             in_memory,
             slots: Vec::new(),
             registration: Default::default(),
+            cancel: Default::default(),
         }
     }
 
-    /// Book a free checkout for `commit` (preferring one that exists); `None` when all `max`
-    /// are busy. `repo` holds `commit` (in memory for a dry run: the pool's own handle only
-    /// knows what existed when the pool was made).
+    fn shared(&self, repo: &Repo) -> Shared {
+        Shared {
+            in_memory: self.in_memory,
+            repo: repo.clone(),
+            registration: self.registration.clone(),
+            cancel: self.cancel.clone(),
+        }
+    }
+
+    /// Lend the pool an existing detached worktree at `dir`, checked out at `head`, that
+    /// someone else owns: it counts as one of the `max` checkouts, is cleaned up and moved like
+    /// the others, and is never removed; [`take_borrowed`](Self::take_borrowed) hands it back.
+    pub fn adopt(&mut self, dir: PathBuf, head: Oid) {
+        if self.slots.len() < self.max && !self.in_memory {
+            self.slots.push(Slot {
+                dir,
+                at: Some(head),
+                state: SlotState::Free,
+                clean: false,
+                borrowed: true,
+            });
+        }
+    }
+
+    /// Lease a ready, free checkout for `commit`; `None` when there is none (see
+    /// [`wants_more`](Self::wants_more)). `repo` holds `commit` (in memory for a dry run: the
+    /// pool's own handle only knows what existed when the pool was made).
     pub fn acquire(&mut self, repo: &Repo, commit: Oid) -> Option<ScratchLease> {
-        let slot = match self.slots.iter().position(|s| !s.busy) {
-            Some(i) => i,
-            None if self.slots.len() < self.max => {
-                let dir = (self.name)(self.slots.len());
-                self.slots.push(Slot {
-                    dir,
-                    at: None,
-                    busy: false,
-                });
-                self.slots.len() - 1
-            }
-            None => return None,
-        };
+        let shared = self.shared(repo);
+        // One already at `commit` first (a checkout made for this very job), then any.
+        let slot = self
+            .slots
+            .iter()
+            .position(|s| s.state == SlotState::Free && s.at == Some(commit))
+            .or_else(|| self.slots.iter().position(|s| s.state == SlotState::Free))?;
         let s = &mut self.slots[slot];
         let lease = ScratchLease {
             slot,
             dir: s.dir.clone(),
             from: s.at,
             to: commit,
-            in_memory: self.in_memory,
-            repo: repo.clone(),
-            registration: self.registration.clone(),
+            clean: s.clean,
+            shared,
         };
-        (s.at, s.busy) = (Some(commit), true);
+        (s.at, s.state, s.clean) = (Some(commit), SlotState::Busy, false);
         Some(lease)
+    }
+
+    /// Should a job that found no free checkout have a new one made? Only when every checkout
+    /// is leased, none is being made, and there are fewer than `max`.
+    pub fn wants_more(&self) -> bool {
+        self.slots.len() < self.max && self.slots.iter().all(|s| s.state == SlotState::Busy)
+    }
+
+    /// Start a new checkout, made at `commit` (the candidate of the job first in line).
+    pub fn open(&mut self, repo: &Repo, commit: Oid) -> ScratchMaker {
+        let dir = (self.name)(self.slots.len());
+        self.slots.push(Slot {
+            dir: dir.clone(),
+            at: Some(commit),
+            state: SlotState::Making,
+            clean: false,
+            borrowed: false,
+        });
+        ScratchMaker {
+            slot: self.slots.len() - 1,
+            dir,
+            to: commit,
+            shared: self.shared(repo),
+        }
+    }
+
+    /// Checkout `slot` was made (`ok`) or not: either way it is free now (one that failed is
+    /// made afresh by the next lease).
+    pub fn made(&mut self, slot: usize, ok: bool) {
+        if let Some(s) = self.slots.get_mut(slot) {
+            s.state = SlotState::Free;
+            s.clean = ok;
+            if !ok {
+                s.at = None;
+            }
+        }
     }
 
     /// The verification in checkout `slot` is over; `prepared` says whether the checkout was
     /// made (otherwise the next lease makes it afresh).
     pub fn release(&mut self, slot: usize, prepared: bool) {
         if let Some(s) = self.slots.get_mut(slot) {
-            s.busy = false;
+            s.state = SlotState::Free;
             if !prepared {
                 s.at = None;
             }
         }
+    }
+
+    /// Make checkouts being made stop as soon as they can (the run is over).
+    pub fn stop_making(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// The borrowed checkouts, out of the pool: their directories and the commit each shows
+    /// (`None`: its state is unknown, a preparation failed there).
+    pub fn take_borrowed(&mut self) -> Vec<(PathBuf, Option<Oid>)> {
+        let mut out = Vec::new();
+        for s in &mut self.slots {
+            if s.borrowed {
+                s.borrowed = false;
+                out.push((std::mem::take(&mut s.dir), s.at));
+            }
+        }
+        self.slots.retain(|s| !s.dir.as_os_str().is_empty());
+        out
     }
 }
 
@@ -267,9 +413,10 @@ fn discard(repo: &Repo, dir: &Path, in_memory: bool) {
 }
 
 impl Drop for ScratchPool {
-    /// Remove every checkout, in parallel (each is a whole tree of files).
+    /// Remove every checkout (not the borrowed ones), in parallel (each is a whole tree of files).
     fn drop(&mut self) {
-        let slots = std::mem::take(&mut self.slots);
+        let mut slots = std::mem::take(&mut self.slots);
+        slots.retain(|s| !s.borrowed);
         let in_memory = self.in_memory;
         std::thread::scope(|scope| {
             for slot in &slots {
@@ -357,7 +504,9 @@ impl Repo {
     /// ignored files are removed), then write only the paths that differ between the two
     /// trees and point its HEAD at `to`. An error leaves the checkout unusable (the pool
     /// replaces it); so does anything a plain cleanup cannot undo (a moved HEAD, a changed index).
-    pub fn move_scratch(dir: &Path, from: Oid, to: Oid) -> Result<()> {
+    /// `used: false` says nothing ran in the checkout since it was made (nothing to undo: the
+    /// status scan of the whole tree is skipped).
+    pub fn move_scratch(dir: &Path, from: Oid, to: Oid, used: bool) -> Result<()> {
         let repo = gix::open(dir)
             .with_context(|| format!("cannot open the scratch checkout `{}`", dir.display()))?;
         let head = repo.head_id().ok().map(|id| id.detach());
@@ -367,35 +516,10 @@ impl Repo {
                 dir.display()
             )));
         }
-        let iter = repo
-            .status(gix::progress::Discard)
-            .context("cannot compute status")?
-            .untracked_files(gix::status::UntrackedFiles::Collapsed)
-            .dirwalk_options(|o| {
-                o.emit_ignored(Some(gix::dir::walk::EmissionMode::CollapseDirectory))
-            })
-            .into_iter(None)
-            .context("cannot compute the status of the scratch checkout")?;
         let mut rewrite: BTreeSet<BString> = BTreeSet::new();
         let mut junk: Vec<BString> = Vec::new();
-        for item in iter {
-            use gix::status::index_worktree::Item as Wt;
-            match item.context("cannot compute the status of the scratch checkout")? {
-                gix::status::Item::IndexWorktree(Wt::DirectoryContents { entry, .. }) => {
-                    if matches!(
-                        entry.status,
-                        gix::dir::entry::Status::Untracked | gix::dir::entry::Status::Ignored(_)
-                    ) {
-                        junk.push(entry.rela_path);
-                    }
-                }
-                gix::status::Item::IndexWorktree(item) => {
-                    rewrite.insert(item.rela_path().to_owned());
-                }
-                gix::status::Item::TreeIndex(_) => {
-                    return Err(Error::failure("the index of the scratch checkout changed"));
-                }
-            }
+        if used {
+            scan_leftovers(&repo, &mut rewrite, &mut junk)?;
         }
         let workdir = super::absolute(dir);
         for path in junk.iter().chain(&rewrite) {
@@ -414,4 +538,41 @@ impl Repo {
         CheckoutUpdate::for_scratch(repo, from, to, &rewrite)?.apply()?;
         Repo::open(&workdir)?.set_ref("HEAD", to, super::Expect::Any, "droidforge: verify")
     }
+}
+
+/// What the last verification left in the scratch checkout `repo`: tracked paths that differ
+/// from the index (to `rewrite`) and untracked or ignored files and directories (to `junk`).
+/// A changed index is an error: a plain cleanup cannot undo it.
+fn scan_leftovers(
+    repo: &gix::Repository,
+    rewrite: &mut BTreeSet<BString>,
+    junk: &mut Vec<BString>,
+) -> Result<()> {
+    let iter = repo
+        .status(gix::progress::Discard)
+        .context("cannot compute status")?
+        .untracked_files(gix::status::UntrackedFiles::Collapsed)
+        .dirwalk_options(|o| o.emit_ignored(Some(gix::dir::walk::EmissionMode::CollapseDirectory)))
+        .into_iter(None)
+        .context("cannot compute the status of the scratch checkout")?;
+    for item in iter {
+        use gix::status::index_worktree::Item as Wt;
+        match item.context("cannot compute the status of the scratch checkout")? {
+            gix::status::Item::IndexWorktree(Wt::DirectoryContents { entry, .. }) => {
+                if matches!(
+                    entry.status,
+                    gix::dir::entry::Status::Untracked | gix::dir::entry::Status::Ignored(_)
+                ) {
+                    junk.push(entry.rela_path);
+                }
+            }
+            gix::status::Item::IndexWorktree(item) => {
+                rewrite.insert(item.rela_path().to_owned());
+            }
+            gix::status::Item::TreeIndex(_) => {
+                return Err(Error::failure("the index of the scratch checkout changed"));
+            }
+        }
+    }
+    Ok(())
 }

@@ -358,3 +358,55 @@ pub fn refresh_in_background(ws: &Workspace) {
     }
     let _ = cmd.spawn();
 }
+
+/// A warm pool worktree lent to a merge run as a verification scratch checkout (see
+/// docs/merge.md, Verification): its lock is held until the value is dropped, so no `spawn`
+/// claims it and no `pool refresh` drops it meanwhile.
+pub struct Borrowed {
+    pub path: PathBuf,
+    /// The commit it showed when borrowed.
+    pub head: Oid,
+    _lock: FileLock,
+}
+
+/// Borrow up to `max` idle pool entries (detached, unlocked, not busy). Best effort: an entry
+/// that cannot be read is left alone, and a pool that cannot be listed lends nothing.
+pub fn borrow(ws: &Workspace, max: usize) -> Vec<Borrowed> {
+    if ws.forge.manifest.forge.pool == 0 {
+        return Vec::new();
+    }
+    let Ok(registered) = ws.repo.worktrees() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in entries(ws, &registered) {
+        if out.len() >= max {
+            break;
+        }
+        if !entry.present || entry.branch.is_some() || entry.git_dir.join("locked").exists() {
+            continue;
+        }
+        let Ok(Some(lock)) = FileLock::try_acquire(&entry_lock(ws, &entry.path)) else {
+            continue; // being claimed or refreshed
+        };
+        let Ok(Some(head)) = Repo::worktree_head(&entry.path) else {
+            continue;
+        };
+        out.push(Borrowed {
+            path: entry.path.clone(),
+            head,
+            _lock: lock,
+        });
+    }
+    out
+}
+
+/// Take back a borrowed entry: undo what the verifications left in it and move it to `tip`
+/// by the changed paths (`head`: the commit it shows, `None` when unknown). An entry that
+/// cannot be brought back clean is dropped; `pool refresh` adds a new one.
+pub fn give_back(ws: &Workspace, path: &Path, head: Option<Oid>, tip: Oid) {
+    let back = head.is_some_and(|head| Repo::move_scratch(path, head, tip, true).is_ok());
+    if !back {
+        let _ = ws.repo.remove_worktree(path, true);
+    }
+}

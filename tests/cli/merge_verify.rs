@@ -343,6 +343,60 @@ fn a_reused_scratch_checkout_shows_each_verification_only_its_candidate() {
     repo.assert_fsck();
 }
 
+/// With a warm pool (`[forge] pool = 1`) the verifications run in the pool's worktree, a full
+/// checkout already, instead of a scratch worktree checked out for the run; afterwards it is
+/// back in the pool: clean (what the verifications left is gone), detached at the tip the run
+/// built, and no other worktree was added.
+#[test]
+fn verification_borrows_the_warm_pool_worktree_and_gives_it_back_clean_at_the_tip() {
+    let repo = three_ready_droids("pool = 1\n", &[(".gitignore", "build/\n")]);
+    repo.df_ok(&["pool", "refresh"]);
+    let entries: Vec<std::path::PathBuf> =
+        std::fs::read_dir(repo.path(".droidforge/worktrees/.pool"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path().canonicalize().unwrap())
+            .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let entry = &entries[0];
+    let paths = || {
+        let list = repo.git(&["worktree", "list", "--porcelain"]);
+        let paths: Vec<String> = list
+            .lines()
+            .filter(|l| l.starts_with("worktree "))
+            .map(str::to_owned)
+            .collect();
+        paths
+    };
+    let worktrees = paths();
+    let log = repo.path("../seen");
+    let check = format!(
+        "echo \"$(pwd -P) $(git rev-parse HEAD)\" >> '{}' && echo junk > untracked.txt \
+         && mkdir -p build && echo o > build/out && echo changed >> INTERFACES.md",
+        log.display()
+    );
+    let (out, report) = merge_json(&repo, &["--phase", "1", "--verify", &check]);
+    assert_eq!(out.status.code(), Some(0), "{report:#}\n{}", stderr(&out));
+    let seen = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<(&str, &str)> = seen.lines().map(|l| l.split_once(' ').unwrap()).collect();
+    assert_eq!(lines.len(), 3, "{seen}");
+    for (i, d) in ["a", "b", "c"].iter().enumerate() {
+        assert_eq!(std::path::Path::new(lines[i].0), entry.as_path(), "{seen}");
+        assert_eq!(lines[i].1, droid_entry(&report, d)["tip"].as_str().unwrap());
+    }
+    assert_eq!(paths(), worktrees);
+    assert_eq!(
+        git_in(entry, &["rev-parse", "HEAD"]).trim(),
+        droid_entry(&report, "c")["tip"].as_str().unwrap()
+    );
+    assert_eq!(git_in(entry, &["status", "--porcelain", "--ignored"]), "");
+    assert_eq!(
+        git_in(entry, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
+        "HEAD"
+    );
+    repo.assert_fsck();
+}
+
 /// Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while candidates are
 /// being verified: the merge stops with exit 130, nothing lands, and no scratch worktree or
 /// directory is left behind.

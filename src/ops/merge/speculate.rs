@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::git::{ScratchLease, ScratchPool, catch_interrupts, interrupted};
+use crate::ops::pool::Borrowed;
 use crate::util::process::signal_group;
 
 use super::plan::PlanEntry;
@@ -53,6 +54,14 @@ struct Finished {
     prepared: Result<()>,
     /// The command's output; `None` when it did not run (no checkout, or stopped before).
     output: Option<std::io::Result<std::process::Output>>,
+}
+
+/// What a worker thread reports to the scheduler.
+enum Msg {
+    /// A verification job finished.
+    Done(Finished),
+    /// A new scratch checkout was made (`ok`) or could not be.
+    Made { slot: usize, ok: bool },
 }
 
 /// Where a verification job is, as far as stopping it goes.
@@ -127,8 +136,12 @@ struct Chain<'r, 'a> {
     /// The next droid of the plan to decide.
     next: usize,
     pool: Option<ScratchPool>,
+    /// Warm pool worktrees (`[forge] pool`) lent to this run as scratch checkouts.
+    borrowed: Vec<Borrowed>,
     last_job: u64,
     jobs_running: usize,
+    /// Scratch checkouts being made.
+    making: usize,
     jobs: Arc<Jobs>,
 }
 
@@ -151,11 +164,13 @@ pub(super) fn decide_all(
         spec: at.clone(),
         next: 0,
         pool: None,
+        borrowed: Vec::new(),
         last_job: 0,
         jobs_running: 0,
+        making: 0,
         jobs: Arc::default(),
     };
-    let (tx, rx) = mpsc::channel::<Finished>();
+    let (tx, rx) = mpsc::channel::<Msg>();
     let reports = std::thread::scope(|scope| {
         let result = chain.drive(scope, &tx, &rx);
         // Whatever ended the run, nothing it started outlives it.
@@ -163,10 +178,23 @@ pub(super) fn decide_all(
         for id in ids {
             chain.jobs.stop(id);
         }
+        if let Some(pool) = &chain.pool {
+            pool.stop_making();
+        }
         result
     });
-    // The threads are joined: the scratch checkouts are free to go.
-    drop(chain.pool.take());
+    // The threads are joined: the scratch checkouts are free to go, and the borrowed ones go
+    // back to the warm pool, cleaned up and moved to what this run leaves as the tip.
+    if let Some(mut pool) = chain.pool.take() {
+        let tip = match &reports {
+            Ok(_) => chain.spec.tip,
+            Err(_) => at.tip,
+        };
+        for (dir, head) in pool.take_borrowed() {
+            crate::ops::pool::give_back(run.ws, &dir, head, tip);
+        }
+    }
+    chain.borrowed.clear(); // their locks
     let reports = reports?;
     *at = chain.spec;
     Ok(reports)
@@ -176,8 +204,8 @@ impl<'r, 'a> Chain<'r, 'a> {
     fn drive<'s>(
         &mut self,
         scope: &'s std::thread::Scope<'s, '_>,
-        tx: &mpsc::Sender<Finished>,
-        rx: &mpsc::Receiver<Finished>,
+        tx: &mpsc::Sender<Msg>,
+        rx: &mpsc::Receiver<Msg>,
     ) -> Result<Vec<DroidReport>>
     where
         'r: 's,
@@ -185,8 +213,8 @@ impl<'r, 'a> Chain<'r, 'a> {
         let mut reports = Vec::with_capacity(self.entries.len());
         loop {
             // What finished so far; a failure ejects and rewinds the speculative chain.
-            while let Ok(done) = rx.try_recv() {
-                self.finish(done)?;
+            while let Ok(msg) = rx.try_recv() {
+                self.receive(msg)?;
             }
             if interrupted() {
                 return Err(MergeError::VerifyInterrupted.into());
@@ -221,14 +249,14 @@ impl<'r, 'a> Chain<'r, 'a> {
                 self.step_next();
                 continue;
             }
-            if self.jobs_running == 0 {
+            if self.jobs_running == 0 && self.making == 0 {
                 return Err(Error::failure(
                     "the verification scheduler has nothing to wait for",
                 ));
             }
             // Wake up now and then to notice a Ctrl-C.
-            if let Ok(done) = rx.recv_timeout(Duration::from_millis(100)) {
-                self.finish(done)?;
+            if let Ok(msg) = rx.recv_timeout(Duration::from_millis(100)) {
+                self.receive(msg)?;
             }
         }
     }
@@ -257,11 +285,26 @@ impl<'r, 'a> Chain<'r, 'a> {
         self.next += 1;
     }
 
-    /// Start queued verifications, oldest first, on free scratch checkouts.
+    fn receive(&mut self, msg: Msg) -> Result<()> {
+        match msg {
+            Msg::Done(done) => self.finish(done),
+            Msg::Made { slot, ok } => {
+                self.making -= 1;
+                if let Some(pool) = &mut self.pool {
+                    pool.made(slot, ok);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Start queued verifications, oldest first, on free scratch checkouts; when one is left
+    /// waiting and every checkout is busy, have one more made (bound to no job: the first free
+    /// checkout, new or reused, goes to the oldest waiting job).
     fn start_queued<'s>(
         &mut self,
         scope: &'s std::thread::Scope<'s, '_>,
-        tx: &mpsc::Sender<Finished>,
+        tx: &mpsc::Sender<Msg>,
     ) -> Result<()>
     where
         'r: 's,
@@ -275,13 +318,36 @@ impl<'r, 'a> Chain<'r, 'a> {
             };
             let tip = stepped.verify.expect("queued droids have a tip to verify");
             let run = self.run;
+            let borrowed = &mut self.borrowed;
             let pool = self.pool.get_or_insert_with(|| {
                 let (state, merge_id) = (run.ws.state.clone(), run.merge_id.clone());
-                ScratchPool::new(&run.repo, self.width, run.opts.dry_run, move |i| {
-                    state.verify_dir(&format!("{merge_id}-{i}"))
-                })
+                let mut pool =
+                    ScratchPool::new(&run.repo, self.width, run.opts.dry_run, move |i| {
+                        state.verify_dir(&format!("{merge_id}-{i}"))
+                    });
+                if !run.opts.dry_run {
+                    // Warm pool worktrees are full checkouts already: moving one to a
+                    // candidate costs the changed paths, not the whole tree.
+                    *borrowed = crate::ops::pool::borrow(run.ws, self.width);
+                    for b in borrowed.iter() {
+                        pool.adopt(b.path.clone(), b.head);
+                    }
+                }
+                pool
             });
             let Some(lease) = pool.acquire(&run.repo, tip) else {
+                if self.making == 0 && pool.wants_more() {
+                    let maker = pool.open(&run.repo, tip);
+                    self.making += 1;
+                    let tx = tx.clone();
+                    scope.spawn(move || {
+                        let ok = maker.make().is_ok();
+                        let _ = tx.send(Msg::Made {
+                            slot: maker.slot,
+                            ok,
+                        });
+                    });
+                }
                 break;
             };
             (run.progress)(MergeEvent::Verifying {
@@ -295,7 +361,7 @@ impl<'r, 'a> Chain<'r, 'a> {
             self.jobs_running += 1;
             let (tx, jobs) = (tx.clone(), self.jobs.clone());
             scope.spawn(move || {
-                let _ = tx.send(jobs.work(id, &lease, cmd));
+                let _ = tx.send(Msg::Done(jobs.work(id, &lease, cmd)));
             });
         }
         Ok(())
