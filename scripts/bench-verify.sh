@@ -10,11 +10,17 @@
 #       droidforge --verify-jobs 4  |  droidforge --verify-jobs 1 (serial)  |  by hand: `git
 #       replay` the chain, then one `git worktree add --detach` per candidate, CMD run 4 at a
 #       time (`xargs -P 4`), `git worktree remove`, `git update-ref`.
-#   (b) large repo ($LARGE_FILES files, default 20,000), CMD = `true`:
+#   (b) large repo ($LARGE_FILES files, default 20,000), CMD = `true`, COLD (no warm pool: the
+#       merge checks out a scratch worktree of the whole tree and removes it at the end):
 #       droidforge (default jobs = 1)  |  droidforge --verify-jobs 4  |  by hand as above, one
 #       candidate at a time (a fresh `git worktree add --detach` + remove per candidate).
+#   (c) the same large repo WARM: `[forge] pool = 4` and `droidforge pool refresh` at setup (as
+#       `spawn` keeps it in the background), so the merge borrows full checkouts that exist
+#       already and moves them by the changed paths: droidforge --verify-jobs 1 | --verify-jobs 4
+#       |  by hand with the same advantage: one worktree kept from setup on, per candidate
+#       `git checkout --detach` + `git clean -ffdx` + CMD.
 #
-# Usage: scripts/bench-verify.sh [--runs N] [--only a|b] [--bin PATH]
+# Usage: scripts/bench-verify.sh [--runs N] [--only a|b|c] [--bin PATH]
 #   RUNS (default 5), SMALL_FILES, LARGE_FILES, DROIDS (default 8) may also come from the env.
 # Between contenders the repository is reset (refs and droidforge's state restored from a
 # snapshot), not copied: a 20,000-file copy per contender would dominate the run.
@@ -32,7 +38,7 @@ while [ $# -gt 0 ]; do
     --runs) runs="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
     --bin) bin="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -52,12 +58,13 @@ median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if
 med() { echo $1 | tr ' ' '\n' | grep . | median; }
 
 # A repo at $1 with $2 base files and $droids droid branches, each adding one file in its own
-# directory; manifest on main; every droid marked ready; HEAD detached (no contender pays for
+# directory; manifest on main (with `pool = $3` and a warm pool when $3 > 0, plus the by-hand
+# contender's kept worktree); every droid marked ready; HEAD detached (no contender pays for
 # moving the main checkout).
 make_repo() {
-  local dir="$1" nfiles="$2"
+  local dir="$1" nfiles="$2" pool="${3:-0}"
   git init -q -b main "$dir"
-  awk -v files="$nfiles" -v droids="$droids" '
+  awk -v files="$nfiles" -v droids="$droids" -v pool="$pool" '
     function data(s) { printf "data %d\n%s", length(s), s }
     function who(t) { printf "author Bench Author <author@example.com> %d +0000\ncommitter Bench Committer <committer@example.com> %d +0000\n", t, t }
     BEGIN {
@@ -65,7 +72,7 @@ make_repo() {
       print "commit refs/heads/main"; print "mark :1"; who(t); data("base\n")
       for (i = 1; i <= files; i++) { printf "M 100644 inline src/d%d/base%d.txt\n", i % 50, i; data("file " i "\n") }
       printf "M 100644 inline .droidforge/forge.toml\n"
-      m = "[forge]\nintegration = \"main\"\n\n[[phase]]\nid = 1\nname = \"Bench\"\n"
+      m = "[forge]\nintegration = \"main\"\n" (pool > 0 ? "pool = " pool "\n" : "") "\n[[phase]]\nid = 1\nname = \"Bench\"\n"
       for (d = 1; d <= droids; d++) m = m sprintf("\n[[droid]]\nname = \"droid%d\"\nphases = [1]\nowns = [\"droid%d/**\"]\n", d, d)
       data(m)
       print ""
@@ -80,6 +87,11 @@ make_repo() {
   git -C "$dir" checkout -q --detach main
   for d in $(seq 1 "$droids"); do "$bin" -C "$dir" -q done "droid$d"; done
   git -C "$dir" gc -q
+  if [ "$pool" -gt 0 ]; then
+    "$bin" -C "$dir" -q pool refresh
+    git -C "$dir" worktree add -q --detach "$dir.kept" main
+  fi
+  git -C "$dir" worktree list | wc -l > "$dir.worktrees"
   git -C "$dir" for-each-ref --format='%(objectname) %(refname)' > "$dir.refs"
   cp -a "$dir/.git/droidforge" "$dir.state"
 }
@@ -97,6 +109,21 @@ reset_repo() {
   mv "$dir/.git/droidforge" "$(mktemp -d "$work/old.XXXXXX")/"
   cp -a "$dir.state" "$dir/.git/droidforge"
 }
+
+cat > "$work/byhand-warm.sh" <<'EOS'
+# by hand, warm: replay the chain, then verify each candidate in the worktree kept from setup
+# on (checkout + clean -ffdx, as droidforge undoes what a verification left), then move main.
+set -e
+cd "$1"; kept="$2"; cmd="$3"; shift 3
+base=$(git rev-parse main); tip=$base
+for b in "$@"; do
+  tip=$(git replay --onto "$tip" "$base..$b" | awk '{print $3}')
+  git -C "$kept" checkout -q --detach "$tip"
+  git -C "$kept" clean -ffdxq
+  (cd "$kept" && sh -c "$cmd")
+done
+git update-ref refs/heads/main "$tip" "$base"
+EOS
 
 cat > "$work/byhand.sh" <<'EOS'
 # by hand: replay the chain, then verify each candidate in its own fresh scratch worktree,
@@ -128,13 +155,15 @@ measure() {
       "$bin" -C "$dir" -q merge --phase 1 --verify "$cmd" --verify-jobs "$k" >/dev/null ;;
     hand*) local k="${name#hand}"
       bash "$work/byhand.sh" "$dir" "$k" "$cmd" $(seq -f 'droidforge/droid%g' 1 "$droids") ;;
+    warm*)
+      bash "$work/byhand-warm.sh" "$dir" "$dir.kept" "$cmd" $(seq -f 'droidforge/droid%g' 1 "$droids") ;;
   esac
   t1=$(date +%s%N)
   # Every droid landed, and no scratch worktree is left behind.
   local landed
   landed=$(git -C "$dir" ls-tree -d --name-only main | grep -c '^droid' || true)
   [ "$landed" = "$droids" ] || { echo "$name: $landed of $droids droids landed" >&2; exit 1; }
-  [ "$(git -C "$dir" worktree list | wc -l)" = 1 ] || { echo "$name left a worktree behind" >&2; git -C "$dir" worktree list >&2; exit 1; }
+  [ "$(git -C "$dir" worktree list | wc -l)" = "$(cat "$dir.worktrees")" ] || { echo "$name left a worktree behind" >&2; git -C "$dir" worktree list >&2; exit 1; }
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", (b - a) / 1e9 }'
 }
 
@@ -142,17 +171,20 @@ label() {
   case "$1" in
     df*) echo "droidforge merge --verify-jobs ${1#df}" ;;
     hand*) echo "by hand: worktree per candidate, ${1#hand} at a time" ;;
+    warm*) echo "by hand: one kept worktree, checkout + clean" ;;
   esac
 }
 
-# scenario NAME FILES CMD REFERENCE CONTENDERS...
+# scenario NAME FILES POOL CMD REFERENCE CONTENDERS...
 scenario() {
-  local title="$1" nfiles="$2" cmd="$3" ref="$4"; shift 4
+  local title="$1" nfiles="$2" pool="$3" cmd="$4" ref="$5"; shift 5
   local dir="$work/$title" t0
   t0=$(date +%s)
-  make_repo "$dir" "$nfiles"
+  make_repo "$dir" "$nfiles" "$pool"
   echo
-  echo "($title) $droids droids, $(git -C "$dir" ls-files | wc -l) files, --verify '$cmd'; median of $runs rounds (setup $(( $(date +%s) - t0 ))s)"
+  local warm="cold: no warm pool"
+  [ "$pool" -gt 0 ] && warm="warm: pool = $pool, refreshed at setup"
+  echo "($title) $droids droids, $(git -C "$dir" ls-files | wc -l) files, --verify '$cmd', $warm; median of $runs rounds (setup $(( $(date +%s) - t0 ))s)"
   echo "load: $(uptime)"
   declare -A wall
   local name r w
@@ -178,5 +210,6 @@ scenario() {
   echo "load: $(uptime)"
 }
 
-[ "$only" = b ] || scenario a "$small_files" "sleep 1" hand4 df4 df1 hand4
-[ "$only" = a ] || scenario b "$large_files" "true" hand1 df1 df4 hand1
+case "${only:-a}" in a) scenario a "$small_files" 0 "sleep 1" hand4 df4 df1 hand4 ;; esac
+case "${only:-b}" in b) scenario b "$large_files" 0 "true" hand1 df1 df4 hand1 ;; esac
+case "${only:-c}" in c) scenario c "$large_files" 4 "true" warm1 df1 df4 warm1 ;; esac

@@ -139,6 +139,8 @@ struct Slot {
     /// Someone else's checkout lent to the run (see [`ScratchPool::adopt`]): never removed by
     /// the pool, handed back by [`ScratchPool::take_borrowed`].
     borrowed: bool,
+    /// Leased at least once.
+    used: bool,
 }
 
 /// Up to `max` scratch checkouts for one merge run's verifications, removed when the pool is
@@ -299,6 +301,7 @@ impl ScratchPool {
                 state: SlotState::Free,
                 clean: false,
                 borrowed: true,
+                used: false,
             });
         }
     }
@@ -323,7 +326,7 @@ impl ScratchPool {
             clean: s.clean,
             shared,
         };
-        (s.at, s.state, s.clean) = (Some(commit), SlotState::Busy, false);
+        (s.at, s.state, s.clean, s.used) = (Some(commit), SlotState::Busy, false, true);
         Some(lease)
     }
 
@@ -342,6 +345,7 @@ impl ScratchPool {
             state: SlotState::Making,
             clean: false,
             borrowed: false,
+            used: false,
         });
         ScratchMaker {
             slot: self.slots.len() - 1,
@@ -379,14 +383,18 @@ impl ScratchPool {
         self.cancel.store(true, Ordering::Relaxed);
     }
 
-    /// The borrowed checkouts, out of the pool: their directories and the commit each shows
-    /// (`None`: its state is unknown, a preparation failed there).
+    /// The borrowed checkouts that were used, out of the pool: their directories and the
+    /// commit each shows (`None`: its state is unknown, a preparation failed there). Unused
+    /// ones are as they were lent.
     pub fn take_borrowed(&mut self) -> Vec<(PathBuf, Option<Oid>)> {
         let mut out = Vec::new();
         for s in &mut self.slots {
             if s.borrowed {
                 s.borrowed = false;
-                out.push((std::mem::take(&mut s.dir), s.at));
+                let dir = std::mem::take(&mut s.dir);
+                if s.used {
+                    out.push((dir, s.at));
+                }
             }
         }
         self.slots.retain(|s| !s.dir.as_os_str().is_empty());

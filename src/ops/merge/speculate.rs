@@ -13,7 +13,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::git::{ScratchLease, ScratchPool, catch_interrupts, interrupted};
@@ -43,6 +43,8 @@ struct Slot {
     after_step: Progress,
     stepped: Result<Stepped>,
     check: Check,
+    /// When it was decided (and, if it has a verification, started waiting for a checkout).
+    decided_at: Instant,
 }
 
 /// A finished verification job.
@@ -61,7 +63,11 @@ enum Msg {
     /// A verification job finished.
     Done(Finished),
     /// A new scratch checkout was made (`ok`) or could not be.
-    Made { slot: usize, ok: bool },
+    Made {
+        slot: usize,
+        ok: bool,
+        took: Duration,
+    },
 }
 
 /// Where a verification job is, as far as stopping it goes.
@@ -142,6 +148,9 @@ struct Chain<'r, 'a> {
     jobs_running: usize,
     /// Scratch checkouts being made.
     making: usize,
+    /// When the last scratch checkout was made and how long that took: a waiting verification
+    /// has another one made only after waiting that long (see [`Chain::open_at`]).
+    last_made: Option<(Instant, Duration)>,
     jobs: Arc<Jobs>,
 }
 
@@ -168,6 +177,7 @@ pub(super) fn decide_all(
         last_job: 0,
         jobs_running: 0,
         making: 0,
+        last_made: None,
         jobs: Arc::default(),
     };
     let (tx, rx) = mpsc::channel::<Msg>();
@@ -254,8 +264,18 @@ impl<'r, 'a> Chain<'r, 'a> {
                     "the verification scheduler has nothing to wait for",
                 ));
             }
-            // Wake up now and then to notice a Ctrl-C.
-            if let Ok(msg) = rx.recv_timeout(Duration::from_millis(100)) {
+            // Wake up now and then to notice a Ctrl-C, and when a waiting verification may
+            // have a new checkout made.
+            let mut wait = Duration::from_millis(100);
+            if let Some(first) = self
+                .window
+                .iter()
+                .find(|s| matches!(s.check, Check::Queued))
+            {
+                let due = open_at(first.decided_at, self.last_made);
+                wait = wait.min(due.saturating_duration_since(Instant::now()));
+            }
+            if let Ok(msg) = rx.recv_timeout(wait) {
                 self.receive(msg)?;
             }
         }
@@ -281,6 +301,7 @@ impl<'r, 'a> Chain<'r, 'a> {
             after_step,
             stepped,
             check,
+            decided_at: Instant::now(),
         });
         self.next += 1;
     }
@@ -288,8 +309,11 @@ impl<'r, 'a> Chain<'r, 'a> {
     fn receive(&mut self, msg: Msg) -> Result<()> {
         match msg {
             Msg::Done(done) => self.finish(done),
-            Msg::Made { slot, ok } => {
+            Msg::Made { slot, ok, took } => {
                 self.making -= 1;
+                if ok {
+                    self.last_made = Some((Instant::now(), took));
+                }
                 if let Some(pool) = &mut self.pool {
                     pool.made(slot, ok);
                 }
@@ -336,15 +360,18 @@ impl<'r, 'a> Chain<'r, 'a> {
                 pool
             });
             let Some(lease) = pool.acquire(&run.repo, tip) else {
-                if self.making == 0 && pool.wants_more() {
+                let due = open_at(slot.decided_at, self.last_made);
+                if self.making == 0 && pool.wants_more() && due <= Instant::now() {
                     let maker = pool.open(&run.repo, tip);
                     self.making += 1;
                     let tx = tx.clone();
                     scope.spawn(move || {
+                        let started = Instant::now();
                         let ok = maker.make().is_ok();
                         let _ = tx.send(Msg::Made {
                             slot: maker.slot,
                             ok,
+                            took: started.elapsed(),
                         });
                     });
                 }
@@ -413,5 +440,18 @@ impl<'r, 'a> Chain<'r, 'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// When a verification decided at `decided_at` that finds every scratch checkout busy may have
+/// a new one made: at once when none was made yet (the first, or only borrowed ones so far);
+/// otherwise once it has waited, since it was decided or since the last checkout was made
+/// (whichever is later), as long as making that one took. Waiting for a busy checkout costs
+/// at most twice what making a new one at once would (the ski-rental rule), and a cheap
+/// verification on a large tree is never held up by a full checkout it did not need.
+fn open_at(decided_at: Instant, last_made: Option<(Instant, Duration)>) -> Instant {
+    match last_made {
+        None => decided_at,
+        Some((at, took)) => decided_at.max(at) + took,
     }
 }
