@@ -453,6 +453,61 @@ fn ctrl_c_while_verifying_leaves_no_scratch_worktree() {
     repo.assert_fsck();
 }
 
+/// Ctrl-C while a verification runs in a borrowed pool worktree: exit 130, nothing lands, and
+/// the pool worktree is still registered, clean, at the integration tip (nothing the stopped
+/// verification wrote is left in it), with no scratch worktree made.
+#[test]
+fn ctrl_c_while_verifying_in_a_borrowed_pool_worktree_hands_it_back_clean() {
+    use std::os::unix::process::CommandExt;
+    let repo = three_ready_droids("pool = 1\n", &[]);
+    repo.df_ok(&["pool", "refresh"]);
+    let entry = std::fs::read_dir(repo.path(".droidforge/worktrees/.pool"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().canonicalize().unwrap())
+        .next()
+        .unwrap();
+    let before = repo.rev("main");
+    let worktrees = repo.git(&["worktree", "list", "--porcelain"]);
+    let started = repo.path("../started");
+    let check = format!(
+        "echo junk > untracked.txt; pwd -P > '{}.tmp' && mv '{0}.tmp' '{0}'; sleep 60",
+        started.display()
+    );
+    let mut cmd = std::process::Command::new(droidforge_bin());
+    hermetic(&mut cmd);
+    let child = cmd
+        .current_dir(&repo.root)
+        .args(["merge", "--phase", "1", "--verify", &check])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    // Wait for the verification to start (a deadlock guard, not a timing threshold).
+    for _ in 0..1200 {
+        if started.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(started.exists(), "the verification never started");
+    kill(&["-INT", "--", &format!("-{}", child.id())]);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let ran_in = std::fs::read_to_string(&started).unwrap();
+    assert_eq!(std::path::Path::new(ran_in.trim()), entry.as_path());
+    assert_eq!(repo.rev("main"), before);
+    assert_eq!(repo.git(&["worktree", "list", "--porcelain"]), worktrees);
+    assert_eq!(git_in(&entry, &["status", "--porcelain", "--ignored"]), "");
+    assert_eq!(git_in(&entry, &["rev-parse", "HEAD"]).trim(), before);
+    let left: Vec<_> = std::fs::read_dir(repo.path(".git/droidforge/verify"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    repo.assert_fsck();
+}
+
 /// Run kill(1) with `args`, asserting it succeeds.
 fn kill(args: &[&str]) {
     let status = std::process::Command::new("kill")
