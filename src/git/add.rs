@@ -1,4 +1,6 @@
-//! Adding many linked worktrees at once: registration under a lock, checkout in parallel.
+//! Adding linked worktrees — a droid's on its branch, or a detached one (a warm-pool worktree,
+//! a verification's scratch checkout) — and many at once: registration under a lock,
+//! checkout in parallel.
 //!
 //! gix's `add_worktree` reads every other registration (to refuse a branch checked out
 //! elsewhere or a taken destination) while it writes its own. Two threads adding at the same
@@ -59,6 +61,36 @@ impl Repo {
         checkout_prepared(prepared, None, threads).map_err(fail)
     }
 
+    /// Create a linked worktree at `dest` with `commit` checked out on a detached HEAD, on as
+    /// many threads as there are cores (for a tree large enough to gain from them). Stops with
+    /// an error, leaving nothing behind, when `interrupt` is set.
+    pub fn add_detached_worktree_until(
+        &self,
+        dest: &Path,
+        commit: super::Oid,
+        interrupt: &AtomicBool,
+    ) -> Result<()> {
+        // Registrations in this process, one at a time (see the module header).
+        static REGISTRATION: Mutex<()> = Mutex::new(());
+        let fail = |e: Error| {
+            Error::failure(format!("cannot create the worktree `{}`", dest.display()))
+                .with_source(e)
+        };
+        let prepared = {
+            let _guard = REGISTRATION.lock().unwrap_or_else(|e| e.into_inner());
+            self.git
+                .prepare_add_worktree(dest, gix::worktree::add::Head::Detached(commit), interrupt)
+                .map_err(|e| fail(Error::failure("cannot register it").with_source(e)))?
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        checkout_prepared_until(prepared, None, cores, interrupt).map_err(fail)
+    }
+
+    /// [`add_detached_worktree_until`](Self::add_detached_worktree_until), never interrupted.
+    pub fn add_detached_worktree(&self, dest: &Path, commit: super::Oid) -> Result<()> {
+        self.add_detached_worktree_until(dest, commit, &AtomicBool::new(false))
+    }
+
     /// Register a linked worktree for `branch` at `dest` under `registration`, without files.
     /// Dropping the result rolls the registration back.
     pub(super) fn prepare_worktree(
@@ -90,7 +122,17 @@ pub(super) fn checkout_prepared(
     sparse: Option<&SparsePatterns<'_>>,
     threads: usize,
 ) -> Result<()> {
-    match check_out(prepared.repo(), sparse, threads) {
+    checkout_prepared_until(prepared, sparse, threads, &AtomicBool::new(false))
+}
+
+/// [`checkout_prepared`] that stops (an error, rolled back) when `interrupt` is set.
+fn checkout_prepared_until(
+    prepared: gix::worktree::add::PrepareCheckout,
+    sparse: Option<&SparsePatterns<'_>>,
+    threads: usize,
+    interrupt: &AtomicBool,
+) -> Result<()> {
+    match check_out(prepared.repo(), sparse, threads, interrupt) {
         Ok(()) => {
             prepared
                 .persist()
@@ -109,6 +151,7 @@ fn check_out(
     repo: &gix::Repository,
     sparse: Option<&SparsePatterns<'_>>,
     threads: usize,
+    interrupt: &AtomicBool,
 ) -> Result<()> {
     let workdir = repo
         .workdir()
@@ -160,10 +203,14 @@ fn check_out(
         objects,
         &gix::progress::Discard,
         &gix::progress::Discard,
-        &AtomicBool::new(false),
+        interrupt,
         opts,
     )
     .context("cannot write the files of the new worktree")?;
+    // gix stops early on an interrupt but still says `Ok`: the files are incomplete.
+    if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(Error::failure("the checkout was interrupted"));
+    }
     index
         .write(Default::default())
         .context("cannot write the index of the new worktree")?;
@@ -173,6 +220,56 @@ fn check_out(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = super::super::git_in(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// gix's checkout stops early on an interrupt yet returns `Ok`: an interrupted detached add
+    /// must fail and leave neither a registration nor a half-written directory that git would
+    /// take for a complete worktree. Uninterrupted, the same call gives what `git worktree
+    /// add --detach` gives (clean status, HEAD at the commit).
+    #[test]
+    fn an_interrupted_detached_worktree_add_fails_and_leaves_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("repo");
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        git(&dir, &["init", "-q"]);
+        for i in 0..600 {
+            std::fs::write(dir.join(format!("src/f{i}.txt")), format!("{i}\n")).unwrap();
+        }
+        git(&dir, &["add", "-A"]);
+        git(&dir, &["commit", "-qm", "files"]);
+        let head: super::super::Oid = git(&dir, &["rev-parse", "HEAD"]).trim().parse().unwrap();
+        let repo = Repo::open(&dir).unwrap();
+
+        // Interrupted during the checkout, after the registration.
+        let stopped = tmp.path().join("stopped");
+        let prepared = repo
+            .git
+            .prepare_add_worktree(
+                &stopped,
+                gix::worktree::add::Head::Detached(head),
+                &AtomicBool::new(false),
+            )
+            .unwrap();
+        let err = checkout_prepared_until(prepared, None, 1, &AtomicBool::new(true));
+        assert!(err.is_err(), "an interrupted checkout reported success");
+        assert!(!stopped.exists(), "a half-written worktree was left");
+        assert_eq!(git(&dir, &["worktree", "list"]).lines().count(), 1);
+
+        let made = tmp.path().join("made");
+        repo.add_detached_worktree(&made, head).unwrap();
+        assert_eq!(git(&made, &["status", "--porcelain", "--ignored"]), "");
+        assert_eq!(git(&made, &["rev-parse", "HEAD"]).trim(), head.to_string());
+        assert_eq!(git(&dir, &["worktree", "list"]).lines().count(), 2);
+    }
 
     #[test]
     fn small_checkouts_start_no_worker_threads() {

@@ -15,37 +15,6 @@ use super::{CheckoutUpdate, Oid, Repo};
 use crate::error::{Context, Error, Result};
 
 impl Repo {
-    /// Create a linked worktree at `dest` with `commit` checked out on a detached HEAD.
-    /// Works on an in-memory handle too (the files come from the handle's objects).
-    pub fn add_detached_worktree(&self, dest: &Path, commit: Oid) -> Result<()> {
-        self.add_detached_worktree_until(dest, commit, &AtomicBool::new(false))
-    }
-
-    /// [`add_detached_worktree`](Self::add_detached_worktree) that stops (with an error) when
-    /// `interrupt` is set: the checkout is then only partly written.
-    pub fn add_detached_worktree_until(
-        &self,
-        dest: &Path,
-        commit: Oid,
-        interrupt: &AtomicBool,
-    ) -> Result<()> {
-        self.git
-            .add_worktree(
-                dest,
-                gix::worktree::add::Head::Detached(commit),
-                gix::progress::Discard,
-                interrupt,
-            )
-            .map_err(|e| {
-                Error::failure(format!(
-                    "cannot create the scratch worktree `{}`",
-                    dest.display()
-                ))
-                .with_source(e)
-            })?;
-        Ok(())
-    }
-
     /// Is `id` in the object database on disk (not only in this handle's memory)?
     pub fn on_disk_has(&self, id: Oid) -> bool {
         gix::open(self.git.git_dir())
