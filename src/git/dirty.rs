@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::{DirtyCounts, Repo};
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 
 /// Uncommitted state of a worktree with the first few paths, sorted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -21,74 +21,88 @@ impl Repo {
     pub fn worktree_dirty_paths(path: &Path, limit: usize) -> Result<DirtyPaths> {
         let repo = gix::open(path)
             .with_context(|| format!("cannot open the worktree `{}`", path.display()))?;
-        let index = repo
-            .index_or_empty()
-            .with_context(|| format!("cannot read the index of `{}`", path.display()))?;
-        let head_tree = repo
-            .head_tree_id_or_empty()
-            .with_context(|| format!("cannot read HEAD of `{}`", path.display()))?
-            .detach();
-        // Nothing staged (the common case) is settled by hashing the index's trees in memory:
-        // the HEAD-to-index diff would read every tree of HEAD from the object database,
-        // hundreds of object reads per worktree.
-        let staged_nothing = index_tree_id(&index, repo.object_hash()) == Some(head_tree);
-        let platform = repo
-            .status(gix::progress::Discard)
-            .context("cannot compute status")?
-            .index(gix::worktree::IndexPersistedOrInMemory::Persisted(index))
-            .head_tree(head_tree)
-            .untracked_files(gix::status::UntrackedFiles::Files)
-            // Callers already check many worktrees in parallel; nested thread pools per
-            // worktree only add thread churn.
-            .index_worktree_options_mut(|o| o.thread_limit = Some(1));
-        let iter = if staged_nothing {
-            platform.into_index_worktree_iter(None).map(Items::Worktree)
-        } else {
-            platform.into_iter(None).map(Items::All)
-        };
-        let mut iter =
-            iter.with_context(|| format!("cannot compute the status of `{}`", path.display()))?;
-        let mut changed = std::collections::BTreeSet::new();
-        let mut untracked = std::collections::BTreeSet::new();
-        while let Some(item) = iter.next_item() {
-            let item =
-                item.with_context(|| format!("cannot compute the status of `{}`", path.display()))?;
-            match item {
-                gix::status::Item::IndexWorktree(
-                    gix::status::index_worktree::Item::DirectoryContents { entry, .. },
-                ) => {
-                    if matches!(entry.status, gix::dir::entry::Status::Untracked) {
-                        untracked.insert(entry.rela_path.to_string());
-                    }
-                }
-                gix::status::Item::IndexWorktree(item) => {
-                    changed.insert(item.rela_path().to_string());
-                }
-                gix::status::Item::TreeIndex(change) => {
-                    changed.insert(change.location().to_string());
+        dirty_paths(&repo, path, limit)
+    }
+
+    /// [`Repo::worktree_dirt`] of this handle's own worktree, without opening it a second time
+    /// (an open reads and parses the whole configuration again).
+    pub fn dirt(&self) -> Result<DirtyCounts> {
+        let path = self
+            .workdir()
+            .ok_or_else(|| Error::failure("the repository has no working tree"))?;
+        Ok(dirty_paths(&self.git, &path, 0)?.counts)
+    }
+}
+
+/// Uncommitted state of `repo`'s worktree at `path`, naming up to `limit` paths of each kind.
+fn dirty_paths(repo: &gix::Repository, path: &Path, limit: usize) -> Result<DirtyPaths> {
+    let index = repo
+        .index_or_empty()
+        .with_context(|| format!("cannot read the index of `{}`", path.display()))?;
+    let head_tree = repo
+        .head_tree_id_or_empty()
+        .with_context(|| format!("cannot read HEAD of `{}`", path.display()))?
+        .detach();
+    // Nothing staged (the common case) is settled by hashing the index's trees in memory:
+    // the HEAD-to-index diff would read every tree of HEAD from the object database,
+    // hundreds of object reads per worktree.
+    let staged_nothing = index_tree_id(&index, repo.object_hash()) == Some(head_tree);
+    let platform = repo
+        .status(gix::progress::Discard)
+        .context("cannot compute status")?
+        .index(gix::worktree::IndexPersistedOrInMemory::Persisted(index))
+        .head_tree(head_tree)
+        .untracked_files(gix::status::UntrackedFiles::Files)
+        // Callers already check many worktrees in parallel; nested thread pools per
+        // worktree only add thread churn.
+        .index_worktree_options_mut(|o| o.thread_limit = Some(1));
+    let iter = if staged_nothing {
+        platform.into_index_worktree_iter(None).map(Items::Worktree)
+    } else {
+        platform.into_iter(None).map(Items::All)
+    };
+    let mut iter =
+        iter.with_context(|| format!("cannot compute the status of `{}`", path.display()))?;
+    let mut changed = std::collections::BTreeSet::new();
+    let mut untracked = std::collections::BTreeSet::new();
+    while let Some(item) = iter.next_item() {
+        let item =
+            item.with_context(|| format!("cannot compute the status of `{}`", path.display()))?;
+        match item {
+            gix::status::Item::IndexWorktree(
+                gix::status::index_worktree::Item::DirectoryContents { entry, .. },
+            ) => {
+                if matches!(entry.status, gix::dir::entry::Status::Untracked) {
+                    untracked.insert(entry.rela_path.to_string());
                 }
             }
+            gix::status::Item::IndexWorktree(item) => {
+                changed.insert(item.rela_path().to_string());
+            }
+            gix::status::Item::TreeIndex(change) => {
+                changed.insert(change.location().to_string());
+            }
         }
-        // Like `git status`, refresh the index's stat data when it went stale (e.g. files
-        // checked out in the same second as the index was written, which would otherwise be
-        // re-hashed on every call). Best effort: a concurrent git in that worktree wins.
-        // Only when there is something to refresh: gix hands back an empty change list after
-        // a parallel run, and writing it would rewrite (and lock) every worktree's index on
-        // every call, racing the agent's own `git add`.
-        if let Some(outcome) = iter.outcome_mut()
-            && outcome.has_changes()
-        {
-            let _ = outcome.write_changes();
-        }
-        Ok(DirtyPaths {
-            counts: DirtyCounts {
-                changed: changed.len(),
-                untracked: untracked.len(),
-            },
-            changed: changed.into_iter().take(limit).collect(),
-            untracked: untracked.into_iter().take(limit).collect(),
-        })
     }
+    // Like `git status`, refresh the index's stat data when it went stale (e.g. files
+    // checked out in the same second as the index was written, which would otherwise be
+    // re-hashed on every call). Best effort: a concurrent git in that worktree wins.
+    // Only when there is something to refresh: gix hands back an empty change list after
+    // a parallel run, and writing it would rewrite (and lock) every worktree's index on
+    // every call, racing the agent's own `git add`.
+    if let Some(outcome) = iter.outcome_mut()
+        && outcome.has_changes()
+    {
+        let _ = outcome.write_changes();
+    }
+    Ok(DirtyPaths {
+        counts: DirtyCounts {
+            changed: changed.len(),
+            untracked: untracked.len(),
+        },
+        changed: changed.into_iter().take(limit).collect(),
+        untracked: untracked.into_iter().take(limit).collect(),
+    })
 }
 
 /// A status iteration with or without its HEAD-to-index part.

@@ -63,9 +63,7 @@ fn ready_at(path: &Path, tip: Oid) -> std::result::Result<bool, String> {
     if let Some(branch) = wt.head_branch() {
         return Err(format!("has branch `{branch}` checked out"));
     }
-    let head = Repo::worktree_head(path)
-        .map_err(|e| e.full_message())?
-        .ok_or("has no HEAD commit")?;
+    let head = wt.head_commit().ok_or("has no HEAD commit")?;
     let mut moved = false;
     if head != tip {
         let plan = Repo::plan_checkout_update(path, head, tip).map_err(|e| e.full_message())?;
@@ -76,7 +74,13 @@ fn ready_at(path: &Path, tip: Oid) -> std::result::Result<bool, String> {
         wt.detach_head(head, tip).map_err(|e| e.full_message())?;
         moved = true;
     }
-    let dirt = Repo::worktree_dirt(path).map_err(|e| e.full_message())?;
+    // After a move its files and index changed under `wt`: look with a fresh handle.
+    let dirt = if moved {
+        Repo::worktree_dirt(path)
+    } else {
+        wt.dirt()
+    }
+    .map_err(|e| e.full_message())?;
     if !dirt.is_clean() {
         return Err(format!(
             "is not clean ({} changed, {} untracked)",
