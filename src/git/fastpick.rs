@@ -9,16 +9,21 @@
 //! it, and reuses the commit's own directory tree). Anything else — an entry both sides
 //! changed that is not a directory on all three sides — falls back to the full merge.
 
-use std::collections::BTreeMap;
-
-use gix::bstr::BString;
-use gix::objs::tree::{Entry, EntryMode};
+use gix::objs::tree::{EntryMode, EntryRef};
 
 use super::{Oid, Repo};
 use crate::error::{Context, Result};
 
 /// One entry of a name on the three sides: (base, theirs, ours), each (mode, id) or absent.
-type Sides = [Option<(EntryMode, Oid)>; 3];
+type Sides<'a> = [Option<(EntryMode, &'a gix::oid)>; 3];
+
+/// Where the id of an entry of a picked tree comes from.
+enum Picked<'a> {
+    /// An entry of `theirs` or `ours`, as it is.
+    Taken(EntryRef<'a>),
+    /// A directory both sides changed, merged: its mode and the index of its new id.
+    Merged(EntryRef<'a>, usize),
+}
 
 impl Repo {
     /// The tree of `ours` with the changes `base → theirs` applied, if no entry was changed by
@@ -28,7 +33,10 @@ impl Repo {
         self.pick_level(base, theirs, ours)
     }
 
-    /// One directory level of [`Repo::pick_trivially`]: all three are trees.
+    /// One directory level of [`Repo::pick_trivially`]: all three are trees. The three entry
+    /// lists are walked side by side in name order, borrowing names and ids from the trees as
+    /// read (a replayed commit touches the root directory every time; its hundreds of entries
+    /// are neither copied nor allocated), and the new tree is checked and written from them.
     fn pick_level(&self, base: Oid, theirs: Oid, ours: Oid) -> Result<Option<Oid>> {
         if theirs == base {
             return Ok(Some(ours));
@@ -36,22 +44,46 @@ impl Repo {
         if ours == base {
             return Ok(Some(theirs));
         }
-        let mut names: BTreeMap<BString, Sides> = BTreeMap::new();
-        for (side, id) in [base, theirs, ours].into_iter().enumerate() {
-            let tree = self
-                .git
+        let find = |id: Oid| {
+            self.git
                 .find_tree(id)
-                .with_context(|| format!("tree {id} is missing"))?;
-            let decoded = tree
+                .with_context(|| format!("tree {id} is missing"))
+        };
+        let trees = [find(base)?, find(theirs)?, find(ours)?];
+        let mut sides: [Vec<EntryRef<'_>>; 3] = Default::default();
+        for (side, tree) in sides.iter_mut().zip(&trees) {
+            let mut entries = tree
                 .decode()
-                .with_context(|| format!("cannot decode tree {id}"))?;
-            for entry in decoded.entries {
-                names.entry(entry.filename.to_owned()).or_default()[side] =
-                    Some((entry.mode, entry.oid.to_owned()));
-            }
+                .with_context(|| format!("cannot decode tree {}", tree.id))?
+                .entries;
+            // git orders a directory as if its name ended in `/`; walk by the plain name, so
+            // that a file and a directory of the same name meet (already nearly sorted).
+            entries.sort_by(|a, b| a.filename.cmp(b.filename));
+            *side = entries;
         }
-        let mut entries = Vec::with_capacity(names.len());
-        for (filename, [b, t, o]) in names {
+        let mut at = [0usize; 3];
+        let mut picked: Vec<Picked<'_>> = Vec::with_capacity(sides[2].len() + 1);
+        let mut merged: Vec<Oid> = Vec::new();
+        loop {
+            let next = (0..3)
+                .filter_map(|s| sides[s].get(at[s]).map(|e| e.filename))
+                .min();
+            let Some(name) = next else { break };
+            let mut here: Sides<'_> = [None; 3];
+            let mut entry = None;
+            for s in 0..3 {
+                if let Some(e) = sides[s].get(at[s]).filter(|e| e.filename == name) {
+                    here[s] = Some((e.mode, e.oid));
+                    entry = Some(*e);
+                    at[s] += 1;
+                    // A name twice in one tree (git refuses such trees): the merge decides.
+                    if sides[s].get(at[s]).is_some_and(|n| n.filename == name) {
+                        return Ok(None);
+                    }
+                }
+            }
+            let entry = entry.expect("the smallest name is on some side");
+            let [b, t, o] = here;
             let resolved = if t == b {
                 o
             } else if o == b {
@@ -61,8 +93,15 @@ impl Repo {
                     (Some((bm, bid)), Some((tm, tid)), Some((om, oid)))
                         if bm.is_tree() && tm.is_tree() && om.is_tree() =>
                     {
-                        match self.pick_level(bid, tid, oid)? {
-                            Some(id) => Some((om, id)),
+                        match self.pick_level(bid.to_owned(), tid.to_owned(), oid.to_owned())? {
+                            Some(id) => {
+                                merged.push(id);
+                                picked.push(Picked::Merged(
+                                    EntryRef { mode: om, ..entry },
+                                    merged.len() - 1,
+                                ));
+                                continue;
+                            }
                             None => return Ok(None),
                         }
                     }
@@ -73,15 +112,22 @@ impl Repo {
             // Entries keep their modes as they are (droid trees with modes git refuses never
             // get here), so the result changes exactly what `base → theirs` changes.
             if let Some((mode, oid)) = resolved {
-                entries.push(Entry {
-                    mode,
-                    filename,
-                    oid,
-                });
+                picked.push(Picked::Taken(EntryRef { mode, oid, ..entry }));
             }
         }
+        let mut entries: Vec<EntryRef<'_>> = picked
+            .into_iter()
+            .map(|p| match p {
+                Picked::Taken(e) => e,
+                Picked::Merged(e, i) => EntryRef {
+                    oid: &merged[i],
+                    ..e
+                },
+            })
+            .collect();
         entries.sort();
-        let tree = gix::objs::Tree { entries };
+        self.ensure_valid_new_tree(&entries)?;
+        let tree = gix::objs::TreeRef { entries };
         Ok(Some(
             self.git
                 .write_object(&tree)
@@ -236,5 +282,80 @@ mod tests {
             &[("d/b", Some(b"b\n"))],
         );
         assert_eq!(dir_vs_file.pick(), None);
+    }
+
+    /// A commit whose tree holds `.GIT` (written with gix, which checks no names), child of
+    /// `parent`, with `file` set to `content` too.
+    fn commit_with_dotgit(repo: &Repo, parent: Oid, file: &str, content: &[u8]) -> Oid {
+        let clean = repo
+            .commit_files(Some(parent), &[(file, Some(content))], "edit")
+            .unwrap();
+        let blob = repo
+            .git
+            .write_blob(b"gitdir: /tmp/evil\n")
+            .unwrap()
+            .detach();
+        let mut tree: gix::objs::Tree = repo
+            .git
+            .find_tree(repo.tree_id(clean).unwrap())
+            .unwrap()
+            .decode()
+            .unwrap()
+            .into();
+        tree.entries.push(gix::objs::tree::Entry {
+            mode: gix::objs::tree::EntryKind::Blob.into(),
+            filename: ".GIT".into(),
+            oid: blob,
+        });
+        tree.entries.sort();
+        let tree = repo.git.write_object(&tree).unwrap().detach();
+        let sig = repo.committer();
+        let commit = gix::objs::Commit {
+            tree,
+            parents: std::iter::once(parent).collect(),
+            author: sig.clone(),
+            committer: sig,
+            encoding: None,
+            message: "plant .GIT".into(),
+            extra_headers: Vec::new(),
+        };
+        repo.git.write_object(&commit).unwrap().detach()
+    }
+
+    /// The replay checks only the trees it writes (not the directories around them), and
+    /// still never writes one git would refuse: neither by the tree-level pick nor by the
+    /// full merge (both sides changed `a`).
+    #[test]
+    fn a_replayed_commit_never_writes_a_tree_git_would_reject() {
+        let f = fork(
+            &[("a", Some(b"1\n2\n3\n")), ("o", Some(b"o\n"))],
+            &[("o", Some(b"ours\n"))],
+            &[],
+        );
+        let sig = f.repo.committer();
+        let picked = commit_with_dotgit(&f.repo, f.base, "t", b"t\n");
+        let err = f.repo.replay(f.ours, &[picked], &sig).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("refusing to write a tree git would reject: `.GIT`"),
+            "{err}"
+        );
+        let ours = f
+            .repo
+            .commit_files(Some(f.ours), &[("a", Some(b"X\n2\n3\n"))], "ours a")
+            .unwrap();
+        let merged = commit_with_dotgit(&f.repo, f.base, "a", b"1\n2\nY\n");
+        // (the pick leaves this one to the merge)
+        let tree = |c| f.repo.tree_id(c).unwrap();
+        let pick = f
+            .repo
+            .pick_trivially(tree(f.base), tree(merged), tree(ours));
+        assert_eq!(pick.unwrap(), None);
+        let err = f.repo.replay(ours, &[merged], &sig).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("refusing to write a tree git would reject: `.GIT`"),
+            "{err}"
+        );
     }
 }

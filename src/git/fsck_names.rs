@@ -81,13 +81,22 @@ fn parse_tree(data: &[u8]) -> Option<Vec<RawEntry<'_>>> {
 /// Why git refuses an entry with this `name` and `mode`, if it does. Independent of where the
 /// tree sits: git checks every tree object on its own.
 pub fn entry_problem(name: &[u8], mode: u32) -> Option<String> {
-    let shown = String::from_utf8_lossy(name);
+    if is_plain_name(name) {
+        return None;
+    }
+    name_problem(name, mode)
+}
+
+/// [`entry_problem`] without the shortcut for plain names: every rule, in order.
+fn name_problem(name: &[u8], mode: u32) -> Option<String> {
+    let shown = || String::from_utf8_lossy(name);
     if name.is_empty() {
         return Some("empty entry name (emptyName)".to_owned());
     }
     if name.contains(&b'/') {
         return Some(format!(
-            "entry name `{shown}` contains `/`; git would read it as a path (fullPathname)"
+            "entry name `{}` contains `/`; git would read it as a path (fullPathname)",
+            shown()
         ));
     }
     if name == b"." {
@@ -101,27 +110,44 @@ pub fn entry_problem(name: &[u8], mode: u32) -> Option<String> {
     let parts = || name.split(|&b| b == b'\\');
     if name.contains(&b'\\') && parts().any(|p| p == b"." || p == b"..") {
         return Some(format!(
-            "entry name `{shown}` has a `..` or `.` part between backslashes, a path on Windows (hasDotdot)"
+            "entry name `{}` has a `..` or `.` part between backslashes, a path on Windows (hasDotdot)",
+            shown()
         ));
     }
     if is_hfs_dotgit(name) || parts().any(is_ntfs_dotgit) {
         return Some(format!(
-            "entry `{shown}` is `.git` on some file system (case-insensitive, HFS+ or NTFS); git refuses to check it out (hasDotgit)"
+            "entry `{}` is `.git` on some file system (case-insensitive, HFS+ or NTFS); git refuses to check it out (hasDotgit)",
+            shown()
         ));
     }
     if is_hfs_dotgitmodules(name) || is_ntfs_dotgitmodules(name) {
         if mode == MODE_LINK {
             return Some(format!(
-                "`{shown}` is `.gitmodules` as a symbolic link (gitmodulesSymlink)"
+                "`{}` is `.gitmodules` as a symbolic link (gitmodulesSymlink)",
+                shown()
             ));
         }
         if mode == MODE_TREE || mode == MODE_GITLINK {
             return Some(format!(
-                "`{shown}` is `.gitmodules` but not a file (gitmodulesBlob)"
+                "`{}` is `.gitmodules` but not a file (gitmodulesBlob)",
+                shown()
             ));
         }
     }
     None
+}
+
+/// A name no rule of [`entry_problem`] or of the `.gitmodules`/`.gitattributes` content checks
+/// can apply to, told from its first byte: every special name starts with `.` (after HFS+-ignored
+/// code points, which are not ASCII), `g`/`G` (NTFS short names `git~1`, `gitmod~1`, `gi7eba~1`,
+/// …) or `~` (a short name `~1…`), or holds a `/` or `\` (or is empty). Almost every entry of
+/// a real tree is plain, and the rules below cost an allocation and a UTF-8 decoding each.
+fn is_plain_name(name: &[u8]) -> bool {
+    match name.first() {
+        None | Some(b'.' | b'g' | b'G' | b'~') => false,
+        Some(&c) if !c.is_ascii() => false,
+        Some(_) => !name.iter().any(|&b| b == b'/' || b == b'\\'),
+    }
 }
 
 /// Why git refuses this mode, if it does (`badFilemode`).
@@ -403,6 +429,13 @@ fn gitattributes_problem(data: &[u8]) -> Option<String> {
         })
 }
 
+/// The error of a tree droidforge refuses to write.
+fn refused_tree(path: &str, reason: &str) -> Error {
+    Error::failure(format!(
+        "refusing to write a tree git would reject: `{path}`: {reason}"
+    ))
+}
+
 fn join(prefix: &str, name: &[u8]) -> String {
     let name = String::from_utf8_lossy(name);
     if prefix.is_empty() {
@@ -435,16 +468,16 @@ impl Repo {
         let bad = self.invalid_entries(tree, old, &mut HashSet::new())?;
         match bad.first() {
             None => Ok(()),
-            Some(e) => Err(Error::failure(format!(
-                "refusing to write a tree git would reject: `{}`: {}",
-                e.path, e.reason
-            ))),
+            Some(e) => Err(refused_tree(&e.path, &e.reason)),
         }
     }
 
     /// Content rules for the two files git's fsck reads: `.gitmodules` and `.gitattributes`
     /// (any of their HFS+/NTFS spellings).
     fn blob_problem(&self, name: &[u8], id: Oid) -> Result<Option<String>> {
+        if is_plain_name(name) {
+            return Ok(None);
+        }
         let modules = is_gitmodules(name);
         if !modules && !is_gitattributes(name) {
             return Ok(None);
@@ -479,6 +512,64 @@ impl Repo {
             Ok(None) => Ok(None),
             Err(e) => Err(Error::failure(format!("cannot read object {id}")).with_source(e)),
         }
+    }
+
+    /// Why git refuses the entry `e` of a tree whose previous entry was `previous` (mode,
+    /// name), if it does: its name, mode and id, its place in the order, and the contents of a
+    /// `.gitmodules` or `.gitattributes` blob. What sits below a directory entry is not looked at.
+    fn problem_in_tree(
+        &self,
+        e: &RawEntry<'_>,
+        previous: Option<(u32, &[u8])>,
+    ) -> Result<Option<String>> {
+        let mut problem = entry_problem(e.name, e.mode)
+            .or_else(|| mode_problem(e.mode, e.zero_padded))
+            .or_else(|| {
+                e.id.is_null()
+                    .then(|| "entry points at the null object id (nullSha1)".to_owned())
+            });
+        if problem.is_none()
+            && let Some((pm, pn)) = previous
+        {
+            problem = match verify_ordered(pm, pn, e.mode, e.name) {
+                Ok(()) => None,
+                Err(true) => Some(format!(
+                    "duplicate entry `{}` in one directory (duplicateEntries)",
+                    String::from_utf8_lossy(e.name)
+                )),
+                Err(false) => Some("tree entries are not sorted (treeNotSorted)".to_owned()),
+            };
+        }
+        if problem.is_none() && (e.mode == MODE_BLOB || e.mode == MODE_EXEC) {
+            problem = self.blob_problem(e.name, e.id)?;
+        }
+        Ok(problem)
+    }
+
+    /// Refuse a tree droidforge is about to write (`entries`, in the order they will be
+    /// written) if git would reject one of its entries. Only this tree's own entries are
+    /// checked: a subtree it names is either one written the same way or taken whole, by id,
+    /// from a tree that was checked before (a droid's commit) or is already on the integration
+    /// branch. So a replayed commit costs a check of the trees it creates, not a read of the
+    /// whole directories around them.
+    pub(crate) fn ensure_valid_new_tree(
+        &self,
+        entries: &[gix::objs::tree::EntryRef<'_>],
+    ) -> Result<()> {
+        let mut previous: Option<(u32, &[u8])> = None;
+        for e in entries {
+            let raw = RawEntry {
+                mode: u32::from(e.mode.value()),
+                zero_padded: false,
+                name: e.filename,
+                id: e.oid.to_owned(),
+            };
+            if let Some(reason) = self.problem_in_tree(&raw, previous)? {
+                return Err(refused_tree(&String::from_utf8_lossy(e.filename), &reason));
+            }
+            previous = Some((raw.mode, raw.name));
+        }
+        Ok(())
     }
 
     fn check_tree(
@@ -528,36 +619,18 @@ impl Repo {
         let before = out.len();
         let mut previous: Option<(u32, &[u8])> = None;
         for e in &entries {
-            let path = join(prefix, e.name);
-            let mut problem = entry_problem(e.name, e.mode)
-                .or_else(|| mode_problem(e.mode, e.zero_padded))
-                .or_else(|| {
-                    e.id.is_null()
-                        .then(|| "entry points at the null object id (nullSha1)".to_owned())
-                });
-            if problem.is_none()
-                && let Some((pm, pn)) = previous
-            {
-                problem = match verify_ordered(pm, pn, e.mode, e.name) {
-                    Ok(()) => None,
-                    Err(true) => Some(format!(
-                        "duplicate entry `{}` in one directory (duplicateEntries)",
-                        String::from_utf8_lossy(e.name)
-                    )),
-                    Err(false) => Some("tree entries are not sorted (treeNotSorted)".to_owned()),
-                };
-            }
+            let problem = self.problem_in_tree(e, previous)?;
             previous = Some((e.mode, e.name));
-            if problem.is_none() && (e.mode == MODE_BLOB || e.mode == MODE_EXEC) {
-                problem = self.blob_problem(e.name, e.id)?;
-            }
             if let Some(reason) = problem {
-                out.push(InvalidEntry { path, reason });
+                out.push(InvalidEntry {
+                    path: join(prefix, e.name),
+                    reason,
+                });
                 continue;
             }
             if e.mode == MODE_TREE {
                 let olds = old_subtrees.remove(e.name).unwrap_or_default();
-                self.check_tree(e.id, olds, &path, clean, out)?;
+                self.check_tree(e.id, olds, &join(prefix, e.name), clean, out)?;
             }
         }
         if out.len() == before {

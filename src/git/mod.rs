@@ -100,6 +100,11 @@ pub struct CommitInfo {
     pub summary: String,
 }
 
+/// The most memory a handle's cache of decoded objects holds (least recently used first out).
+/// Replaying and diffing read the same trees again and again (the integration tip, the
+/// directories a commit touches), and a tree read from a loose object costs an inflate.
+const OBJECT_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 /// An open repository, discovered from a directory that may be the main worktree or any
 /// linked (droid) worktree.
 pub struct Repo {
@@ -166,7 +171,7 @@ impl Repo {
         Repo::from_git(git, dir)
     }
 
-    fn from_git(mut git: gix::Repository, dir: &Path) -> Result<Repo> {
+    fn from_git(git: gix::Repository, dir: &Path) -> Result<Repo> {
         // gix reads only the files ref backend; on a reftable repository it would see no
         // branches at all, so refuse instead of acting on an empty view.
         let ref_storage = git
@@ -180,11 +185,13 @@ impl Repo {
             ))
             .hint("droidforge needs the `files` ref format; convert with `git refs migrate --ref-format=files` (git 2.46+) or use a clone made without `--ref-format=reftable`"));
         }
-        git.object_cache_size_if_unset(32 * 1024 * 1024);
         Ok(Repo::wrap(git))
     }
 
-    fn wrap(git: gix::Repository) -> Repo {
+    /// Every handle gets the object cache, also a clone: gix's `Repository::clone` sets its
+    /// caches up again from git's config, where the object cache is off.
+    fn wrap(mut git: gix::Repository) -> Repo {
+        git.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
         Repo {
             git,
             diff_cache: Default::default(),
@@ -551,4 +558,23 @@ fn unsupported_format(dir: &Path, e: &dyn std::error::Error) -> Option<Error> {
         ))
         .hint("droidforge works with SHA-1 repositories only; use a repository made by `git init` without `--object-format=sha256`"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// gix's `Repository::clone` configures the caches afresh from git's config, where the
+    /// object cache is off: every clone (the merge's handle, a dry run's in-memory one) read
+    /// and inflated each tree again on every use (12,000 object reads, 6 % hits, for a merge
+    /// of 70 real topics).
+    #[test]
+    fn a_cloned_handle_lost_the_object_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        Repo::git_cli(dir.path(), &["init", "-q", "-b", "main"]).unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        assert!(repo.git.objects.has_object_cache());
+        assert!(repo.clone().git.objects.has_object_cache());
+        assert!(repo.in_memory().git.objects.has_object_cache());
+    }
 }

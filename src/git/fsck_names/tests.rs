@@ -99,3 +99,63 @@ fn modes_and_order() {
     );
     assert_eq!(verify_ordered(MODE_BLOB, b"a", MODE_TREE, b"a"), Err(true));
 }
+
+/// Names built from the spellings the rules look for (`.git`, short names, `.gitmodules`,
+/// HFS+-ignored code points, …), with what may precede and follow them.
+fn name_near_a_rule() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    let special = proptest::sample::select(vec![
+        "",
+        ".",
+        "..",
+        ".git",
+        ".GiT",
+        "git~1",
+        "GIT~1",
+        "gitmod~1",
+        "GITMOD~4",
+        "gi7eba~1",
+        "gi7eba~9",
+        "~1",
+        "~9",
+        "gitatt~1",
+        "gi7d29~2",
+        ".gitmodules",
+        ".GITMODULES",
+        ".gitattributes",
+        "\u{200c}.git",
+        "\u{feff}.gitmodules",
+        "g",
+        "gi",
+    ]);
+    let piece = proptest::sample::select(b" .:x/\\~1gGaT".to_vec());
+    (
+        proptest::option::of(proptest::sample::select(b"aZ_-9".to_vec())),
+        special,
+        proptest::collection::vec(piece, 0..4),
+    )
+        .prop_map(|(lead, special, tail)| {
+            let mut name: Vec<u8> = lead.into_iter().collect();
+            name.extend_from_slice(special.as_bytes());
+            name.extend(tail);
+            name
+        })
+}
+
+proptest::proptest! {
+    /// The shortcut that skips the rules for a plain name (one that does not start with `.`,
+    /// `g`, `G`, `~` or a non-ASCII byte and holds no `/` or `\`) must never skip a name a rule
+    /// refuses, or a `.gitmodules`/`.gitattributes` spelling whose contents git reads.
+    #[test]
+    fn a_plain_name_is_one_no_rule_applies_to(
+        name in name_near_a_rule(),
+        mode in proptest::sample::select(vec![MODE_BLOB, MODE_EXEC, MODE_LINK, MODE_TREE, MODE_GITLINK]),
+    ) {
+        if is_plain_name(&name) {
+            proptest::prop_assert_eq!(name_problem(&name, mode), None);
+            proptest::prop_assert!(!is_gitmodules(&name) && !is_gitattributes(&name));
+        } else {
+            proptest::prop_assert_eq!(entry_problem(&name, mode), name_problem(&name, mode));
+        }
+    }
+}
