@@ -517,6 +517,13 @@ impl Repo {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// This handle with a cache of decoded objects of at most `bytes` (least recently used
+    /// first out), whatever it had.
+    pub fn with_object_cache(mut self, bytes: usize) -> Repo {
+        self.git.object_cache_size(bytes);
+        self
+    }
+
     /// A handle whose new objects stay in memory (for dry runs: nothing reaches the odb).
     pub fn in_memory(&self) -> Repo {
         Repo::wrap(self.git.clone().with_object_memory())
