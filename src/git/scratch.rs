@@ -299,6 +299,11 @@ impl ScratchPool {
         Some(lease)
     }
 
+    /// How many checkouts there are (made, being made, borrowed).
+    pub fn checkouts(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Should a job that found no free checkout have a new one made? Only when every checkout
     /// is leased, none is being made, and there are fewer than `max`.
     pub fn wants_more(&self) -> bool {

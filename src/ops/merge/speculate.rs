@@ -43,8 +43,6 @@ struct Slot {
     after_step: Progress,
     stepped: Result<Stepped>,
     check: Check,
-    /// When it was decided (and, if it has a verification, started waiting for a checkout).
-    decided_at: Instant,
 }
 
 /// A finished verification job.
@@ -56,6 +54,8 @@ struct Finished {
     prepared: Result<()>,
     /// The command's output; `None` when it did not run (no checkout, or stopped before).
     output: Option<std::io::Result<std::process::Output>>,
+    /// How long preparing the checkout and running the command took.
+    took: Duration,
 }
 
 /// What a worker thread reports to the scheduler.
@@ -105,6 +105,7 @@ impl Jobs {
 
     /// The worker of job `id`: prepare the checkout, then run `cmd` there unless stopped.
     fn work(&self, id: u64, lease: &ScratchLease, cmd: &str) -> Finished {
+        let started = Instant::now();
         let prepared = lease.prepare();
         let mut output = None;
         if prepared.is_ok() {
@@ -125,6 +126,7 @@ impl Jobs {
             slot: lease.slot,
             prepared,
             output,
+            took: started.elapsed(),
         }
     }
 }
@@ -148,9 +150,12 @@ struct Chain<'r, 'a> {
     jobs_running: usize,
     /// Scratch checkouts being made.
     making: usize,
-    /// When the last scratch checkout was made and how long that took: a waiting verification
-    /// has another one made only after waiting that long (see [`Chain::open_at`]).
-    last_made: Option<(Instant, Duration)>,
+    /// How long making the last new scratch checkout took (see [`worth_a_checkout`]).
+    made_took: Option<Duration>,
+    /// Verifications finished so far: how many, and their total time (checkout + command).
+    verified: (u32, Duration),
+    /// When each running verification job started.
+    started: HashMap<u64, Instant>,
     jobs: Arc<Jobs>,
 }
 
@@ -177,7 +182,9 @@ pub(super) fn decide_all(
         last_job: 0,
         jobs_running: 0,
         making: 0,
-        last_made: None,
+        made_took: None,
+        verified: (0, Duration::ZERO),
+        started: HashMap::new(),
         jobs: Arc::default(),
     };
     let (tx, rx) = mpsc::channel::<Msg>();
@@ -264,17 +271,9 @@ impl<'r, 'a> Chain<'r, 'a> {
                     "the verification scheduler has nothing to wait for",
                 ));
             }
-            // Wake up now and then to notice a Ctrl-C, and when a waiting verification may
-            // have a new checkout made.
-            let mut wait = Duration::from_millis(100);
-            if let Some(first) = self
-                .window
-                .iter()
-                .find(|s| matches!(s.check, Check::Queued))
-            {
-                let due = open_at(first.decided_at, self.last_made);
-                wait = wait.min(due.saturating_duration_since(Instant::now()));
-            }
+            // Wake up now and then to notice a Ctrl-C, and to see whether a waiting
+            // verification is worth a new checkout by now.
+            let wait = Duration::from_millis(100);
             if let Ok(msg) = rx.recv_timeout(wait) {
                 self.receive(msg)?;
             }
@@ -301,7 +300,6 @@ impl<'r, 'a> Chain<'r, 'a> {
             after_step,
             stepped,
             check,
-            decided_at: Instant::now(),
         });
         self.next += 1;
     }
@@ -312,7 +310,7 @@ impl<'r, 'a> Chain<'r, 'a> {
             Msg::Made { slot, ok, took } => {
                 self.making -= 1;
                 if ok {
-                    self.last_made = Some((Instant::now(), took));
+                    self.made_took = Some(took);
                 }
                 if let Some(pool) = &mut self.pool {
                     pool.made(slot, ok);
@@ -336,6 +334,13 @@ impl<'r, 'a> Chain<'r, 'a> {
         let Some(cmd) = self.run.verify_cmd.as_deref() else {
             return Ok(());
         };
+        // Verifications still to come: those waiting for a checkout and the undecided droids.
+        let mut waiting = self.entries.len() - self.next
+            + self
+                .window
+                .iter()
+                .filter(|s| matches!(s.check, Check::Queued))
+                .count();
         for slot in self.window.iter_mut() {
             let (Check::Queued, Ok(stepped)) = (&slot.check, &slot.stepped) else {
                 continue;
@@ -360,8 +365,14 @@ impl<'r, 'a> Chain<'r, 'a> {
                 pool
             });
             let Some(lease) = pool.acquire(&run.repo, tip) else {
-                let due = open_at(slot.decided_at, self.last_made);
-                if self.making == 0 && pool.wants_more() && due <= Instant::now() {
+                let worth = worth_a_checkout(
+                    pool.checkouts(),
+                    self.made_took,
+                    self.verified,
+                    &self.started,
+                    waiting,
+                );
+                if self.making == 0 && pool.wants_more() && worth {
                     let maker = pool.open(&run.repo, tip);
                     self.making += 1;
                     let tx = tx.clone();
@@ -384,6 +395,8 @@ impl<'r, 'a> Chain<'r, 'a> {
             self.last_job += 1;
             let id = self.last_job;
             slot.check = Check::Running(id);
+            waiting -= 1;
+            self.started.insert(id, Instant::now());
             self.jobs.lock().insert(id, Job::Preparing);
             self.jobs_running += 1;
             let (tx, jobs) = (tx.clone(), self.jobs.clone());
@@ -401,6 +414,11 @@ impl<'r, 'a> Chain<'r, 'a> {
         let id = done.id;
         self.jobs.lock().remove(&id);
         self.jobs_running -= 1;
+        self.started.remove(&id);
+        if done.output.is_some() {
+            self.verified.0 += 1;
+            self.verified.1 += done.took;
+        }
         if let Some(pool) = &mut self.pool {
             pool.release(done.slot, done.prepared.is_ok());
         }
@@ -443,15 +461,92 @@ impl<'r, 'a> Chain<'r, 'a> {
     }
 }
 
-/// When a verification decided at `decided_at` that finds every scratch checkout busy may have
-/// a new one made: at once when none was made yet (the first, or only borrowed ones so far);
-/// otherwise once it has waited, since it was decided or since the last checkout was made
-/// (whichever is later), as long as making that one took. Waiting for a busy checkout costs
-/// at most twice what making a new one at once would (the ski-rental rule), and a cheap
-/// verification on a large tree is never held up by a full checkout it did not need.
-fn open_at(decided_at: Instant, last_made: Option<(Instant, Duration)>) -> Instant {
-    match last_made {
-        None => decided_at,
-        Some((at, took)) => decided_at.max(at) + took,
+/// Is one more scratch checkout worth making, for `waiting` verifications still to come (the
+/// one that found every checkout busy and the droids not decided yet) when `slots` are busy?
+/// Yes when the time it saves draining them, `waiting × V × (1/slots − 1/(slots + 1))`, is
+/// more than making it costs — `V` being what a verification takes (the mean of those
+/// finished, or longer if a running one has taken longer already) and the cost what the last
+/// new checkout took to make. So a verification that takes no time on a large tree (`true` on
+/// 20,000 files) is served by the checkout it has instead of paying for K full ones, while
+/// `sleep 1` on a small tree gets K checkouts. With no checkout made yet (none at all, or only
+/// borrowed ones) the cost is unknown: yes.
+fn worth_a_checkout(
+    slots: usize,
+    made_took: Option<Duration>,
+    verified: (u32, Duration),
+    started: &HashMap<u64, Instant>,
+    waiting: usize,
+) -> bool {
+    let Some(cost) = made_took else {
+        return true;
+    };
+    if slots == 0 {
+        return true;
+    }
+    let mean = match verified {
+        (0, _) => Duration::ZERO,
+        (n, total) => total / n,
+    };
+    let running = started
+        .values()
+        .map(|t| t.elapsed())
+        .max()
+        .unwrap_or_default();
+    let v = mean.max(running).as_secs_f64();
+    let n = slots as f64;
+    waiting as f64 * v * (1.0 / n - 1.0 / (n + 1.0)) > cost.as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running_for(secs: f64) -> HashMap<u64, Instant> {
+        let at = Instant::now()
+            .checked_sub(Duration::from_secs_f64(secs))
+            .expect("the clock goes back that far");
+        HashMap::from([(1, at)])
+    }
+
+    /// `--verify true` on a large tree with `--verify-jobs 4` used to check out up to four
+    /// full scratch worktrees while the first one was free again within milliseconds.
+    #[test]
+    fn an_instant_verification_on_a_large_tree_is_not_worth_a_second_checkout() {
+        let finished = (3, Duration::from_millis(300));
+        let cost = Some(Duration::from_secs(5));
+        assert!(!worth_a_checkout(1, cost, finished, &running_for(0.1), 7));
+        assert!(!worth_a_checkout(
+            1,
+            cost,
+            (0, Duration::ZERO),
+            &HashMap::new(),
+            7
+        ));
+    }
+
+    /// `sleep 1` on a small tree: a checkout costs far less than the verifications it lets run
+    /// at the same time, up to K; the last ones are not worth one when few remain.
+    #[test]
+    fn a_slow_verification_on_a_small_tree_gets_more_checkouts() {
+        let cost = Some(Duration::from_millis(100));
+        let none = (0, Duration::ZERO);
+        assert!(worth_a_checkout(1, cost, none, &running_for(0.5), 7));
+        assert!(worth_a_checkout(3, cost, none, &running_for(1.0), 5));
+        assert!(!worth_a_checkout(
+            3,
+            cost,
+            (4, Duration::from_secs(4)),
+            &HashMap::new(),
+            1
+        ));
+    }
+
+    /// Before any checkout was made (the first one, or only borrowed pool worktrees so far)
+    /// its cost is unknown: one is made.
+    #[test]
+    fn without_a_checkout_made_yet_one_is_made() {
+        let none = (0, Duration::ZERO);
+        assert!(worth_a_checkout(0, None, none, &HashMap::new(), 1));
+        assert!(worth_a_checkout(1, None, none, &HashMap::new(), 1));
     }
 }
