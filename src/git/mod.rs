@@ -10,6 +10,7 @@ mod exclude;
 mod fastpick;
 pub mod fsck_names;
 mod history;
+mod object_cache;
 mod porcelain;
 mod rebase;
 mod refs;
@@ -517,10 +518,13 @@ impl Repo {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// This handle with a cache of decoded objects of at most `bytes` (least recently used
-    /// first out), whatever it had.
-    pub fn with_object_cache(mut self, bytes: usize) -> Repo {
-        self.git.object_cache_size(bytes);
+    /// This handle with a small cache of decoded objects in fixed, reused slots instead of
+    /// gix's (see [`object_cache`]): for a long run that reads the same few trees again and
+    /// again, whose memory must not grow with the work it does.
+    pub fn with_slot_cache(mut self) -> Repo {
+        self.git
+            .objects
+            .set_object_cache(|| Box::new(object_cache::SlotCache::default()));
         self
     }
 

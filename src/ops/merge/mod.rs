@@ -120,12 +120,6 @@ pub enum MergeEvent<'a> {
     Pushing { branch: &'a str, remote: &'a str },
 }
 
-/// The object cache of a run's repository handle. What a replay reads again and again is
-/// small (the integration tip's root and the directories the droids touch: under 1 MB for the
-/// git/git tree); 4 MiB reads as few objects as 32 MiB there, and the peak memory of a run
-/// stays independent of how many commits it replays.
-const RUN_OBJECT_CACHE_BYTES: usize = 4 * 1024 * 1024;
-
 /// Name of the lock file that serializes merges.
 pub const MERGE_LOCK: &str = "merge";
 
@@ -171,7 +165,7 @@ pub fn run_merge(
     } else {
         ws.repo.clone()
     }
-    .with_object_cache(RUN_OBJECT_CACHE_BYTES);
+    .with_slot_cache();
     let run = step::Run {
         change_sets: Default::default(),
         chains: Default::default(),

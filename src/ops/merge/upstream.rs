@@ -61,32 +61,111 @@ pub(super) fn drop_matching(
     if upstream.is_empty() {
         return Ok((commits, Vec::new()));
     }
-    let mut change_set = |id: Oid| -> Result<Option<ChangeSet>> {
+    let mut print_of = |id: Oid| -> Result<Option<Fingerprint>> {
         if let Some(known) = memo.get(&id) {
-            return Ok(known.clone());
+            return Ok(*known);
         }
-        let change = repo.change_set(id)?;
-        memo.insert(id, change.clone());
-        Ok(change)
+        let print = repo.change_set(id)?.as_ref().map(fingerprint);
+        memo.insert(id, print);
+        Ok(print)
     };
-    let mut upstream_changes: HashMap<ChangeSet, Oid> = HashMap::new();
+    // Upstream commits by fingerprint, in upstream order (the first one with the very same
+    // change is the one a skipped commit is reported as).
+    let mut upstream_prints: HashMap<Fingerprint, Vec<Oid>> = HashMap::new();
     for id in upstream {
-        if let Some(change) = change_set(id)? {
-            upstream_changes.entry(change).or_insert(id);
+        if let Some(print) = print_of(id)? {
+            upstream_prints.entry(print).or_default().push(id);
         }
     }
     let mut keep = Vec::with_capacity(commits.len());
     let mut skipped = Vec::new();
     for info in commits {
-        match change_set(info.id)? {
-            Some(change) if upstream_changes.contains_key(&change) => {
-                skipped.push((info.id, upstream_changes[&change]));
-            }
-            _ => keep.push(info),
+        let candidates = match print_of(info.id)? {
+            Some(print) => upstream_prints.get(&print),
+            None => None,
+        };
+        match candidates {
+            Some(candidates) => match same_change_in(repo, info.id, candidates)? {
+                Some(upstream) => skipped.push((info.id, upstream)),
+                None => keep.push(info),
+            },
+            None => keep.push(info),
         }
     }
     Ok((keep, skipped))
 }
 
-/// Change sets by commit id (`None`: the commit has none, see [`Repo::change_set`]).
-pub(crate) type ChangeSets = HashMap<Oid, Option<ChangeSet>>;
+/// The first of `candidates` (commits whose change set has the fingerprint of `commit`'s)
+/// that makes exactly `commit`'s change: a fingerprint only says where to look.
+fn same_change_in(repo: &Repo, commit: Oid, candidates: &[Oid]) -> Result<Option<Oid>> {
+    let Some(mine) = repo.change_set(commit)? else {
+        return Ok(None);
+    };
+    for &candidate in candidates {
+        if repo.change_set(candidate)?.as_ref() == Some(&mine) {
+            return Ok(Some(candidate));
+        }
+    }
+    Ok(None)
+}
+
+/// A hash of a change set: equal change sets have equal fingerprints, and a match is
+/// confirmed on the change sets themselves ([`same_change_in`]).
+type Fingerprint = u64;
+
+fn fingerprint(change: &ChangeSet) -> Fingerprint {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    change.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Change-set fingerprints by commit id (`None`: the commit has none, see
+/// [`Repo::change_set`]). A run remembers one for every commit it looked at (each droid is
+/// checked against everything that landed before it): 8 bytes and an id per commit, not the
+/// change set itself, so the run's memory does not grow with the paths its commits touch.
+pub(crate) type ChangeSets = HashMap<Oid, Option<Fingerprint>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A repository with a base commit and two children that change `f` differently, and a
+    /// third that makes the first one's change again (a cherry-pick).
+    fn commits() -> (tempfile::TempDir, Repo, [Oid; 3]) {
+        let dir = tempfile::tempdir().unwrap();
+        Repo::git_cli(dir.path(), &["init", "-q", "-b", "main"]).unwrap();
+        let repo = Repo::open(dir.path()).unwrap();
+        let base = repo
+            .commit_files(None, &[("f", Some(b"0\n"))], "base")
+            .unwrap();
+        let one = repo
+            .commit_files(Some(base), &[("f", Some(b"1\n"))], "one")
+            .unwrap();
+        let two = repo
+            .commit_files(Some(base), &[("f", Some(b"2\n"))], "two")
+            .unwrap();
+        let again = repo
+            .commit_files(Some(base), &[("f", Some(b"1\n"))], "one again")
+            .unwrap();
+        (dir, repo, [one, two, again])
+    }
+
+    /// The run remembers fingerprints, not change sets; a fingerprint shared by two different
+    /// changes (a hash collision, forced here through the memo) must not drop a commit.
+    #[test]
+    fn a_fingerprint_match_alone_never_drops_a_commit() {
+        let (_dir, repo, [one, two, again]) = commits();
+        let info = |c| vec![repo.commit_info(c).unwrap()];
+        let mut memo = ChangeSets::new();
+        memo.insert(one, Some(7));
+        memo.insert(two, Some(7));
+        let (keep, skipped) = drop_matching(&repo, vec![one], info(two), &mut memo).unwrap();
+        assert_eq!((keep.len(), skipped), (1, vec![]));
+        // The same change under another id is still found (through the memo's prints).
+        let mut memo = ChangeSets::new();
+        let (keep, skipped) = drop_matching(&repo, vec![two, one], info(again), &mut memo).unwrap();
+        assert_eq!((keep.len(), skipped), (0, vec![(again, one)]));
+        assert_eq!(memo.get(&again), memo.get(&one));
+    }
+}
