@@ -272,7 +272,7 @@ fn drop_entry(ws: &Workspace, path: &Path, reason: &str, report: &mut PoolReport
 /// What is wrong with the pool, without changing it (for `doctor`): entries that cannot be
 /// handed out (a branch checked out, local changes), and directories in the pool directory
 /// that are not registered worktrees (left by a crash). An entry behind the tip is fine: a
-/// claim or a refresh moves it.
+/// claim or a refresh moves it; so is a busy one (see [`borrow`]), whatever it shows.
 pub fn inspect(ws: &Workspace) -> Result<Vec<PoolIssue>> {
     let registered = ws.repo.worktrees()?;
     let pool = entries(ws, &registered);
@@ -281,8 +281,16 @@ pub fn inspect(ws: &Workspace) -> Result<Vec<PoolIssue>> {
         if !entry.present {
             continue; // doctor's missing-worktree check covers it
         }
+        // A busy entry (its lock held: borrowed by a merge for its verifications, being
+        // claimed or refreshed) is in use: what it shows meanwhile is its user's to clean up.
+        // (A held lock has its file: doctor creates none.)
+        let busy = || {
+            let lock = entry_lock(ws, &entry.path);
+            lock.exists() && matches!(FileLock::try_acquire(&lock), Ok(None))
+        };
         let reason = match &entry.branch {
             Some(b) => Some(format!("has branch `{b}` checked out")),
+            None if busy() => None,
             None => match Repo::worktree_dirt(&entry.path) {
                 Ok(d) if d.is_clean() => None,
                 Ok(d) => Some(format!(

@@ -397,6 +397,32 @@ fn verification_borrows_the_warm_pool_worktree_and_gives_it_back_clean_at_the_ti
     repo.assert_fsck();
 }
 
+/// `doctor` run while a merge has the pool worktree borrowed (from inside the verification,
+/// after it left an untracked file there) does not report the entry as having local changes:
+/// the entry is busy (its lock is held), and the merge cleans it up when it gives it back.
+#[test]
+fn doctor_does_not_report_a_borrowed_pool_worktree_as_having_local_changes() {
+    let repo = three_ready_droids("pool = 1\n", &[]);
+    repo.df_ok(&["pool", "refresh"]);
+    let report = repo.path("../doctor");
+    let check = format!(
+        "echo junk > untracked.txt && cd '{}' && '{}' doctor --json >> '{}'; true",
+        repo.root.display(),
+        droidforge_bin().display(),
+        report.display()
+    );
+    let (out, json) = merge_json(&repo, &["--phase", "1", "--verify", &check]);
+    assert_eq!(out.status.code(), Some(0), "{json:#}\n{}", stderr(&out));
+    let seen = std::fs::read_to_string(&report).unwrap();
+    assert!(seen.contains("\"findings\""), "{seen}");
+    assert!(!seen.contains("broken-pool-worktree"), "{seen}");
+    let (_, after) = crate::doctor::doctor(&repo, false);
+    assert!(
+        !after.to_string().contains("broken-pool-worktree"),
+        "{after:#}"
+    );
+}
+
 /// Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while candidates are
 /// being verified: the merge stops with exit 130, nothing lands, and no scratch worktree or
 /// directory is left behind.
