@@ -103,7 +103,8 @@ struct Slot {
     /// preparation failed).
     at: Option<Oid>,
     state: SlotState,
-    /// Made afresh and not used since: nothing to undo before moving it.
+    /// Made afresh, or moved (prepared) and no command ran in it since: it shows its commit
+    /// exactly, nothing to undo before moving it (no full-tree scan for leftovers).
     clean: bool,
     /// Someone else's checkout lent to the run (see [`ScratchPool::adopt`]): never removed by
     /// the pool, handed back by [`ScratchPool::take_borrowed`].
@@ -342,10 +343,13 @@ impl ScratchPool {
     }
 
     /// The verification in checkout `slot` is over; `prepared` says whether the checkout was
-    /// made (otherwise the next lease makes it afresh).
-    pub fn release(&mut self, slot: usize, prepared: bool) {
+    /// made (otherwise the next lease makes it afresh), `ran` whether the command was started
+    /// there (a job stopped between preparing and starting leaves the checkout as prepared:
+    /// clean, so the next move or the give-back does not scan it for leftovers).
+    pub fn release(&mut self, slot: usize, prepared: bool, ran: bool) {
         if let Some(s) = self.slots.get_mut(slot) {
             s.state = SlotState::Free;
+            s.clean = prepared && !ran;
             if !prepared {
                 s.at = None;
             }
@@ -357,17 +361,18 @@ impl ScratchPool {
         self.cancel.store(true, Ordering::Relaxed);
     }
 
-    /// The borrowed checkouts that were used, out of the pool: their directories and the
-    /// commit each shows (`None`: its state is unknown, a preparation failed there). Unused
-    /// ones are as they were lent.
-    pub fn take_borrowed(&mut self) -> Vec<(PathBuf, Option<Oid>)> {
+    /// The borrowed checkouts that were used, out of the pool: their directories, the commit
+    /// each shows (`None`: its state is unknown, a preparation failed there) and whether it is
+    /// known clean (prepared, no command ran since: nothing to undo). Unused ones are as they
+    /// were lent.
+    pub fn take_borrowed(&mut self) -> Vec<(PathBuf, Option<Oid>, bool)> {
         let mut out = Vec::new();
         for s in &mut self.slots {
             if s.borrowed {
                 s.borrowed = false;
                 let dir = std::mem::take(&mut s.dir);
                 if s.used {
-                    out.push((dir, s.at));
+                    out.push((dir, s.at, s.clean));
                 }
             }
         }

@@ -414,10 +414,11 @@ pub fn borrow(ws: &Workspace, max: usize) -> Vec<Borrowed> {
 }
 
 /// Take back a borrowed entry: undo what the verifications left in it and move it to `tip`
-/// by the changed paths (`head`: the commit it shows, `None` when unknown). An entry that
-/// cannot be brought back clean is dropped; `pool refresh` adds a new one.
-pub fn give_back(ws: &Workspace, path: &Path, head: Option<Oid>, tip: Oid) {
-    let back = head.is_some_and(|head| Repo::move_scratch(path, head, tip, true).is_ok());
+/// by the changed paths (`head`: the commit it shows, `None` when unknown; `clean`: no command
+/// ran in it since it was last cleaned up and moved, so there is nothing to scan for). An entry
+/// that cannot be brought back clean is dropped; `pool refresh` adds a new one.
+pub fn give_back(ws: &Workspace, path: &Path, head: Option<Oid>, clean: bool, tip: Oid) {
+    let back = head.is_some_and(|head| Repo::move_scratch(path, head, tip, !clean).is_ok());
     if !back {
         let _ = ws.repo.remove_worktree(path, true);
     }

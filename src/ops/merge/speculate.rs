@@ -207,8 +207,8 @@ pub(super) fn decide_all(
             Ok(_) => chain.spec.tip,
             Err(_) => at.tip,
         };
-        for (dir, head) in pool.take_borrowed() {
-            crate::ops::pool::give_back(run.ws, &dir, head, tip);
+        for (dir, head, clean) in pool.take_borrowed() {
+            crate::ops::pool::give_back(run.ws, &dir, head, clean, tip);
         }
     }
     chain.borrowed.clear(); // their locks
@@ -420,7 +420,7 @@ impl<'r, 'a> Chain<'r, 'a> {
             self.verified.1 += done.took;
         }
         if let Some(pool) = &mut self.pool {
-            pool.release(done.slot, done.prepared.is_ok());
+            pool.release(done.slot, done.prepared.is_ok(), done.output.is_some());
         }
         if interrupted() {
             // The command was probably stopped by the same signal: not its verdict.
