@@ -26,6 +26,25 @@ pub fn compile_pattern(pattern: &str) -> Result<Vec<globset::Glob>, PatternError
     compile_base(pattern, checked_base(pattern)?)
 }
 
+/// Is `pattern` usable (the errors of [`compile_pattern`])? A plain path, the common case, has
+/// no glob syntax that could fail to parse, so only the others are compiled.
+pub fn check_pattern(pattern: &str) -> Result<(), PatternError> {
+    let base = checked_base(pattern)?;
+    for candidate in candidates(base) {
+        if Plain::of(&candidate).is_none() {
+            compile_candidate(pattern, &candidate)?;
+        }
+    }
+    Ok(())
+}
+
+/// The glob texts a checked base expands to: the pattern itself and everything below it.
+fn candidates(base: &str) -> impl Iterator<Item = String> {
+    [base.to_owned(), format!("{base}/**")]
+        .into_iter()
+        .filter(|c| !c.ends_with("/**/**"))
+}
+
 /// The checked, normalized form of `pattern` that [`compile_pattern`] compiles: trimmed, no
 /// trailing `/`, no leading `./`. Cheap (no glob is built), so callers can decide from it
 /// whether a pattern is worth compiling at all.
@@ -46,23 +65,22 @@ fn checked_base(pattern: &str) -> Result<&str, PatternError> {
 
 /// Compile a base from [`checked_base`] into the pattern and its `/**` expansion.
 fn compile_base(pattern: &str, base: &str) -> Result<Vec<globset::Glob>, PatternError> {
-    let mut globs = Vec::with_capacity(2);
-    for candidate in [base.to_owned(), format!("{base}/**")] {
-        if candidate.ends_with("/**/**") {
-            continue;
-        }
-        let glob = GlobBuilder::new(&candidate)
-            .literal_separator(true)
-            .backslash_escape(true)
-            .empty_alternates(true)
-            .build()
-            .map_err(|e| PatternError::Invalid {
-                pattern: pattern.to_owned(),
-                reason: e.kind().to_string(),
-            })?;
-        globs.push(glob);
-    }
-    Ok(globs)
+    candidates(base)
+        .map(|candidate| compile_candidate(pattern, &candidate))
+        .collect()
+}
+
+/// Compile one glob text of `pattern` (see [`candidates`]).
+fn compile_candidate(pattern: &str, candidate: &str) -> Result<globset::Glob, PatternError> {
+    GlobBuilder::new(candidate)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .empty_alternates(true)
+        .build()
+        .map_err(|e| PatternError::Invalid {
+            pattern: pattern.to_owned(),
+            reason: e.kind().to_string(),
+        })
 }
 
 fn looks_like_windows_drive(p: &str) -> bool {
@@ -118,6 +136,21 @@ enum Plain {
     Exact(String),
     /// Matches every path that starts with this (`dir/`).
     Below(String),
+}
+
+/// One glob of a pattern on its way into [`Rules`]: plain text, or compiled by globset.
+enum Candidate {
+    Plain(String, Plain),
+    Glob(globset::Glob),
+}
+
+impl Candidate {
+    fn text(&self) -> &str {
+        match self {
+            Candidate::Plain(text, _) => text,
+            Candidate::Glob(glob) => glob.glob(),
+        }
+    }
 }
 
 impl Plain {
@@ -183,7 +216,7 @@ impl Rules {
         droids: impl IntoIterator<Item = (&'a str, &'a [String])>,
         only_for: Option<&[String]>,
     ) -> Result<Rules, PatternError> {
-        let mut globs: Vec<(globset::Glob, Grant)> = Vec::new();
+        let mut globs: Vec<(Candidate, Grant)> = Vec::new();
         // A glob sits in the index under its literal leading components, and `classify` only
         // consults the globs on the path's own chain of components; so a glob whose literal
         // components are not a prefix of any asked path's components can never decide one of
@@ -202,11 +235,20 @@ impl Rules {
         };
         let mut add = |pattern: &str, grant: Grant| -> Result<(), PatternError> {
             let base = checked_base(pattern)?;
-            if can_match(base) {
-                for glob in compile_base(pattern, base)? {
-                    debug_assert_eq!(literal_components(glob.glob()), literal_components(base));
-                    globs.push((glob, grant));
-                }
+            if !can_match(base) {
+                return Ok(());
+            }
+            // A plain glob has no syntax to parse: it is matched as text, never compiled.
+            for text in candidates(base) {
+                let candidate = match Plain::of(&text) {
+                    Some(plain) => Candidate::Plain(text, plain),
+                    None => Candidate::Glob(compile_candidate(pattern, &text)?),
+                };
+                debug_assert_eq!(
+                    literal_components(candidate.text()),
+                    literal_components(base)
+                );
+                globs.push((candidate, grant));
             }
             Ok(())
         };
@@ -225,10 +267,10 @@ impl Rules {
         }
 
         let mut nodes = vec![Node::default()];
-        let mut pending: Vec<Vec<(globset::Glob, Grant)>> = vec![Vec::new()];
+        let mut pending: Vec<Vec<(Candidate, Grant)>> = vec![Vec::new()];
         for (glob, grant) in globs {
             let mut at = 0;
-            for comp in literal_components(glob.glob()) {
+            for comp in literal_components(glob.text()) {
                 at = match nodes[at].children.get(comp) {
                     Some(&next) => next,
                     None => {
@@ -245,9 +287,9 @@ impl Rules {
         for (node, globs) in nodes.iter_mut().zip(pending) {
             let mut builder = GlobSetBuilder::new();
             for (glob, grant) in globs {
-                match Plain::of(glob.glob()) {
-                    Some(plain) => node.plain.push((plain, grant)),
-                    None => {
+                match glob {
+                    Candidate::Plain(_, plain) => node.plain.push((plain, grant)),
+                    Candidate::Glob(glob) => {
                         builder.add(glob);
                         node.grants.push(grant);
                     }

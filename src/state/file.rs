@@ -137,6 +137,14 @@ pub fn parse_state_json<T: DeserializeOwned>(
     fix: &str,
     bytes: &[u8],
 ) -> Result<T> {
+    // The common case, a well-formed object, in one pass. Anything else takes the checked path
+    // below, for its message (a struct would also accept an array, which is not a state).
+    let first = bytes.iter().find(|b| !b" \t\n\r".contains(b));
+    if first == Some(&b'{')
+        && let Ok(parsed) = serde_json::from_slice(bytes)
+    {
+        return Ok(parsed);
+    }
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         Error::failure(format!("the {what} `{}` is corrupt", path.display()))
             .with_source(e)

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::schema::Manifest;
-use crate::forge::ownership::compile_pattern;
+use crate::forge::ownership::check_pattern;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -368,7 +368,7 @@ pub fn validate(m: &Manifest, text: &str) -> Vec<Problem> {
             }
         }
         for p in d.owns.iter() {
-            if let Err(e) = compile_pattern(p) {
+            if let Err(e) = check_pattern(p) {
                 err(
                     &mut out,
                     p,
@@ -475,7 +475,7 @@ pub fn validate(m: &Manifest, text: &str) -> Vec<Problem> {
 
     // [paths]
     for p in m.paths.shared.iter().chain(m.paths.protected.iter()) {
-        if let Err(e) = compile_pattern(p) {
+        if let Err(e) = check_pattern(p) {
             err(&mut out, p, format!("path pattern {e}"), pattern_fix(p));
         }
     }

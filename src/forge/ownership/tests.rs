@@ -266,3 +266,13 @@ fn plain_forms_are_only_globs_without_syntax() {
         assert_eq!(Plain::of(glob), None, "{glob}");
     }
 }
+
+// Validation skips compiling plain patterns; it must accept and refuse exactly what compiling
+// every glob does, with the same message.
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+    #[test]
+    fn checking_a_pattern_agrees_with_compiling_it(pattern in pattern_strategy()) {
+        proptest::prop_assert_eq!(check_pattern(&pattern), compile_pattern(&pattern).map(|_| ()));
+    }
+}
