@@ -257,6 +257,39 @@ mod tests {
         assert_eq!(f.pick(), Some(f.git_merge_tree()));
     }
 
+    /// A merge run reads through the fixed-slot object cache: the same trees come out, also
+    /// once the cache is warm and after it evicted (more trees than slots were read).
+    #[test]
+    fn picks_through_the_slot_cache_equal_git_merge_tree() {
+        let f = fork(
+            &[
+                ("d/a", Some(b"a\n")),
+                ("d/e/x", Some(b"x\n")),
+                ("o", Some(b"o\n")),
+            ],
+            &[("d/a", Some(b"ours\n")), ("o", Some(b"ours\n"))],
+            &[("d/e/z", Some(b"z\n")), ("d/n/new", Some(b"n\n"))],
+        );
+        let expected = f.git_merge_tree();
+        let repo = f.repo.clone().with_slot_cache();
+        let tree = |c| repo.tree_id(c).unwrap();
+        for round in 0..3 {
+            let picked = repo.pick_trivially(tree(f.base), tree(f.theirs), tree(f.ours));
+            assert_eq!(picked.unwrap(), Some(expected), "round {round}");
+            // Fill the cache with other trees in between.
+            for n in 0..40 {
+                let c = repo
+                    .commit_files(
+                        Some(f.base),
+                        &[(&format!("x/{round}/{n}"), Some(b"y\n"))],
+                        "x",
+                    )
+                    .unwrap();
+                repo.tree_id(c).unwrap();
+            }
+        }
+    }
+
     #[test]
     fn a_file_turned_into_a_directory_where_the_other_side_changed_nothing_is_taken_whole() {
         let f = fork(

@@ -77,3 +77,37 @@ impl Object for SlotCache {
         Some(slot.kind)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u8) -> Oid {
+        Oid::from_bytes_or_panic(&[n; 20])
+    }
+
+    /// The cache is bounded (32 objects, none over 256 KiB) and never answers with another
+    /// object's bytes: the least recently used one goes first, a put of a known id replaces it.
+    #[test]
+    fn the_slot_cache_is_bounded_and_answers_only_what_it_holds() {
+        let mut cache = SlotCache::default();
+        let mut out = Vec::new();
+        for n in 0..SLOTS as u8 {
+            cache.put(id(n), gix::objs::Kind::Tree, &[n; 100]);
+        }
+        // Touch object 0, then add one more: object 1 (least recently used) is evicted.
+        assert_eq!(cache.get(&id(0), &mut out), Some(gix::objs::Kind::Tree));
+        cache.put(id(200), gix::objs::Kind::Blob, b"new");
+        assert_eq!(cache.slots.len(), SLOTS);
+        assert_eq!(cache.get(&id(1), &mut out), None);
+        assert_eq!(cache.get(&id(0), &mut out), Some(gix::objs::Kind::Tree));
+        assert_eq!(out, vec![0u8; 100]);
+        assert_eq!(cache.get(&id(200), &mut out), Some(gix::objs::Kind::Blob));
+        assert_eq!(out, b"new");
+        cache.put(id(200), gix::objs::Kind::Blob, b"newer");
+        cache.get(&id(200), &mut out);
+        assert_eq!(out, b"newer");
+        cache.put(id(201), gix::objs::Kind::Blob, &vec![1; MAX_OBJECT + 1]);
+        assert_eq!(cache.get(&id(201), &mut out), None);
+    }
+}
