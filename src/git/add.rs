@@ -221,15 +221,7 @@ fn check_out(
 mod tests {
     use super::*;
 
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let out = super::super::git_in(dir)
-            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-        String::from_utf8(out.stdout).unwrap()
-    }
+    use super::super::git_for_tests as git;
 
     /// gix's checkout stops early on an interrupt yet returns `Ok`: an interrupted detached add
     /// must fail and leave neither a registration nor a half-written directory that git would

@@ -270,15 +270,7 @@ impl Repo {
 mod tests {
     use super::*;
 
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let out = super::super::git_in(dir)
-            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-        String::from_utf8(out.stdout).unwrap()
-    }
+    use super::super::git_for_tests as git;
 
     fn tree_of_index(dir: &Path) -> Option<gix::ObjectId> {
         let repo = gix::open(dir).unwrap();
