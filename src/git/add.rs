@@ -221,7 +221,7 @@ fn check_out(
 mod tests {
     use super::*;
 
-    use super::super::git_for_tests as git;
+    use crate::git::tests::git;
 
     /// gix's checkout stops early on an interrupt yet returns `Ok`: an interrupted detached add
     /// must fail and leave neither a registration nor a half-written directory that git would

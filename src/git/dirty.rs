@@ -270,7 +270,7 @@ impl Repo {
 mod tests {
     use super::*;
 
-    use super::super::git_for_tests as git;
+    use crate::git::tests::git;
 
     fn tree_of_index(dir: &Path) -> Option<gix::ObjectId> {
         let repo = gix::open(dir).unwrap();

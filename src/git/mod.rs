@@ -571,22 +571,16 @@ fn unsupported_format(dir: &Path, e: &dyn std::error::Error) -> Option<Error> {
     )
 }
 
-/// Runs `git` in `dir` with a throwaway identity and returns its stdout; panics when git fails.
-/// For the git layer's unit tests, which use git as the oracle.
-#[cfg(test)]
-pub(crate) fn git_for_tests(dir: &Path, args: &[&str]) -> String {
-    let out = git_in(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs `git` in `dir` with a throwaway identity and returns its stdout; panics when git
+    /// fails. The git layer's unit tests use git as the oracle.
+    pub(super) fn git(dir: &Path, args: &[&str]) -> String {
+        let args = [&["-c", "user.name=t", "-c", "user.email=t@t"][..], args].concat();
+        Repo::git_cli(dir, &args).unwrap_or_else(|e| panic!("{}", e.full_message()))
+    }
 
     /// gix's `Repository::clone` configures the caches afresh from git's config, where the
     /// object cache is off: every clone (the merge's handle, a dry run's in-memory one) read
