@@ -21,6 +21,24 @@ pub enum PatternError {
     Invalid { pattern: String, reason: String },
 }
 
+/// A path as a pattern that matches exactly it: every glob character, the backslash included,
+/// stands alone in a class (`[*]`, `[\]`). `globset::escape` leaves the backslash alone, so
+/// `A\` came out as a dangling escape; a backslash escape (`\{`) would make a path that
+/// starts with a glob character read as an absolute one.
+pub fn escape_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\') {
+            out.push('[');
+            out.push(c);
+            out.push(']');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Check a pattern for escapes and compile it, returning the globs it expands to.
 pub fn compile_pattern(pattern: &str) -> Result<Vec<globset::Glob>, PatternError> {
     compile_base(pattern, checked_base(pattern)?)

@@ -349,7 +349,10 @@ fn build_rules_for(
         .droids
         .iter()
         .map(|d| {
-            let todo = d.todo.iter().map(|t| globset::escape(t));
+            let todo = d
+                .todo
+                .iter()
+                .map(|t| crate::forge::ownership::escape_path(t));
             d.owns.iter().cloned().chain(todo).collect()
         })
         .collect();
@@ -459,5 +462,19 @@ mod todo_path_tests {
             forge.rules.classify("README.md").owners.is_empty(),
             "a star matched"
         );
+    }
+
+    /// Found by the manifest proptest: `todo = "A\\"` (the path `A\`) was escaped with
+    /// `globset::escape`, which leaves the backslash alone, and rejected as a dangling escape
+    /// without a line, though it is a file name git allows.
+    #[test]
+    fn a_todo_path_with_a_backslash_was_a_dangling_glob_escape() {
+        // The TOML text escapes the backslash; the path itself has one.
+        for (toml, path) in [("A\\\\", "A\\"), ("TODO\\\\x.md", "TODO\\x.md")] {
+            let forge =
+                forge_with_todo(toml).unwrap_or_else(|e| panic!("{path}: {}", e.full_message()));
+            assert_eq!(forge.rules.classify(path).owners, vec![0], "{path}");
+            assert!(forge.rules.classify("TODOx.md").owners.is_empty(), "{path}");
+        }
     }
 }

@@ -400,7 +400,7 @@ fn take_lease(ws: &Workspace, req: &GuardRequest, path: &str) -> Option<String> 
     }
     let lock_req = LockRequest {
         droid: req.droid.clone(),
-        globs: vec![glob_escape(path)],
+        globs: vec![crate::forge::ownership::escape_path(path)],
         mode: LockMode::Write,
         ttl: Duration::from_secs(ttl.as_secs()),
         pid: req.lease_pid,
@@ -421,18 +421,6 @@ fn take_lease(ws: &Workspace, req: &GuardRequest, path: &str) -> Option<String> 
         },
         Err(_) => None,
     }
-}
-
-/// A path as a glob that matches exactly it.
-fn glob_escape(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for c in path.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The repository-relative paths an absolute path leads to inside `root` (canonical): the
