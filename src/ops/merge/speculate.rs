@@ -463,13 +463,15 @@ impl<'r, 'a> Chain<'r, 'a> {
 
 /// Is one more scratch checkout worth making, for `waiting` verifications still to come (the
 /// one that found every checkout busy and the droids not decided yet) when `slots` are busy?
-/// Yes when the time it saves draining them, `waiting × V × (1/slots − 1/(slots + 1))`, is
-/// more than making it costs — `V` being what a verification takes (the mean of those
-/// finished, or longer if a running one has taken longer already) and the cost what the last
-/// new checkout took to make. So a verification that takes no time on a large tree (`true` on
-/// 20,000 files) is served by the checkout it has instead of paying for K full ones, while
-/// `sleep 1` on a small tree gets K checkouts. With no checkout made yet (none at all, or only
-/// borrowed ones) the cost is unknown: yes.
+/// The `slots` checkouts drain the work left, `R = waiting × V`, by `R / slots`; one more,
+/// ready after it costs `c` to make, drains it by `(R + c) / (slots + 1)`, which is sooner
+/// exactly when `c < R / slots` — `V` being what a verification takes (the mean of those
+/// finished, or longer if a running one has taken longer already) and `c` what the last new
+/// checkout took to make. The checkout is made on a thread of its own while the verifications
+/// run. So a verification that takes no time on a large tree (`true` on 20,000 files) is served
+/// by the checkout it has instead of paying for K full ones, while `sleep 1` on a small tree
+/// gets K checkouts. With no checkout made yet (none at all, or only borrowed ones) the cost
+/// is unknown: yes.
 fn worth_a_checkout(
     slots: usize,
     made_took: Option<Duration>,
@@ -493,8 +495,7 @@ fn worth_a_checkout(
         .max()
         .unwrap_or_default();
     let v = mean.max(running).as_secs_f64();
-    let n = slots as f64;
-    waiting as f64 * v * (1.0 / n - 1.0 / (n + 1.0)) > cost.as_secs_f64()
+    waiting as f64 * v / slots as f64 > cost.as_secs_f64()
 }
 
 #[cfg(test)]
@@ -535,10 +536,24 @@ mod tests {
         assert!(!worth_a_checkout(
             3,
             cost,
-            (4, Duration::from_secs(4)),
+            (4, Duration::from_millis(800)),
             &HashMap::new(),
             1
         ));
+    }
+
+    /// `sleep 1` on 2,000 files where a checkout takes 1.4 s (a disk slow at creating files):
+    /// the drain rule asked `waiting × V × (1/n − 1/(n+1)) > c`, as if the new checkout's cost
+    /// were added to the whole run, and stopped at two checkouts for four jobs (K = 4 took
+    /// 5.9 s). A checkout is made beside the running verifications: with 5 to go on 3 busy
+    /// checkouts it still pays (`5 × 1 s / 3 > 1.4 s`).
+    #[test]
+    fn a_checkout_made_beside_running_verifications_was_counted_as_added_wall_time() {
+        let cost = Some(Duration::from_millis(1400));
+        let done = (1, Duration::from_secs(1));
+        assert!(worth_a_checkout(2, cost, done, &running_for(0.5), 6));
+        assert!(worth_a_checkout(3, cost, done, &running_for(0.5), 5));
+        assert!(!worth_a_checkout(3, cost, done, &running_for(0.5), 4));
     }
 
     /// Before any checkout was made (the first one, or only borrowed pool worktrees so far)
