@@ -1,4 +1,4 @@
-//! Benchmark: classify 100,000 paths against 1,000 ownership globs (DESIGN §6: well under
+//! Benchmark: classify 100,000 paths against 1,000 ownership globs (the target: well under
 //! 100 ms), and print the time `git check-ignore --stdin` needs for the same paths and
 //! patterns in the same run. Run through `scripts/bench-ownership.sh`.
 
