@@ -428,17 +428,14 @@ fn doctor_does_not_report_a_borrowed_pool_worktree_as_having_local_changes() {
 /// directory is left behind.
 #[test]
 fn ctrl_c_while_verifying_leaves_no_scratch_worktree() {
-    use std::os::unix::process::CommandExt;
     let repo = two_ready_droids();
     let before = repo.rev("main");
     let worktrees = repo.git(&["worktree", "list"]);
     let started = repo.path("../started");
     let check = format!("touch '{}'; sleep 60", started.display());
-    let mut cmd = std::process::Command::new(droidforge_bin());
-    hermetic(&mut cmd);
-    let child = cmd
-        .current_dir(&repo.root)
-        .args([
+    let out = interrupt_merge_once_started(
+        &repo,
+        &[
             "merge",
             "--phase",
             "1",
@@ -446,23 +443,9 @@ fn ctrl_c_while_verifying_leaves_no_scratch_worktree() {
             &check,
             "--verify-jobs",
             "2",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    // Wait for the verification to start (a deadlock guard, not a timing threshold).
-    for _ in 0..1200 {
-        if started.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert!(started.exists(), "the verification never started");
-    let group = format!("-{}", child.id());
-    kill(&["-INT", "--", &group]);
-    let out = child.wait_with_output().unwrap();
+        ],
+        &started,
+    );
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("interrupted while verifying"),
@@ -471,11 +454,7 @@ fn ctrl_c_while_verifying_leaves_no_scratch_worktree() {
     );
     assert_eq!(repo.rev("main"), before);
     assert_eq!(repo.git(&["worktree", "list"]), worktrees);
-    let verify_dir = repo.path(".git/droidforge/verify");
-    let left: Vec<_> = std::fs::read_dir(&verify_dir)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    assert!(left.is_empty(), "left behind: {left:?}");
+    assert_no_scratch_left(&repo);
     repo.assert_fsck();
 }
 
@@ -484,7 +463,6 @@ fn ctrl_c_while_verifying_leaves_no_scratch_worktree() {
 /// verification wrote is left in it), with no scratch worktree made.
 #[test]
 fn ctrl_c_while_verifying_in_a_borrowed_pool_worktree_hands_it_back_clean() {
-    use std::os::unix::process::CommandExt;
     let repo = three_ready_droids("pool = 1\n", &[]);
     repo.df_ok(&["pool", "refresh"]);
     let entry = std::fs::read_dir(repo.path(".droidforge/worktrees/.pool"))
@@ -500,11 +478,36 @@ fn ctrl_c_while_verifying_in_a_borrowed_pool_worktree_hands_it_back_clean() {
         "echo junk > untracked.txt; pwd -P > '{}.tmp' && mv '{0}.tmp' '{0}'; sleep 60",
         started.display()
     );
+    let out = interrupt_merge_once_started(
+        &repo,
+        &["merge", "--phase", "1", "--verify", &check],
+        &started,
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let ran_in = std::fs::read_to_string(&started).unwrap();
+    assert_eq!(std::path::Path::new(ran_in.trim()), entry.as_path());
+    assert_eq!(repo.rev("main"), before);
+    assert_eq!(repo.git(&["worktree", "list", "--porcelain"]), worktrees);
+    assert_eq!(git_in(&entry, &["status", "--porcelain", "--ignored"]), "");
+    assert_eq!(git_in(&entry, &["rev-parse", "HEAD"]).trim(), before);
+    assert_no_scratch_left(&repo);
+    repo.assert_fsck();
+}
+
+/// Run droidforge with `args` in its own process group, wait until the verification command
+/// has created `started`, then send SIGINT to the whole group (as a terminal's Ctrl-C does)
+/// and return the command's output.
+fn interrupt_merge_once_started(
+    repo: &TestRepo,
+    args: &[&str],
+    started: &std::path::Path,
+) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new(droidforge_bin());
     hermetic(&mut cmd);
     let child = cmd
         .current_dir(&repo.root)
-        .args(["merge", "--phase", "1", "--verify", &check])
+        .args(args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .process_group(0)
@@ -519,19 +522,15 @@ fn ctrl_c_while_verifying_in_a_borrowed_pool_worktree_hands_it_back_clean() {
     }
     assert!(started.exists(), "the verification never started");
     kill(&["-INT", "--", &format!("-{}", child.id())]);
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    let ran_in = std::fs::read_to_string(&started).unwrap();
-    assert_eq!(std::path::Path::new(ran_in.trim()), entry.as_path());
-    assert_eq!(repo.rev("main"), before);
-    assert_eq!(repo.git(&["worktree", "list", "--porcelain"]), worktrees);
-    assert_eq!(git_in(&entry, &["status", "--porcelain", "--ignored"]), "");
-    assert_eq!(git_in(&entry, &["rev-parse", "HEAD"]).trim(), before);
+    child.wait_with_output().unwrap()
+}
+
+/// No scratch worktree directory is left under droidforge's state.
+fn assert_no_scratch_left(repo: &TestRepo) {
     let left: Vec<_> = std::fs::read_dir(repo.path(".git/droidforge/verify"))
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "left behind: {left:?}");
-    repo.assert_fsck();
 }
 
 /// Run kill(1) with `args`, asserting it succeeds.
