@@ -68,6 +68,9 @@ pub enum Command {
     /// Internal: one worker of the lock/state stress test (real file-locked operations).
     #[command(hide = true)]
     InternalStress(InternalStressArgs),
+    /// Internal: empty the trash of moved-aside checkouts (started detached by a merge run).
+    #[command(hide = true)]
+    InternalSweep,
 }
 
 /// Ask the droid that owns some files for a change, instead of editing them: the request goes

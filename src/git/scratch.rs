@@ -114,7 +114,7 @@ struct Slot {
 }
 
 /// Up to `max` scratch checkouts for one merge run's verifications, removed when the pool is
-/// dropped (except borrowed ones).
+/// dropped (except borrowed ones): moved into the trash, if it has one, and deleted later.
 ///
 /// Jobs only ever get a checkout that is ready ([`ScratchPool::acquire`]); a new one is made
 /// ([`ScratchPool::open`]) only when every existing one is leased and none is being made, and
@@ -138,6 +138,8 @@ pub struct ScratchPool {
     registration: Arc<Mutex<()>>,
     /// Set by [`ScratchPool::stop_making`]: checkouts being made stop half-way.
     cancel: Arc<AtomicBool>,
+    /// Where checkouts are moved when the pool is done with them (see [`ScratchPool::trash`]).
+    trash: Option<PathBuf>,
 }
 
 /// What every lease and maker of one pool shares.
@@ -147,6 +149,7 @@ struct Shared {
     repo: Repo,
     registration: Arc<Mutex<()>>,
     cancel: Arc<AtomicBool>,
+    trash: Option<PathBuf>,
 }
 
 impl Shared {
@@ -156,7 +159,7 @@ impl Shared {
             true => None,
             false => Some(self.registration.lock().unwrap_or_else(|e| e.into_inner())),
         };
-        discard(&self.repo, dir, self.in_memory);
+        discard(&self.repo, dir, self.in_memory, self.trash.as_deref());
         if let Some(parent) = dir.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create `{}`", parent.display()))?;
@@ -172,12 +175,12 @@ impl Shared {
                     if self.cancel.load(Ordering::Relaxed) {
                         return Err(e);
                     }
-                    discard(&self.repo, dir, false);
+                    discard(&self.repo, dir, false, self.trash.as_deref());
                     self.repo.add_detached_worktree_until(dir, to, &self.cancel)
                 })
         };
         if made.is_err() {
-            discard(&self.repo, dir, self.in_memory);
+            discard(&self.repo, dir, self.in_memory, self.trash.as_deref());
         }
         made
     }
@@ -248,7 +251,16 @@ impl ScratchPool {
             slots: Vec::new(),
             registration: Default::default(),
             cancel: Default::default(),
+            trash: None,
         }
+    }
+
+    /// Move checkouts the pool is done with into the directory `trash` (which must be on the
+    /// same file system: a rename, whatever their size) instead of deleting their files; the
+    /// caller has the trash emptied later. Without it (or when the move fails) they are deleted.
+    pub fn trash(mut self, trash: PathBuf) -> ScratchPool {
+        self.trash = Some(trash);
+        self
     }
 
     fn shared(&self, repo: &Repo) -> Shared {
@@ -257,6 +269,7 @@ impl ScratchPool {
             repo: repo.clone(),
             registration: self.registration.clone(),
             cancel: self.cancel.clone(),
+            trash: self.trash.clone(),
         }
     }
 
@@ -381,17 +394,38 @@ impl ScratchPool {
     }
 }
 
-/// Remove a checkout and its registration, whatever state a verification left it in.
-fn discard(repo: &Repo, dir: &Path, in_memory: bool) {
+impl Repo {
+    /// Remove the scratch checkout at `dir` and its registration, whatever state a
+    /// verification left it in: moved into `trash` when there is one (its files are deleted
+    /// later, by whoever empties the trash), else deleted here. `in_memory`: a plain directory
+    /// (a dry run's export), not a worktree. Best effort.
+    pub fn discard_scratch(&self, dir: &Path, in_memory: bool, trash: Option<&Path>) {
+        discard(self, dir, in_memory, trash)
+    }
+}
+
+/// Remove a checkout and its registration, whatever state a verification left it in: moved
+/// into `trash` when there is one (its files are deleted later), else deleted here.
+fn discard(repo: &Repo, dir: &Path, in_memory: bool, trash: Option<&Path>) {
     if std::fs::symlink_metadata(dir).is_err() {
         return;
+    }
+    if let Some(trash) = trash {
+        let name = dir.file_name().unwrap_or_default().to_string_lossy();
+        let dest = crate::util::safe_fs::unique_entry(trash, &name);
+        let moved = match in_memory {
+            true => std::fs::rename(dir, &dest).map_err(Error::from),
+            false => repo.retire_worktree(dir, &dest),
+        };
+        if moved.is_ok() {
+            return;
+        }
     }
     if !in_memory {
         let _ = repo.remove_worktree(dir, true);
     }
     if std::fs::symlink_metadata(dir).is_ok() {
-        make_removable(dir);
-        let _ = std::fs::remove_dir_all(dir);
+        let _ = crate::util::safe_fs::remove_all(dir);
         if !in_memory {
             // The directory went first (gix refused it): drop the stale registration.
             let _ = repo.prune_worktrees();
@@ -405,55 +439,15 @@ impl Drop for ScratchPool {
         let mut slots = std::mem::take(&mut self.slots);
         slots.retain(|s| !s.borrowed);
         let in_memory = self.in_memory;
+        let trash = self.trash.as_deref();
         std::thread::scope(|scope| {
             for slot in &slots {
                 // `Repository` is Send but not Sync: every thread gets its own handle.
                 let repo = self.repo.clone();
-                scope.spawn(move || discard(&repo, &slot.dir, in_memory));
+                scope.spawn(move || discard(&repo, &slot.dir, in_memory, trash));
             }
         });
     }
-}
-
-/// Give the owner write access to every directory under `dir` (a verification may leave
-/// read-only directories behind, which `remove_dir_all` cannot empty). Links are not followed.
-fn make_removable(dir: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let Ok(md) = std::fs::symlink_metadata(dir) else {
-            return;
-        };
-        if !md.is_dir() {
-            return;
-        }
-        let mode = md.permissions().mode();
-        if mode & 0o700 != 0o700 {
-            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o700));
-        }
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            for e in entries.flatten() {
-                make_removable(&e.path());
-            }
-        }
-    }
-}
-
-/// Remove a file, link or directory (without following links).
-fn remove_path(path: &Path) -> Result<()> {
-    let md = match std::fs::symlink_metadata(path) {
-        Ok(md) => md,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(Error::failure(format!("cannot read `{}`", path.display())).with_source(e));
-        }
-    };
-    let removed = if md.is_dir() {
-        std::fs::remove_dir_all(path)
-    } else {
-        std::fs::remove_file(path)
-    };
-    removed.with_context(|| format!("cannot remove `{}`", path.display()))
 }
 
 /// While alive, SIGINT, SIGTERM and SIGHUP set a flag ([`interrupted`]) instead of ending the
@@ -520,7 +514,7 @@ impl Repo {
             {
                 return Err(Error::failure(format!("`{path}` is not a plain path")));
             }
-            remove_path(&workdir.join(rel))?;
+            crate::util::safe_fs::remove_all(&workdir.join(rel))?;
         }
         CheckoutUpdate::for_scratch(repo, from, to, &rewrite)?.apply()?;
         Repo::open(&workdir)?.set_ref("HEAD", to, super::Expect::Any, "droidforge: verify")

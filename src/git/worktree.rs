@@ -1,4 +1,5 @@
-//! Linked worktrees: list, add, remove, and how dirty a worktree is.
+//! Linked worktrees: list, add, remove (or retire: moved aside in constant time), and how dirty
+//! a worktree is.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -93,6 +94,39 @@ impl Repo {
                 Error::failure(format!("cannot remove the worktree `{}`", path.display()))
                     .with_source(e)
             })
+    }
+
+    /// Take the linked worktree at `path` out of the repository in constant time: its
+    /// directory is renamed to `dest` (on the same file system; whoever owns `dest` deletes it
+    /// later) and its registration is dropped, as `git worktree remove` would, without
+    /// deleting a single checked-out file. Only this worktree's registration is touched (not
+    /// `git worktree prune`, which would also drop other worktrees whose directory is merely
+    /// unreachable now). A directory git does not know as a worktree is only renamed. On an
+    /// error the worktree is where it was, still registered.
+    pub fn retire_worktree(&self, path: &Path, dest: &Path) -> Result<()> {
+        // Resolved before the rename: the registration is found by the path it records.
+        let target = self.git.prepare_remove_worktree(path).ok();
+        std::fs::rename(path, dest).with_context(|| {
+            format!(
+                "cannot move the worktree `{}` to `{}`",
+                path.display(),
+                dest.display()
+            )
+        })?;
+        if let Some(target) = target {
+            // The checkout is gone from `path`, so gix checks nothing there and deletes only
+            // the registration (`<git-dir>/worktrees/<id>`: HEAD, index, a few small files).
+            let unregistered = target.remove(
+                gix::worktree::remove::Force::DiscardChanges,
+                gix::progress::Discard,
+            );
+            if unregistered.is_err() {
+                // Whatever stopped gix (a lock file): git drops a registration whose
+                // directory is gone.
+                self.prune_worktrees()?;
+            }
+        }
+        Ok(())
     }
 
     /// Drop registrations of worktrees whose directory is gone (gix has no prune).

@@ -368,7 +368,10 @@ fn check_human(ws: &Workspace, base: Oid, head: Oid, verify: Option<&str>) -> Re
         let dir = ws
             .state
             .verify_dir(&format!("check-{}", std::process::id()));
-        let verified = merge::gate::verify(&repo, &dir, tip, cmd)?;
+        let trash = ws.state.trash_dir().ok();
+        let verified = merge::gate::verify(&repo, &dir, trash.as_deref(), tip, cmd);
+        crate::state::trash::sweep_later(&ws.state);
+        let verified = verified?;
         if !verified.ok {
             dr.status = DroidStatus::VerifyFailed;
             dr.reason = Some(verified.detail);

@@ -27,7 +27,7 @@ pub enum Severity {
 pub struct Finding {
     /// Stable identifier: missing-worktree, branch-without-worktree, unregistered-worktree,
     /// stale-ready-mark, unmerged-ready-mark, dead-agent, stale-lock, interrupted-merge,
-    /// corrupt-state, corrupt-locks, broken-pool-worktree.
+    /// corrupt-state, corrupt-locks, broken-pool-worktree, leftover-trash.
     pub code: &'static str,
     pub severity: Severity,
     /// The droid, path or ref concerned.
@@ -92,6 +92,7 @@ pub fn diagnose(ws: &Workspace, fix: bool) -> Result<DoctorReport> {
     check_agents(ws, fix, &mut findings);
     check_locks(ws, fix, &mut findings);
     check_ref_locks(ws, fix, &mut findings);
+    check_trash(ws, fix, &mut findings);
     let journal_path = ws.state.merge_journal_path();
     if std::fs::symlink_metadata(&journal_path).is_ok()
         && let Err(e) = crate::ops::merge::read_journal(&ws.state)
@@ -408,6 +409,29 @@ fn check_ref_locks(ws: &Workspace, fix: bool, out: &mut Vec<Finding>) {
         f.fixed = fixed;
         out.push(f);
     }
+}
+
+/// Checkouts moved into the trash whose detached sweep was stopped before it deleted them (a
+/// kill, a crash, a reboot). Only disk space: `info`. Not looked at while a sweep runs (it
+/// holds the trash lock and is deleting them).
+fn check_trash(ws: &Workspace, fix: bool, out: &mut Vec<Finding>) {
+    let entries = ws.state.trash_entries();
+    if entries.is_empty() || ws.state.sweeping() {
+        return;
+    }
+    let trash = ws.state.root().join("trash");
+    let mut f = Finding::new("leftover-trash", Severity::Info, trash.display().to_string())
+        .msg(format!(
+            "{} in the trash {} not deleted yet",
+            crate::util::text::count(entries.len(), "moved-aside checkout"),
+            if entries.len() == 1 { "was" } else { "were" }
+        ))
+        .why("a merge run moves the scratch checkouts it is done with into the trash and deletes them in a detached process, which was stopped before it finished (killed, a crash, a reboot); they only take disk space, and the next merge run with `--verify` deletes them too")
+        .fix("delete them (nothing outside the trash is touched)");
+    if fix && let Ok(swept) = crate::state::trash::sweep(&ws.state) {
+        f.fixed = swept.failed.is_empty();
+    }
+    out.push(f);
 }
 
 fn check_locks(ws: &Workspace, fix: bool, out: &mut Vec<Finding>) {

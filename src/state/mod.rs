@@ -8,6 +8,7 @@
 //! - `merge-journal.json`: present only while a merge is landing (crash recovery);
 //! - `merges/<id>.json`: the report of each landed merge (for `undo` and history rebuilds);
 //! - `verify/<name>/`: scratch checkouts for `--verify` commands;
+//! - `trash/` and `trash.lock`: checkouts moved aside, deleted by a detached sweep (see [`trash`]);
 //! - `hooks/`: the pre-commit guard droid worktrees run;
 //! - `manifest-cache.json`, `demo-scripts/`;
 //! - `land.json` and `land.lock`: the loop of `run --land` (see [`land`]).
@@ -20,6 +21,7 @@ pub mod file;
 pub mod land;
 pub mod locks;
 mod store;
+pub mod trash;
 
 pub use events::{Event, EventKind, Journal, JournalError, RotatePolicy};
 pub use events_read::{EventFilter, Follower, MAX_LINE};

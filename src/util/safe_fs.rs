@@ -141,6 +141,66 @@ pub fn is_link_under(root: &Path, rel: &Path) -> bool {
     })
 }
 
+/// Remove a file, link or whole directory tree at `path` without following any symbolic link
+/// (a link is removed itself, never what it points to), giving the owner write access to
+/// read-only directories on the way (a build may leave some, which `remove_dir_all` cannot
+/// empty). A missing `path` is already removed.
+pub fn remove_all(path: &Path) -> Result<()> {
+    let md = match std::fs::symlink_metadata(path) {
+        Ok(md) => md,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(Error::failure(format!("cannot read `{}`", path.display())).with_source(e));
+        }
+    };
+    let removed = if md.is_dir() {
+        make_removable(path);
+        // `remove_dir_all` does not follow links below `path` either.
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    match removed {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(Error::failure(format!("cannot remove `{}`", path.display())).with_source(e))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `dir/<name>.<pid>.<n>`: a path in `dir` that no other call, in this process or another
+/// one, is given (for moving things into a shared directory without a clash).
+pub fn unique_entry(dir: &Path, name: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    dir.join(format!("{name}.{}.{n}", std::process::id()))
+}
+
+/// Give the owner write access to every directory under `dir` (links are not followed).
+pub fn make_removable(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(md) = std::fs::symlink_metadata(dir) else {
+            return;
+        };
+        if !md.is_dir() {
+            return;
+        }
+        let mode = md.permissions().mode();
+        if mode & 0o700 != 0o700 {
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o700));
+        }
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for e in entries.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    make_removable(&e.path());
+                }
+            }
+        }
+    }
+}
+
 /// Write `bytes` to `path` atomically: a uniquely named temp file in the same directory,
 /// fsync, then rename over the target. Readers see the old or the new file, never a mix.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -525,12 +525,251 @@ fn interrupt_merge_once_started(
     child.wait_with_output().unwrap()
 }
 
-/// No scratch worktree directory is left under droidforge's state.
+/// No scratch worktree directory is left under droidforge's state, and the checkouts moved
+/// into the trash are deleted by the detached sweep (waited for).
 fn assert_no_scratch_left(repo: &TestRepo) {
     let left: Vec<_> = std::fs::read_dir(repo.path(".git/droidforge/verify"))
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "left behind: {left:?}");
+    wait_for_sweep(repo);
+}
+
+/// The entries of the repository's trash (`.git/droidforge/trash`).
+fn trash_entries(repo: &TestRepo) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(repo.path(".git/droidforge/trash"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+/// Wait until the detached sweep has emptied the trash (a deadlock guard of 60 s, not a
+/// timing threshold).
+fn wait_for_sweep(repo: &TestRepo) {
+    for _ in 0..1200 {
+        if trash_entries(repo).is_empty() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the trash was never emptied: {:?}", trash_entries(repo));
+}
+
+/// Hold the trash lock, as a sweep busy deleting does, until the file is dropped.
+fn hold_trash_lock(repo: &TestRepo) -> std::fs::File {
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(repo.path(".git/droidforge/trash.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    lock
+}
+
+/// The pids of the `internal-sweep` processes started for `repo` (from /proc).
+fn sweepers_of(repo: &TestRepo) -> Vec<String> {
+    let tag = repo.root.parent().unwrap().to_string_lossy().into_owned();
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        if cmdline.contains("internal-sweep") && cmdline.contains(&tag) {
+            pids.push(name);
+        }
+    }
+    pids
+}
+
+/// A merge run with `--verify` used to delete its scratch checkout itself before returning:
+/// on a large tree, as long as checking it out took (20,000 files: seconds). Now the checkout
+/// is unregistered and moved into the trash in constant time, and a detached process deletes
+/// it. Shown without any timing: while a sweep holds the trash lock (here: the test), the
+/// merge still returns, with nothing registered or left under `verify/`, and the checkout's
+/// files waiting in the trash; once the lock is free, the detached sweep deletes them.
+#[test]
+fn a_merge_run_waited_for_its_scratch_checkout_to_be_deleted() {
+    let repo = two_ready_droids();
+    let worktrees = || {
+        let list = repo.git(&["worktree", "list", "--porcelain"]);
+        let paths: Vec<String> = list
+            .lines()
+            .filter(|l| l.starts_with("worktree "))
+            .map(str::to_owned)
+            .collect();
+        paths
+    };
+    let before = worktrees();
+    let lock = hold_trash_lock(&repo);
+    let (out, report) = merge_json(
+        &repo,
+        &["--phase", "1", "--verify", "test -f src/core/a.rs"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{report:#}\n{}", stderr(&out));
+    assert_eq!(status_of(&report, "core-droid"), "merged");
+    assert_eq!(status_of(&report, "infra-droid"), "merged");
+    assert_eq!(worktrees(), before);
+    let prune = std::process::Command::new("git")
+        .current_dir(&repo.root)
+        .args(["worktree", "prune", "--dry-run", "--verbose"])
+        .output()
+        .unwrap();
+    assert!(prune.status.success());
+    assert_eq!(stderr(&prune), "", "a stale registration is left");
+    let left: Vec<_> = std::fs::read_dir(repo.path(".git/droidforge/verify"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let trash = trash_entries(&repo);
+    assert_eq!(trash.len(), 1, "{trash:?}");
+    assert!(trash[0].join("src/core/a.rs").is_file(), "{trash:?}");
+    assert!(trash[0].join("src/infra/b.rs").is_file(), "{trash:?}");
+    drop(lock);
+    wait_for_sweep(&repo);
+    repo.assert_fsck();
+}
+
+/// What a sweep that was killed (a reboot, `kill -9`) leaves in the trash is deleted by the
+/// next merge run's sweep. A real sweep is started (a dry run's scratch export goes to the
+/// trash), kept waiting on the trash lock, and killed; the next run then empties the trash.
+#[test]
+fn leftover_trash_of_a_killed_sweep_is_deleted_by_the_next_run() {
+    let repo = two_ready_droids();
+    let lock = hold_trash_lock(&repo);
+    let (out, report) = merge_json(
+        &repo,
+        &[
+            "--phase",
+            "1",
+            "--dry-run",
+            "--verify",
+            "mkdir -p build && touch build/out",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{report:#}\n{}", stderr(&out));
+    let sweepers = sweepers_of(&repo);
+    assert!(!sweepers.is_empty(), "no sweep was started");
+    for pid in &sweepers {
+        kill(&["-KILL", pid]);
+    }
+    drop(lock);
+    // A dry run exports each candidate afresh: one entry per candidate.
+    let left = trash_entries(&repo);
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(
+        left.iter().all(|e| e.join("build/out").is_file()),
+        "{left:?}"
+    );
+    let (out, report) = merge_json(&repo, &["--phase", "1", "--verify", "true"]);
+    assert_eq!(out.status.code(), Some(0), "{report:#}\n{}", stderr(&out));
+    assert_no_scratch_left(&repo);
+    repo.assert_fsck();
+}
+
+/// Hostile entries in the trash (a link to a directory outside the repository, a checkout with
+/// links out of it, a read-only directory a build left) are deleted without touching anything
+/// outside: a link is removed itself, never followed. A trash that is itself a link is never
+/// emptied (`internal-sweep` refuses it) nor filled (the merge deletes its scratch checkout
+/// in place instead of moving it out of the repository through the link).
+#[test]
+fn sweeping_the_trash_never_follows_a_symbolic_link_out_of_it() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let repo = two_ready_droids();
+    let outside = repo.path("../outside");
+    write_files(
+        &outside,
+        &[("keep.txt", "keep\n"), ("sub/keep.txt", "keep\n")],
+    );
+    let listing = || {
+        let mut all: Vec<String> = walk(&outside);
+        all.sort();
+        all
+    };
+    let before = listing();
+    let trash = repo.path(".git/droidforge/trash");
+    let checkout = trash.join("verify-1.99.0");
+    write_files(
+        &checkout,
+        &[("a/file.txt", "x\n"), ("ro/inner/f.txt", "x\n")],
+    );
+    symlink(&outside, trash.join("link-to-outside")).unwrap();
+    symlink(&outside, checkout.join("escape")).unwrap();
+    symlink(outside.join("keep.txt"), checkout.join("a/keep-link")).unwrap();
+    for dir in ["ro/inner", "ro"] {
+        std::fs::set_permissions(checkout.join(dir), std::fs::Permissions::from_mode(0o500))
+            .unwrap();
+    }
+    let (out, report) = merge_json(&repo, &["--phase", "1", "--verify", "true"]);
+    assert_eq!(out.status.code(), Some(0), "{report:#}\n{}", stderr(&out));
+    assert_no_scratch_left(&repo);
+    assert_eq!(listing(), before);
+    assert_eq!(
+        std::fs::read_to_string(outside.join("keep.txt")).unwrap(),
+        "keep\n"
+    );
+
+    // The trash itself a link to the outside directory.
+    std::fs::remove_dir(&trash).unwrap();
+    symlink(&outside, &trash).unwrap();
+    let out = repo.df(&["-C", ".git", "internal-sweep"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
+    assert_eq!(listing(), before);
+    droid_commit(&repo, "core-droid", "core 2", &[("src/core/c.rs", "c\n")]);
+    done(&repo, "core-droid");
+    let (out, report) = merge_json(&repo, &["--phase", "1", "--verify", "true"]);
+    assert_eq!(out.status.code(), Some(0), "{report:#}\n{}", stderr(&out));
+    assert_eq!(status_of(&report, "core-droid"), "merged");
+    assert_eq!(listing(), before);
+    let left: Vec<_> = std::fs::read_dir(repo.path(".git/droidforge/verify"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    repo.assert_fsck();
+}
+
+/// `doctor` reports checkouts a stopped sweep left in the trash (info: only disk space) and
+/// `doctor --fix` deletes them.
+#[test]
+fn doctor_reports_and_deletes_leftover_trash() {
+    let repo = two_ready_droids();
+    let trash = repo.path(".git/droidforge/trash");
+    write_files(&trash.join("m-0.1.0"), &[("a/b.txt", "x\n")]);
+    let (_, json) = crate::doctor::doctor(&repo, false);
+    let found = crate::doctor::finding(&json, "leftover-trash");
+    assert_eq!(found.len(), 1, "{json:#}");
+    assert_eq!(found[0]["severity"], "info", "{json:#}");
+    assert_eq!(trash_entries(&repo).len(), 1);
+    let (_, json) = crate::doctor::doctor(&repo, true);
+    let found = crate::doctor::finding(&json, "leftover-trash");
+    assert_eq!(found[0]["fixed"], true, "{json:#}");
+    assert!(trash_entries(&repo).is_empty());
+    let (_, json) = crate::doctor::doctor(&repo, false);
+    assert!(
+        crate::doctor::finding(&json, "leftover-trash").is_empty(),
+        "{json:#}"
+    );
+}
+
+/// Every path below `dir` (relative), links not followed.
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            if e.file_type().unwrap().is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out
 }
 
 /// Run kill(1) with `args`, asserting it succeeds.

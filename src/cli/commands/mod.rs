@@ -20,6 +20,7 @@ pub mod guard;
 pub mod guard_hook;
 pub mod init;
 pub mod internal_stress;
+pub mod internal_sweep;
 pub mod lock;
 pub mod locks;
 pub mod merge;
@@ -54,6 +55,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         ui: Ui::new(cli.quiet),
         cwd,
     };
+    // This binary has `internal-sweep`: the trash is emptied in a detached process.
+    droidforge::state::trash::sweep_in_background();
     match cli.command {
         Command::Init(args) => init::run(&ctx, &args),
         Command::Plan(args) => plan::run(&ctx, &args),
@@ -82,5 +85,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Man(args) => completions::man(&ctx, &args),
         Command::ScriptedAgent(args) => demo::scripted_agent(&ctx, &args),
         Command::InternalStress(args) => internal_stress::run(&ctx, &args),
+        Command::InternalSweep => internal_sweep::run(&ctx),
     }
 }

@@ -307,35 +307,33 @@ pub struct Verified {
 }
 
 /// Run `sh -c cmd` in a scratch detached worktree of `commit` under `scratch_dir`, then remove
-/// the worktree.
+/// the worktree: moved into `trash` when given (the caller has it emptied later), else deleted.
 ///
 /// When the candidate exists only in `repo`'s memory (a dry run), its tree is exported into a
 /// plain directory instead of a git worktree.
-pub fn verify(repo: &Repo, scratch_dir: &Path, commit: Oid, cmd: &str) -> Result<Verified> {
+pub fn verify(
+    repo: &Repo,
+    scratch_dir: &Path,
+    trash: Option<&Path>,
+    commit: Oid,
+    cmd: &str,
+) -> Result<Verified> {
     let in_memory = !repo.on_disk_has(commit);
     if let Some(parent) = scratch_dir.parent() {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create `{}`", parent.display()))?;
     }
-    if scratch_dir.exists() {
-        let _ = repo.remove_worktree(scratch_dir, true);
-        let _ = std::fs::remove_dir_all(scratch_dir);
-    }
-    if in_memory {
-        if let Err(e) = repo.export_tree(commit, scratch_dir) {
-            let _ = std::fs::remove_dir_all(scratch_dir);
-            return Err(e);
-        }
-    } else {
-        repo.add_detached_worktree(scratch_dir, commit)?;
+    repo.discard_scratch(scratch_dir, in_memory, trash);
+    let made = match in_memory {
+        true => repo.export_tree(commit, scratch_dir),
+        false => repo.add_detached_worktree(scratch_dir, commit),
+    };
+    if let Err(e) = made {
+        repo.discard_scratch(scratch_dir, in_memory, trash);
+        return Err(e);
     }
     let output = run_command(scratch_dir, cmd);
-    if !in_memory {
-        let _ = repo.remove_worktree(scratch_dir, true);
-    }
-    if scratch_dir.exists() {
-        let _ = std::fs::remove_dir_all(scratch_dir);
-    }
+    repo.discard_scratch(scratch_dir, in_memory, trash);
     verdict(cmd, output)
 }
 

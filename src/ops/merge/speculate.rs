@@ -200,8 +200,10 @@ pub(super) fn decide_all(
         }
         result
     });
-    // The threads are joined: the scratch checkouts are free to go, and the borrowed ones go
-    // back to the warm pool, cleaned up and moved to what this run leaves as the tip.
+    // The threads are joined: the scratch checkouts are free to go (into the trash, emptied
+    // by a detached sweep, which also deletes what an earlier run's sweep left), and the
+    // borrowed ones go back to the warm pool, cleaned up and moved to what this run leaves as
+    // the tip.
     if let Some(mut pool) = chain.pool.take() {
         let tip = match &reports {
             Ok(_) => chain.spec.tip,
@@ -210,6 +212,8 @@ pub(super) fn decide_all(
         for (dir, head, clean) in pool.take_borrowed() {
             crate::ops::pool::give_back(run.ws, &dir, head, clean, tip);
         }
+        drop(pool);
+        crate::state::trash::sweep_later(&run.ws.state);
     }
     chain.borrowed.clear(); // their locks
     let reports = reports?;
@@ -350,10 +354,16 @@ impl<'r, 'a> Chain<'r, 'a> {
             let borrowed = &mut self.borrowed;
             let pool = self.pool.get_or_insert_with(|| {
                 let (state, merge_id) = (run.ws.state.clone(), run.merge_id.clone());
+                let trash = state.trash_dir();
                 let mut pool =
                     ScratchPool::new(&run.repo, self.width, run.opts.dry_run, move |i| {
                         state.verify_dir(&format!("{merge_id}-{i}"))
                     });
+                // Done with, a checkout is moved aside at once and deleted by a detached
+                // sweep: deleting its files is not on the user's time.
+                if let Ok(trash) = trash {
+                    pool = pool.trash(trash);
+                }
                 if !run.opts.dry_run {
                     // Warm pool worktrees are full checkouts already: moving one to a
                     // candidate costs the changed paths, not the whole tree.
