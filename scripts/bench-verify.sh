@@ -9,11 +9,13 @@
 #   (a) small repo ($SMALL_FILES files, default 2,000), CMD = `sleep 1`:
 #       droidforge --verify-jobs 4  |  droidforge --verify-jobs 1 (serial)  |  by hand: `git
 #       replay` the chain, then one `git worktree add --detach` per candidate, CMD run 4 at a
-#       time (`xargs -P 4`), `git worktree remove`, `git update-ref`.
+#       time (`xargs -P 4`), the worktrees moved aside (see hygiene), `git update-ref`.
 #   (b) large repo ($LARGE_FILES files, default 20,000), CMD = `true`, COLD (no warm pool: the
-#       merge checks out a scratch worktree of the whole tree and removes it at the end):
-#       droidforge (default jobs = 1)  |  droidforge --verify-jobs 4  |  by hand as above, one
-#       candidate at a time (a fresh `git worktree add --detach` + remove per candidate).
+#       merge checks out a scratch worktree of the whole tree, and moves it into its trash at
+#       the end for a detached sweep to delete): droidforge (default jobs = 1)  |  droidforge
+#       --verify-jobs 4  |  by hand as above, one candidate at a time (a fresh `git worktree
+#       add --detach` per candidate)  |  the floor: ONE plain `git worktree add --detach` of
+#       the tip (what any cold verification of this tree costs at least), with ratios to it.
 #   (c) the same large repo WARM: `[forge] pool = 4` and `droidforge pool refresh` at setup (as
 #       `spawn` keeps it in the background), so the merge borrows full checkouts that exist
 #       already and moves them by the changed paths: droidforge --verify-jobs 1 | --verify-jobs 4
@@ -21,9 +23,23 @@
 #       `git checkout --detach` + `git clean -ffdx` + CMD.
 #
 # Usage: scripts/bench-verify.sh [--runs N] [--only a|b|c] [--bin PATH]
-#   RUNS (default 5), SMALL_FILES, LARGE_FILES, DROIDS (default 8) may also come from the env.
+#   RUNS (default 5), SMALL_FILES, LARGE_FILES, DROIDS (default 8), SETTLE (seconds, default
+#   0) may also come from the env.
 # Between contenders the repository is reset (refs and droidforge's state restored from a
 # snapshot), not copied: a 20,000-file copy per contender would dominate the run.
+#
+# Hygiene: on this machine's disk (ext4 mounted with `discard`, shared with other jobs),
+# creating files while many files are being or were just deleted costs several times more
+# for every tool, so no contender deletes a checkout during the run: the by-hand contenders
+# move their worktrees into $work/trash (`mv` + `git worktree prune`, emptied only at exit),
+# and before each contender the script waits until droidforge's detached sweep has emptied
+# its trash (the sweep's time is printed separately: it is off the user's time, but it is
+# real disk work). Measured on 30 Nov 2026 (20,000 small files, load 1.3-3.5): the slowdown
+# after an `rm -rf` of 20,000 files did not wear off within 60 s and also hit other
+# directories (global, not per parent directory), and the same slowdown came with no delete
+# at all while other jobs wrote to the disk; a quiet disk 120 s after the last delete was
+# back to fresh speed. So no settle time is waited by default (it would not restore a fresh
+# disk on a busy machine); SETTLE=N sleeps N s before EACH contender alike.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -38,7 +54,7 @@ while [ $# -gt 0 ]; do
     --runs) runs="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
     --bin) bin="$2"; shift 2 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -127,44 +143,74 @@ EOS
 
 cat > "$work/byhand.sh" <<'EOS'
 # by hand: replay the chain, then verify each candidate in its own fresh scratch worktree,
-# JOBS at a time, then move main.
+# JOBS at a time, then move main. The worktrees are moved aside into TRASH and unregistered
+# (`git worktree prune`), not deleted (see the hygiene note).
 set -e
-cd "$1"; jobs="$2"; export CMD="$3"; shift 3
+cd "$1"; jobs="$2"; export CMD="$3"; trash="$4"; shift 4
 base=$(git rev-parse main); tip=$base; tips=""
 for b in "$@"; do
   tip=$(git replay --onto "$tip" "$base..$b" | awk '{print $3}')
   tips="$tips $tip"
 done
-scratch="$(mktemp -d "${TMPDIR:-/tmp}/byhand.XXXXXX")"
+scratch="$(mktemp -d "$trash/../byhand.XXXXXX")"
 # `git worktree add` does not run concurrently in one repository: add them one by one, run the
-# command JOBS at a time, remove them one by one.
+# command JOBS at a time.
 for t in $tips; do git worktree add -q --detach "$scratch/wt-$t" "$t"; done
 printf '%s\n' $tips | xargs -P "$jobs" -I{} sh -c 'cd "$0/wt-{}" && sh -c "$CMD"' "$scratch"
-for t in $tips; do git worktree remove --force "$scratch/wt-$t"; done
-rmdir "$scratch"
+mv "$scratch" "$trash/"
+git worktree prune
 git update-ref refs/heads/main "$tip" "$base"
 EOS
 
-# One contender on the repo at $1: prints its wall time in seconds.
+cat > "$work/floor.sh" <<'EOS'
+# the floor: one plain `git worktree add --detach` of the integration tip, moved aside after.
+set -e
+cd "$1"; trash="$2"
+scratch="$(mktemp -d "$trash/../floor.XXXXXX")"
+git worktree add -q --detach "$scratch/wt" main
+mv "$scratch" "$trash/"
+git worktree prune
+EOS
+
+mkdir -p "$work/trash"
+
+# Wait until droidforge's detached sweep has emptied the trash of the repo at $1 (a guard of
+# 10 minutes against a sweep that never ends, not a timing threshold).
+wait_sweep() {
+  local i=0
+  while [ -n "$(ls -A "$1/.git/droidforge/trash" 2>/dev/null)" ]; do
+    i=$((i + 1)); [ "$i" -lt 6000 ] || { echo "the sweep never emptied $1/.git/droidforge/trash" >&2; exit 1; }
+    sleep 0.1
+  done
+}
+
+# One contender on the repo at $1: prints its wall time in seconds, then (droidforge) the
+# time its detached sweep took after the command returned.
 measure() {
-  local dir="$1" name="$2" cmd="$3" t0 t1
+  local dir="$1" name="$2" cmd="$3" t0 t1 t2
+  wait_sweep "$dir"
+  [ "${SETTLE:-0}" = 0 ] || sleep "$SETTLE"
   reset_repo "$dir"
   t0=$(date +%s%N)
   case "$name" in
     df*) local k="${name#df}"
       "$bin" -C "$dir" -q merge --phase 1 --verify "$cmd" --verify-jobs "$k" >/dev/null ;;
     hand*) local k="${name#hand}"
-      bash "$work/byhand.sh" "$dir" "$k" "$cmd" $(seq -f 'droidforge/droid%g' 1 "$droids") ;;
+      bash "$work/byhand.sh" "$dir" "$k" "$cmd" "$work/trash" $(seq -f 'droidforge/droid%g' 1 "$droids") ;;
     warm*)
       bash "$work/byhand-warm.sh" "$dir" "$dir.kept" "$cmd" $(seq -f 'droidforge/droid%g' 1 "$droids") ;;
+    floor)
+      bash "$work/floor.sh" "$dir" "$work/trash" ;;
   esac
   t1=$(date +%s%N)
-  # Every droid landed, and no scratch worktree is left behind.
+  wait_sweep "$dir"
+  t2=$(date +%s%N)
+  # Every droid landed (the floor lands nothing), and no scratch worktree is left behind.
   local landed
   landed=$(git -C "$dir" ls-tree -d --name-only main | grep -c '^droid' || true)
-  [ "$landed" = "$droids" ] || { echo "$name: $landed of $droids droids landed" >&2; exit 1; }
+  [ "$name" = floor ] || [ "$landed" = "$droids" ] || { echo "$name: $landed of $droids droids landed" >&2; exit 1; }
   [ "$(git -C "$dir" worktree list | wc -l)" = "$(cat "$dir.worktrees")" ] || { echo "$name left a worktree behind" >&2; git -C "$dir" worktree list >&2; exit 1; }
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", (b - a) / 1e9 }'
+  awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "%.3f %.3f\n", (b - a) / 1e9, (c - b) / 1e9 }'
 }
 
 label() {
@@ -172,6 +218,7 @@ label() {
     df*) echo "droidforge merge --verify-jobs ${1#df}" ;;
     hand*) echo "by hand: worktree per candidate, ${1#hand} at a time" ;;
     warm*) echo "by hand: one kept worktree, checkout + clean" ;;
+    floor) echo "floor: one git worktree add --detach" ;;
   esac
 }
 
@@ -186,30 +233,39 @@ scenario() {
   [ "$pool" -gt 0 ] && warm="warm: pool = $pool, refreshed at setup"
   echo "($title) $droids droids, $(git -C "$dir" ls-files | wc -l) files, --verify '$cmd', $warm; median of $runs rounds (setup $(( $(date +%s) - t0 ))s)"
   echo "load: $(uptime)"
-  declare -A wall
+  declare -A wall sweep
   local name r w
-  for name in "$@"; do wall[$name]=""; done
+  for name in "$@"; do wall[$name]=""; sweep[$name]=""; done
   local order=("$@")
   for r in $(seq 1 "$runs"); do
     for name in "${order[@]}"; do
       w=$(measure "$dir" "$name" "$cmd")
-      wall[$name]="${wall[$name]} $w"
+      wall[$name]="${wall[$name]} ${w% *}"
+      sweep[$name]="${sweep[$name]} ${w#* }"
     done
     order=("${order[@]:1}" "${order[0]}") # rotate who goes first
   done
   for name in "$@"; do
     printf '  %-48s %7s s   (all: %s)\n' "$(label "$name")" "$(med "${wall[$name]}")" "${wall[$name]# }"
+    case "$name" in df*)
+      printf '  %-48s %7s s   (all: %s)\n' "  then its detached sweep (not waited for)" "$(med "${sweep[$name]}")" "${sweep[$name]# }" ;;
+    esac
   done
-  local rw
+  local rw other
   rw=$(med "${wall[$ref]}")
-  for name in "$@"; do
-    [ "$name" = "$ref" ] && continue
-    awk -v w="$(med "${wall[$name]}")" -v rw="$rw" -v l="$(label "$name")" -v rl="$(label "$ref")" \
-      'BEGIN { printf "  ratio %s / %s: %.2fx\n", l, rl, (rw > 0 ? w / rw : 0) }'
+  for other in "$ref" floor; do
+    [ -n "${wall[$other]:-}" ] || continue
+    rw=$(med "${wall[$other]}")
+    for name in "$@"; do
+      [ "$name" = "$other" ] && continue
+      case "$name" in df*) ;; *) [ "$other" = floor ] && continue ;; esac
+      awk -v w="$(med "${wall[$name]}")" -v rw="$rw" -v l="$(label "$name")" -v rl="$(label "$other")" \
+        'BEGIN { printf "  ratio %s / %s: %.2fx\n", l, rl, (rw > 0 ? w / rw : 0) }'
+    done
   done
   echo "load: $(uptime)"
 }
 
 case "${only:-a}" in a) scenario a "$small_files" 0 "sleep 1" hand4 df4 df1 hand4 ;; esac
-case "${only:-b}" in b) scenario b "$large_files" 0 "true" hand1 df1 df4 hand1 ;; esac
+case "${only:-b}" in b) scenario b "$large_files" 0 "true" hand1 df1 df4 hand1 floor ;; esac
 case "${only:-c}" in c) scenario c "$large_files" 4 "true" warm1 df1 df4 warm1 ;; esac
