@@ -378,7 +378,9 @@ fn spawn_proceeds_when_the_integration_branch_has_no_manifest() {
 /// own: the branch's (droidforge writes it) and the new worktree HEAD's (gix writes it), now that
 /// the time zone is loaded on a background thread while the command starts. The oracle is git:
 /// `git var GIT_COMMITTER_IDENT` under the same `TZ` (a POSIX rule, a zone name with daylight
-/// saving time, UTC).
+/// saving time, UTC), and now that droidforge reads the zone's file itself instead of asking
+/// jiff: `TZ` unset (`/etc/localtime`), a `:`-prefixed path, a POSIX rule with daylight saving
+/// time, and a `TZ` naming no zone (UTC for git and for the fallback).
 #[test]
 fn spawn_reflog_times_carry_the_local_utc_offset() {
     let now = || {
@@ -387,14 +389,28 @@ fn spawn_reflog_times_carry_the_local_utc_offset() {
             .unwrap()
             .as_secs()
     };
-    for tz in ["IST-5:30", "<-03>3", "America/New_York", "UTC0"] {
+    let kolkata = ":/usr/share/zoneinfo/Asia/Kolkata";
+    for tz in [
+        Some("IST-5:30"),
+        Some("<-03>3"),
+        Some("America/New_York"),
+        Some("UTC0"),
+        None,
+        Some(kolkata).filter(|tz| std::path::Path::new(&tz[1..]).exists()),
+        Some("EST5EDT,M3.2.0,M11.1.0"),
+        Some("AEST-10AEDT,M10.1.0,M4.1.0/3"),
+        Some("Not/A_Zone"),
+    ] {
         let repo = two_droid_repo();
         let local = |cmd: &mut std::process::Command| {
             hermetic(cmd);
-            cmd.current_dir(&repo.root)
-                .env_remove("GIT_COMMITTER_DATE")
-                .env("TZ", tz);
+            cmd.current_dir(&repo.root).env_remove("GIT_COMMITTER_DATE");
+            match tz {
+                Some(tz) => cmd.env("TZ", tz),
+                None => cmd.env_remove("TZ"),
+            };
         };
+        let tz = tz.unwrap_or("(unset)");
         let mut git = std::process::Command::new("git");
         local(&mut git);
         let ident = git.args(["var", "GIT_COMMITTER_IDENT"]).output().unwrap();

@@ -7,7 +7,6 @@ use droidforge::ops::spawn::{SpawnStatus, spawn};
 use droidforge::workspace::{ManifestSource, Workspace};
 
 pub fn run(ctx: &Ctx, args: &SpawnArgs) -> Result<i32> {
-    droidforge::ops::spawn::warm_up();
     if args.run {
         // `run` spawns what is missing, then starts the agents (default agent settings).
         let ws = Workspace::load(&ctx.cwd, ManifestSource::WorkingTree, false)?;

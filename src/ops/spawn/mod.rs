@@ -122,13 +122,6 @@ impl SpawnOutcome {
     }
 }
 
-/// Call first thing in a command that spawns, before loading the workspace: starts preparing,
-/// in the background, what creating a branch and a worktree needs later (the local time zone,
-/// see [`crate::git::prefetch_local_time`]).
-pub fn warm_up() {
-    crate::git::prefetch_local_time();
-}
-
 /// Told how many more droids are done (called from the spawning threads); the command line
 /// turns it into a progress bar.
 pub type Progress<'a> = &'a (dyn Fn(usize) + Sync);
@@ -180,6 +173,11 @@ pub fn spawn(
     let exe = hooks::current_exe();
 
     let registered = ws.repo.worktrees()?;
+    // Each registered path resolved once, not once per droid (see `classify`).
+    let registered_at: Vec<PathBuf> = registered
+        .iter()
+        .map(|w| comparable_path(&w.path))
+        .collect();
     // The main worktree's branch (a second open only when run from a linked worktree).
     let main_branch = if ws.repo.workdir().as_deref() == Some(ws.root.as_path()) {
         ws.repo.head_branch()
@@ -204,7 +202,13 @@ pub fn spawn(
         };
         let brief_text = brief::render(&ws.forge, droid, &ctx);
         let base = SpawnOutcome::new(&droid.name, &branch, &path, SpawnStatus::Exists);
-        match classify(ws, &registered, main_branch.as_deref(), &branch, &path) {
+        match classify(
+            ws,
+            (&registered, &registered_at),
+            main_branch.as_deref(),
+            &branch,
+            &path,
+        ) {
             Ok(Plan::Exists { head }) => {
                 let mut outcome = base;
                 outcome.base = head.map(|h| h.to_string());
@@ -291,16 +295,22 @@ enum Plan {
     Create { existing_tip: Option<Oid> },
 }
 
-/// Decide what to do for one droid without changing anything.
+/// Decide what to do for one droid without changing anything. `registered` are the linked
+/// worktrees with their paths as [`comparable_path`] gives them.
 fn classify(
     ws: &Workspace,
-    registered: &[WorktreeInfo],
+    (registered, registered_at): (&[WorktreeInfo], &[PathBuf]),
     main_branch: Option<&str>,
     branch: &str,
     path: &Path,
 ) -> Result<Plan> {
     let droid_hint = |what: &str| format!("{what}, then run the spawn again");
-    if let Some(wt) = registered.iter().find(|w| same_path(&w.path, path)) {
+    let at = comparable_path(path);
+    let same = registered
+        .iter()
+        .zip(registered_at)
+        .find(|(w, cmp)| w.path == path || **cmp == at);
+    if let Some((wt, _)) = same {
         if wt.branch.as_deref() != Some(branch) {
             let has = match &wt.branch {
                 Some(b) => format!("branch `{b}` checked out"),
