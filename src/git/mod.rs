@@ -10,11 +10,13 @@ mod exclude;
 mod fastpick;
 pub mod fsck_names;
 mod history;
+mod identity;
 mod local_time;
 mod object_cache;
 mod porcelain;
 mod rebase;
 mod refs;
+mod register;
 pub mod remote;
 mod replay;
 mod reuse;
@@ -60,59 +62,6 @@ fn fallback_identity() -> [String; 2] {
         format!("gitoxide.committer.nameFallback={FALLBACK_NAME}"),
         format!("gitoxide.committer.emailFallback={FALLBACK_EMAIL}"),
     ]
-}
-
-/// The committer of `repo`'s reflog entries and commits, now: git's configuration and the
-/// `GIT_COMMITTER_*` environment, else the fallback identity.
-///
-/// The name and email are read from the configuration in the order gix's own `committer()`
-/// uses (which also sees the environment: gix maps `GIT_COMMITTER_NAME`/`EMAIL`, `EMAIL` and
-/// `GIT_COMMITTER_DATE` onto configuration keys). gix's `committer()` itself is asked only when
-/// a committer date is set (`GIT_COMMITTER_DATE`), so that its parsing rules stay: otherwise it
-/// would resolve the local time zone through jiff, which indexes the whole zoneinfo directory
-/// first; [`local_time`] reads just the zone's file.
-fn committer_of(repo: &gix::Repository) -> gix::actor::Signature {
-    // The resolved file as gix's `committer()` reads it (no trust filter).
-    let snapshot = repo.config_snapshot();
-    let config = snapshot.plumbing();
-    let local = (config.string("gitoxide.commit.committerDate").is_none())
-        .then(local_time::now)
-        .flatten();
-    let Some(time) = local else {
-        let now = gix::date::Time::now_local_or_utc();
-        return match repo.committer() {
-            Some(Ok(sig)) => gix::actor::Signature {
-                name: sig.name.into(),
-                email: sig.email.into(),
-                time: sig.time().unwrap_or(now),
-            },
-            _ => fallback_signature(now),
-        };
-    };
-    let first = |keys: &[&str]| keys.iter().find_map(|key| config.string(*key));
-    let name = first(&[
-        "committer.name",
-        "user.name",
-        "gitoxide.committer.nameFallback",
-    ]);
-    let email = first(&[
-        "committer.email",
-        "user.email",
-        "gitoxide.user.emailFallback",
-        "gitoxide.committer.emailFallback",
-    ]);
-    match (name, email) {
-        (Some(name), Some(email)) => gix::actor::Signature { name, email, time },
-        _ => fallback_signature(time),
-    }
-}
-
-fn fallback_signature(time: gix::date::Time) -> gix::actor::Signature {
-    gix::actor::Signature {
-        name: FALLBACK_NAME.into(),
-        email: FALLBACK_EMAIL.into(),
-        time,
-    }
 }
 
 /// Parse a full hex object id.
@@ -470,12 +419,6 @@ impl Repo {
             .all()
             .context("cannot walk history")?;
         Ok(walk.filter(|r| r.is_ok()).count())
-    }
-
-    /// The identity used as committer for commits droidforge writes: git config (and the
-    /// `GIT_COMMITTER_*` environment), falling back to `droidforge <droidforge@localhost>`.
-    pub fn committer(&self) -> gix::actor::Signature {
-        committer_of(&self.git)
     }
 
     /// Write a commit that changes some files on top of `parent` (or a root commit).
