@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
 use super::Repo;
-use super::register::Registration;
+use super::register::{CheckoutTarget, Registration};
 use super::sparse::SparsePatterns;
 use crate::error::{Context, Error, Result};
 
@@ -55,7 +55,7 @@ impl Repo {
                 .with_source(e)
         };
         let prepared = self
-            .prepare_worktree(dest, branch_name(branch)?, registration)
+            .prepare_worktree(dest, branch_name(branch)?, registration, true)
             .map_err(|e| {
                 Error::failure(format!("cannot create the worktree `{}`", dest.display()))
                     .with_source(e)
@@ -107,7 +107,7 @@ pub(super) fn branch_name(branch: &str) -> Result<gix::refs::FullName> {
 /// patterns get the skip-worktree bit and no file), on at most `threads` threads. On failure
 /// the registration and the files written so far are removed.
 pub(super) fn checkout_prepared(
-    prepared: Registration,
+    prepared: Registration<'_>,
     sparse: Option<&SparsePatterns<'_>>,
     threads: usize,
 ) -> Result<()> {
@@ -116,12 +116,15 @@ pub(super) fn checkout_prepared(
 
 /// [`checkout_prepared`] that stops (an error, rolled back) when `interrupt` is set.
 fn checkout_prepared_until(
-    prepared: Registration,
+    prepared: Registration<'_>,
     sparse: Option<&SparsePatterns<'_>>,
     threads: usize,
     interrupt: &AtomicBool,
 ) -> Result<()> {
-    match check_out(prepared.repo(), sparse, threads, interrupt) {
+    let done = prepared
+        .target()
+        .and_then(|target| check_out(&target, sparse, threads, interrupt));
+    match done {
         Ok(()) => prepared.persist(),
         Err(e) => {
             // Best effort: the error that matters is the checkout's.
@@ -132,21 +135,16 @@ fn checkout_prepared_until(
 }
 
 fn check_out(
-    repo: &gix::Repository,
+    target: &CheckoutTarget<'_>,
     sparse: Option<&SparsePatterns<'_>>,
     threads: usize,
     interrupt: &AtomicBool,
 ) -> Result<()> {
-    let workdir = repo
-        .workdir()
-        .ok_or_else(|| Error::failure("the new worktree has no working tree"))?
-        .to_owned();
-    let tree = repo
-        .head_tree_id()
-        .context("cannot read the new worktree's HEAD")?;
+    let repo = target.repo;
     let mut index = repo
-        .index_from_tree(&tree)
+        .index_from_tree(&target.tree)
         .context("cannot build the index of the new worktree")?;
+    index.set_path(&target.index);
     let mut opts = repo
         .checkout_options(gix::worktree::stack::state::attributes::Source::IdMapping)
         .context("cannot read the checkout settings")?;
@@ -183,7 +181,7 @@ fn check_out(
         .context("cannot share the object database")?;
     gix::worktree::state::checkout(
         &mut index,
-        workdir,
+        target.workdir.clone(),
         objects,
         &gix::progress::Discard,
         &gix::progress::Discard,

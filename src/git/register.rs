@@ -22,18 +22,23 @@ impl Repo {
     /// [`super::local_time`]). The checks are the same ones, made from each worktree's HEAD
     /// and rebase/bisect files as git does. Relative worktree links (`worktree.useRelativePaths`)
     /// are left to gix.
+    ///
+    /// With `reuse`, the new worktree is not opened as a repository when this handle can stand
+    /// in for it (see [`Repo::can_stand_in_for_new_worktrees`]); callers that write the new
+    /// worktree's own settings (sparse checkout) pass `false`.
     pub(super) fn prepare_worktree(
         &self,
         dest: &Path,
         branch: gix::refs::FullName,
         registration: &Mutex<()>,
-    ) -> std::result::Result<Registration, gix::Error> {
+        reuse: bool,
+    ) -> std::result::Result<Registration<'_>, gix::Error> {
         let _guard = registration.lock().unwrap_or_else(|e| e.into_inner());
         let config = self.git.config_snapshot();
         // Set (or invalid, which gix reports): gix's own registration.
         let relative = config.try_boolean("worktree.useRelativePaths");
         if matches!(relative, Ok(None | Some(false)))
-            && let Some(own) = self.register(dest, branch.clone())?
+            && let Some(own) = self.register(dest, branch.clone(), reuse)?
         {
             return Ok(Registration::Own(own));
         }
@@ -48,7 +53,8 @@ impl Repo {
         &self,
         dest: &Path,
         branch: gix::refs::FullName,
-    ) -> std::result::Result<Option<OwnRegistration>, gix::Error> {
+        reuse: bool,
+    ) -> std::result::Result<Option<OwnRegistration<'_>>, gix::Error> {
         let config = self.git.config_snapshot();
         let flag = |key: &str| config.try_boolean(key).ok().flatten();
         let commit = self
@@ -56,8 +62,9 @@ impl Repo {
             .find_reference(branch.as_ref())
             .map_err(gix::Error::from_error)?
             .peel_to_commit()
-            .map_err(gix::Error::from_error)?
-            .id;
+            .map_err(gix::Error::from_error)?;
+        let tree = commit.tree_id().map_err(gix::Error::from_error)?.detach();
+        let commit = commit.id;
         let common_dir = self.common_dir();
         let own_git_dir = self.git_dir();
         let sparse_source = flag("core.sparseCheckout").unwrap_or(false);
@@ -117,27 +124,76 @@ impl Repo {
                 &prepared.git_dir().join("config.worktree"),
             )?;
         }
+        // As gix does: the symbolic HEAD's first reflog entry, the branch itself untouched.
+        let head_log = [gix::refs::transaction::RefEdit {
+            change: gix::refs::transaction::Change::Update {
+                log: gix::refs::transaction::LogChange {
+                    mode: gix::refs::transaction::RefLog::Only,
+                    ..Default::default()
+                },
+                expected: gix::refs::transaction::PreviousValue::Any,
+                new: gix::refs::Target::Object(commit),
+            },
+            name: "HEAD".try_into().expect("valid reference name"),
+            deref: false,
+        }];
+        let mut time = gix::date::parse::TimeBuf::default();
+        if reuse && self.can_stand_in_for_new_worktrees() {
+            let committer = super::identity::committer_of(&self.git);
+            let refs = &self.git.refs;
+            let store = gix::refs::file::Store::for_linked_worktree_opts(
+                prepared.git_dir().to_owned(),
+                common_dir,
+                self.git.object_hash(),
+                gix::refs::store::init::Options {
+                    write_reflog: refs.write_reflog,
+                    precompose_unicode: refs.precompose_unicode,
+                    prohibit_windows_device_names: refs.prohibit_windows_device_names,
+                },
+            );
+            // Nothing else can hold the lock of a HEAD that did not exist a moment ago.
+            let fail = gix::lock::acquire::Fail::Immediately;
+            store
+                .transaction()
+                .prepare(head_log, fail, fail)?
+                .commit(Some(committer.to_ref(&mut time)))?;
+            return Ok(Some(OwnRegistration {
+                repo: None,
+                main: &self.git,
+                tree,
+                prepared,
+            }));
+        }
         let mut repo = ours.into_repo_with_possibly_inaccessible_worktree()?;
         repo.clear_namespace();
-        // As gix does: the symbolic HEAD's first reflog entry, the branch itself untouched.
         let committer = super::identity::committer_of(&repo);
-        let mut time = gix::date::parse::TimeBuf::default();
-        repo.edit_references_as(
-            [gix::refs::transaction::RefEdit {
-                change: gix::refs::transaction::Change::Update {
-                    log: gix::refs::transaction::LogChange {
-                        mode: gix::refs::transaction::RefLog::Only,
-                        ..Default::default()
-                    },
-                    expected: gix::refs::transaction::PreviousValue::Any,
-                    new: gix::refs::Target::Object(commit),
-                },
-                name: "HEAD".try_into().expect("valid reference name"),
-                deref: false,
-            }],
-            Some(committer.to_ref(&mut time)),
-        )?;
-        Ok(Some(OwnRegistration { repo, prepared }))
+        repo.edit_references_as(head_log, Some(committer.to_ref(&mut time)))?;
+        Ok(Some(OwnRegistration {
+            repo: Some(repo),
+            main: &self.git,
+            tree,
+            prepared,
+        }))
+    }
+
+    /// Can this handle check out a new linked worktree in place of the worktree's own
+    /// repository? Opening that repository reads and parses all the configuration again (~0.4M
+    /// instructions, a tenth of a small spawn) to get what this handle has already: the
+    /// configuration is the same files (the shared ones, and with `extensions.worktreeConfig`
+    /// a copy of this worktree's `config.worktree`) unless a conditional include
+    /// (`includeIf`, on the git dir or the branch) can read differently there; the objects are
+    /// shared. Sparse patterns copied from this worktree are left to the opened repository.
+    fn can_stand_in_for_new_worktrees(&self) -> bool {
+        let snapshot = self.git.config_snapshot();
+        let config = snapshot.plumbing();
+        let conditional = config
+            .sections_by_name("includeIf")
+            .is_some_and(|mut sections| sections.next().is_some());
+        let sparse = !matches!(
+            config.boolean("core.sparseCheckout"),
+            Ok(None | Some(false))
+        );
+        !conditional && !sparse
     }
 
     /// The worktree directories (one or none) where the worktree with private git dir
@@ -217,23 +273,80 @@ impl Repo {
 
 /// A linked worktree registered, HEAD and reflog written, without files yet; dropping it rolls
 /// the registration back.
-pub(super) enum Registration {
-    Own(OwnRegistration),
+pub(super) enum Registration<'r> {
+    Own(OwnRegistration<'r>),
     Gix(gix::worktree::add::PrepareCheckout),
 }
 
-pub(super) struct OwnRegistration {
-    repo: gix::Repository,
+pub(super) struct OwnRegistration<'r> {
+    /// The new worktree's repository; `None` when `main` stands in for it.
+    repo: Option<gix::Repository>,
+    main: &'r gix::Repository,
+    /// The tree to check out.
+    tree: gix::ObjectId,
     prepared: gix_worktree::add::PreparedWorktree,
 }
 
-impl Registration {
-    /// The new worktree's repository.
-    pub(super) fn repo(&self) -> &gix::Repository {
+/// What a checkout of a registered worktree works with.
+pub(super) struct CheckoutTarget<'a> {
+    /// Configuration (checkout settings, sparse patterns) and objects.
+    pub(super) repo: &'a gix::Repository,
+    pub(super) workdir: PathBuf,
+    pub(super) tree: gix::ObjectId,
+    /// Where the new worktree's index goes.
+    pub(super) index: PathBuf,
+}
+
+impl Registration<'_> {
+    /// The new worktree's own repository, when it was opened (always for gix's registration,
+    /// and for droidforge's unless `reuse` was asked for).
+    pub(super) fn repo(&self) -> Option<&gix::Repository> {
         match self {
-            Registration::Own(own) => &own.repo,
-            Registration::Gix(prepared) => prepared.repo(),
+            Registration::Own(own) => own.repo.as_ref(),
+            Registration::Gix(prepared) => Some(prepared.repo()),
         }
+    }
+
+    /// What the checkout uses.
+    pub(super) fn target(&self) -> Result<CheckoutTarget<'_>> {
+        let (repo, tree) = match self {
+            Registration::Own(OwnRegistration {
+                repo: None,
+                main,
+                tree,
+                prepared,
+            }) => {
+                return Ok(CheckoutTarget {
+                    repo: main,
+                    workdir: prepared.work_dir().to_owned(),
+                    tree: *tree,
+                    index: prepared.git_dir().join("index"),
+                });
+            }
+            Registration::Own(OwnRegistration {
+                repo: Some(repo),
+                tree,
+                ..
+            }) => (repo, *tree),
+            Registration::Gix(prepared) => {
+                let repo = prepared.repo();
+                let tree = repo
+                    .head_tree_id()
+                    .context("cannot read the new worktree's HEAD")?
+                    .detach();
+                (repo, tree)
+            }
+        };
+        let workdir = repo
+            .workdir()
+            .ok_or_else(|| crate::error::Error::failure("the new worktree has no working tree"))?
+            .to_owned();
+        Ok(CheckoutTarget {
+            repo,
+            workdir,
+            tree,
+            index: repo.index_path(),
+        })
     }
 
     /// Finish the registration (the worktree is complete).
@@ -368,6 +481,78 @@ mod tests {
             git(&dest, &["rev-parse", "--show-toplevel"]).trim(),
             dest.canonicalize().unwrap().display().to_string()
         );
+        git(&dir, &["fsck", "--strict", "--no-progress"]);
+    }
+
+    /// A new worktree is checked out with this handle's settings instead of opening its own
+    /// repository, unless a conditional include could read differently there. Here the
+    /// settings differ by branch (`includeIf "onbranch:…"` turns symlinks off): the new
+    /// worktree must get what `git worktree add` gives it, a plain file, not this handle's
+    /// symlink.
+    #[cfg(unix)]
+    #[test]
+    fn a_branch_conditional_include_applies_to_the_new_worktree_s_checkout() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("repo");
+        std::fs::create_dir_all(&dir).unwrap();
+        git(&dir, &["init", "-q", "-b", "main"]);
+        std::fs::write(dir.join("target.txt"), "t\n").unwrap();
+        std::os::unix::fs::symlink("target.txt", dir.join("link")).unwrap();
+        git(&dir, &["add", "-A"]);
+        git(&dir, &["commit", "-qm", "a link"]);
+        git(&dir, &["branch", "plain"]);
+        git(&dir, &["branch", "plain-git"]);
+        let extra = tmp.path().join("no-symlinks.cfg");
+        std::fs::write(&extra, "[core]\n\tsymlinks = false\n").unwrap();
+        for branch in ["plain", "plain-git"] {
+            let key = format!("includeIf.onbranch:{branch}.path");
+            git(&dir, &["config", &key, &extra.display().to_string()]);
+        }
+        let repo = Repo::open(&dir).unwrap();
+        assert!(!repo.can_stand_in_for_new_worktrees());
+
+        let ours = tmp.path().join("ours");
+        repo.add_worktree_shared(&ours, "plain", &Mutex::new(()), 1)
+            .unwrap();
+        let theirs = tmp.path().join("theirs");
+        git(
+            &dir,
+            &[
+                "worktree",
+                "add",
+                "-q",
+                &theirs.display().to_string(),
+                "plain-git",
+            ],
+        );
+        let is_link = |p: &Path| {
+            std::fs::symlink_metadata(p.join("link"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        };
+        assert!(!is_link(&theirs), "git made a symlink");
+        assert_eq!(is_link(&ours), is_link(&theirs));
+        assert_eq!(git(&ours, &["status", "--porcelain"]), "");
+
+        // Without conditional includes, this handle stands in (and the result is the same).
+        git(
+            &dir,
+            &["config", "--remove-section", "includeIf.onbranch:plain"],
+        );
+        git(
+            &dir,
+            &["config", "--remove-section", "includeIf.onbranch:plain-git"],
+        );
+        let repo = Repo::open(&dir).unwrap();
+        assert!(repo.can_stand_in_for_new_worktrees());
+        let plain = tmp.path().join("stood-in");
+        git(&dir, &["branch", "stood-in"]);
+        repo.add_worktree_shared(&plain, "stood-in", &Mutex::new(()), 1)
+            .unwrap();
+        assert!(is_link(&plain));
+        assert_eq!(git(&plain, &["status", "--porcelain", "--ignored"]), "");
+        assert_eq!(git(&plain, &["reflog", "show", "HEAD"]).lines().count(), 1);
         git(&dir, &["fsck", "--strict", "--no-progress"]);
     }
 }

@@ -89,10 +89,16 @@ impl Repo {
             reason,
         };
         let prepared = self
-            .prepare_worktree(dest, super::add::branch_name(branch)?, registration)
+            .prepare_worktree(dest, super::add::branch_name(branch)?, registration, false)
             .map_err(|e| create(e.to_string()))?;
         // Dropping `prepared` on an error below rolls the registration back.
-        write_settings(prepared.repo(), patterns).map_err(|reason| SparseError::Settings {
+        // Opened (not stood in for by this handle: see `prepare_worktree`), so its settings
+        // are its own.
+        let repo = prepared.repo().ok_or_else(|| SparseError::Settings {
+            path: dest.to_owned(),
+            reason: "the new worktree was not opened".to_owned(),
+        })?;
+        write_settings(repo, patterns).map_err(|reason| SparseError::Settings {
             path: dest.to_owned(),
             reason,
         })?;
