@@ -28,7 +28,7 @@ pub use events_read::{EventFilter, Follower, MAX_LINE};
 pub use file::{MAX_STATE_FILE, move_aside, peek_state_json, read_state_bytes, read_state_json};
 pub use land::{LandDroid, LandState, LandStatus, Rejection};
 pub use store::{
-    AgentState, AgentStatus, DroidState, MergeRecord, Request, STATE_VERSION, State, Store,
+    AgentState, AgentStatus, DroidState, MergeRecord, Request, STATE_VERSION, Seen, State, Store,
     SyncRecord,
 };
 

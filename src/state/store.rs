@@ -169,6 +169,13 @@ pub struct MergeRecord {
 /// The state file's name in the state directory.
 pub(super) const STATE_FILE: &str = "state.json";
 
+/// A state as read, with the bytes it was parsed from (`None`: there was no file).
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub state: State,
+    bytes: Option<Vec<u8>>,
+}
+
 /// Access to `state.json`.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -195,6 +202,22 @@ impl Store {
         )
     }
 
+    /// [`read`](Self::read), keeping the bytes it parsed: an update made soon after with
+    /// [`update_unsynced_after`](Self::update_unsynced_after) does not parse the file again
+    /// when it has not changed since.
+    pub fn read_seen(&self) -> Result<Seen> {
+        let path = self.path();
+        let bytes = super::read_state_bytes(&path, "state file", STATE_FIX)?;
+        let state = match &bytes {
+            Some(bytes) => super::file::parse_state_json(&path, "state file", STATE_FIX, bytes)?,
+            None => State {
+                version: STATE_VERSION,
+                ..State::default()
+            },
+        };
+        Ok(Seen { state, bytes })
+    }
+
     /// Read-modify-write under the state lock. Concurrent updaters serialize; none is lost.
     pub fn update<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T> {
         self.update_with(f, true)
@@ -206,9 +229,44 @@ impl Store {
         self.update_with(f, false)
     }
 
+    /// [`update_unsynced`](Self::update_unsynced) starting from `seen` (from
+    /// [`read_seen`](Self::read_seen)) when the file still holds exactly the bytes it was
+    /// parsed from: the same state, without parsing it again (~0.15M instructions for 20
+    /// droids, a twentieth of a small `spawn`). Anything else is read afresh under the lock.
+    pub fn update_unsynced_after<T>(
+        &self,
+        seen: Seen,
+        f: impl FnOnce(&mut State) -> T,
+    ) -> Result<T> {
+        self.update_from(Some(seen), f, false)
+    }
+
     fn update_with<T>(&self, f: impl FnOnce(&mut State) -> T, sync: bool) -> Result<T> {
+        self.update_from(None, f, sync)
+    }
+
+    fn update_from<T>(
+        &self,
+        seen: Option<Seen>,
+        f: impl FnOnce(&mut State) -> T,
+        sync: bool,
+    ) -> Result<T> {
         let _guard = FileLock::acquire(&self.root.join("state.lock"))?;
-        let mut state = self.read()?;
+        let mut state = match seen {
+            Some(seen) => {
+                let path = self.path();
+                let now = super::read_state_bytes(&path, "state file", STATE_FIX)?;
+                match (now, seen.bytes) {
+                    (Some(now), Some(then)) if now == then => seen.state,
+                    (None, None) => seen.state,
+                    (Some(now), _) => {
+                        super::file::parse_state_json(&path, "state file", STATE_FIX, &now)?
+                    }
+                    (None, Some(_)) => self.read()?,
+                }
+            }
+            None => self.read()?,
+        };
         state.version = STATE_VERSION;
         let out = f(&mut state);
         let bytes = serde_json::to_vec_pretty(&state).context("cannot serialize state")?;
@@ -223,5 +281,75 @@ impl Store {
     /// Update one droid's entry.
     pub fn update_droid(&self, droid: &str, f: impl FnOnce(&mut DroidState)) -> Result<()> {
         self.update(|s| f(s.droids.entry(droid.to_owned()).or_default()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An update that starts from an earlier read skips parsing only when the file still holds
+    /// the same bytes: a change another process made in between is kept, not overwritten with
+    /// the earlier state.
+    #[test]
+    fn an_update_after_a_read_keeps_what_changed_in_between() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::new(tmp.path().to_owned());
+        store
+            .update(|s| {
+                s.counters.insert("a".into(), 1);
+            })
+            .unwrap();
+
+        let seen = store.read_seen().unwrap();
+        store
+            .update_unsynced_after(seen, |s| {
+                s.counters.insert("b".into(), 2);
+            })
+            .unwrap();
+        let state = store.read().unwrap();
+        assert_eq!(state.counters.get("a"), Some(&1));
+        assert_eq!(state.counters.get("b"), Some(&2));
+
+        let seen = store.read_seen().unwrap();
+        store
+            .update(|s| {
+                s.counters.insert("c".into(), 3);
+            })
+            .unwrap();
+        store
+            .update_unsynced_after(seen, |s| {
+                s.counters.insert("d".into(), 4);
+            })
+            .unwrap();
+        let state = store.read().unwrap();
+        assert_eq!(
+            state.counters.get("c"),
+            Some(&3),
+            "a change in between was lost"
+        );
+        assert_eq!(state.counters.get("d"), Some(&4));
+
+        // No file when read, one written in between.
+        let empty = tempfile::tempdir().unwrap();
+        let store = Store::new(empty.path().to_owned());
+        let seen = store.read_seen().unwrap();
+        store
+            .update(|s| {
+                s.counters.insert("e".into(), 5);
+            })
+            .unwrap();
+        store
+            .update_unsynced_after(seen, |s| {
+                s.counters.insert("f".into(), 6);
+            })
+            .unwrap();
+        let state = store.read().unwrap();
+        assert_eq!(
+            state.counters.get("e"),
+            Some(&5),
+            "a file written in between was lost"
+        );
+        assert_eq!(state.counters.get("f"), Some(&6));
     }
 }

@@ -187,7 +187,9 @@ pub fn spawn(
             .and_then(|main| main.head_branch())
     };
     // A corrupt store must not stop spawning: the briefs then list no requests.
-    let stored = ws.state.store().read().unwrap_or_default();
+    // Kept with its bytes: the record at the end does not parse the file again (`Seen`).
+    let seen = ws.state.store().read_seen().unwrap_or_default();
+    let stored = &seen.state;
     let requests = brief_requests(&stored.requests);
 
     let mut outcomes: Vec<Option<SpawnOutcome>> = vec![None; droids.len()];
@@ -286,7 +288,8 @@ pub fn spawn(
             Err(e) => o.guard_error = Some(e.full_message()),
         }
     }
-    record(ws, &outcomes);
+    drop(requests);
+    record(ws, &outcomes, seen);
     Ok(outcomes)
 }
 
@@ -367,7 +370,7 @@ fn classify(
 }
 
 /// Record `spawned` events and the droids' spawn time and base in the store.
-fn record(ws: &Workspace, outcomes: &[SpawnOutcome]) {
+fn record(ws: &Workspace, outcomes: &[SpawnOutcome], seen: crate::state::Seen) {
     let created: Vec<&SpawnOutcome> = outcomes
         .iter()
         .filter(|o| o.status == SpawnStatus::Created)
@@ -397,7 +400,7 @@ fn record(ws: &Workspace, outcomes: &[SpawnOutcome]) {
     let at = now();
     // Not fsynced: the branch and worktree this records are git's, which `git worktree add`
     // does not fsync either, and an fsync would cost more than the rest of a small spawn.
-    let _ = ws.state.store().update_unsynced(|state| {
+    let _ = ws.state.store().update_unsynced_after(seen, |state| {
         for o in &created {
             let d = state.droids.entry(o.droid.clone()).or_default();
             d.spawned_at = Some(at);
