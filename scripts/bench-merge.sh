@@ -17,6 +17,12 @@
 #          --rebase (also time a `git rebase` + fast-forward loop; slow, off by default),
 #          --checkout (keep the integration branch checked out; by default every contender runs
 #          with a detached HEAD in the main worktree so that none pays for a checkout update).
+#          --rss (also sample every process of each contender every 10 ms from /proc/PID/status
+#            and report the anonymous part of its peak RSS (RssAnon: heap, stacks) next to the
+#            peak itself (getrusage, as /usr/bin/time %M: the largest single process, git's
+#            included); the rest is file-backed (the binary, libraries, mmapped packs).
+#            scripts/bench-merge-memory.sh runs this for several --commits values; the sampler
+#            takes some CPU, so compare times from runs without --rss),
 #          --spawned (the droids' worktrees exist: `droidforge spawn --all` on every fresh copy,
 #          untimed, then every contender does what a git user would do to the worktrees too:
 #            git replay loop: per droid `git replay --onto` and `git -C <worktree> reset -q --keep
@@ -44,6 +50,7 @@ bin=""
 checkout=0
 with_rebase=0
 spawned=0
+rss_mode=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --droids) droids="$2"; shift 2 ;;
@@ -54,9 +61,10 @@ while [ $# -gt 0 ]; do
     --rebase) with_rebase=1; shift ;;
     --checkout) checkout=1; shift ;;
     --spawned) spawned=1; shift ;;
+    --rss) rss_mode=1; shift ;;
     --gitgit) mode=gitgit; if [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; then bundle="$2"; shift; fi; shift ;;
     --repo) mode=repo; source_repo="$(cd "$2" && pwd)"; shift 2 ;;
-    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -228,7 +236,35 @@ if [ "$(git symbolic-ref -q HEAD)" = refs/heads/main ]; then git reset -q --keep
 else git update-ref refs/heads/main "$tip" "$base"; fi
 EOS
 
-# Prints "wall cpu rss_kb" (seconds; cpu = user + sys of the whole process tree).
+# --rss: the largest RssAnon (kB) of any one process in the tree of $1 until it exits, sampled
+# every 10 ms (the status files of processes that exit between two samples are not read; with
+# fewer than a few samples the figure is a lower bound).
+sample_anon() {
+  local root=$1 max=0 p k v rest todo kids t nap
+  # A pipe nobody writes to: `read -t` on it sleeps without forking a `sleep` (the sampler
+  # shares the CPUs with what it measures).
+  exec {nap}<> <(:)
+  while [ -e "/proc/$root" ]; do
+    todo=$root
+    while [ -n "$todo" ]; do
+      set -- $todo; p=$1; shift; todo="$*"
+      while read -r k v rest; do
+        [ "$k" = RssAnon: ] && [ "$v" -gt "$max" ] && max=$v
+      done 2>/dev/null < "/proc/$p/status" || true
+      for t in /proc/"$p"/task/*/children; do
+        kids=""; read -r kids 2>/dev/null < "$t" || true
+        [ -z "$kids" ] || todo="$todo $kids"
+      done
+      todo="${todo# }"
+    done
+    read -r -t 0.01 -u "$nap" || true
+  done
+  exec {nap}<&-
+  echo "$max"
+}
+
+# Prints "wall cpu rss_kb anon_kb" (seconds; cpu = user + sys of the whole process tree; anon_kb
+# 0 without --rss).
 measure() {
   local name="$1"
   fresh
@@ -238,38 +274,65 @@ measure() {
       # Exit 3/4 (a droid rejected for a conflict or a path it does not own, as some real
       # topics are) is an outcome, not an error: the others landed.
       local rc=0
-      /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" "$bin" -C "$work/run" -q merge --phase 1 $extra >/dev/null || rc=$?
+      timed "$bin" -C "$work/run" -q merge --phase 1 $extra >/dev/null || rc=$?
       case "$rc" in 0|3|4) ;; *) echo "droidforge merge failed (exit $rc)" >&2; exit 1 ;; esac
       git -C "$work/run" log -1 --format=%s main | grep -q "^droidforge: record merge" \
         || { echo "droidforge merge did not land" >&2; exit 1; } ;;
     replay) local script=replay; [ "$spawned" = 0 ] || script=replay-spawned
-      /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" bash "$work/$script.sh" "$work/run" $order ;;
-    *) /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" bash "$work/$name.sh" "$work/run" $order ;;
+      timed bash "$work/$script.sh" "$work/run" $order ;;
+    *) timed bash "$work/$name.sh" "$work/run" $order ;;
   esac
   # (time writes "Command exited with non-zero status N" first when it did)
-  tail -1 "$work/time.txt" | awk '{ printf "%.3f %.3f %d\n", $1, $2 + $3, $4 }'
+  tail -1 "$work/time.txt" | awk -v a="$(cat "$work/anon.txt")" '{ printf "%.3f %.3f %d %d\n", $1, $2 + $3, $4, a }'
+}
+
+# Run a contender under /usr/bin/time (into $work/time.txt), with --rss its RssAnon sampled too
+# (into $work/anon.txt).
+timed() {
+  echo 0 > "$work/anon.txt"
+  if [ "$rss_mode" = 0 ]; then
+    /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" "$@"
+    return
+  fi
+  local rc=0
+  /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" "$@" &
+  local pid=$!
+  sample_anon "$pid" > "$work/anon.txt"
+  wait "$pid" || rc=$?
+  return "$rc"
 }
 
 contenders="replay droidforge"
 # (a build from before --no-sync-worktrees existed runs without that contender)
 if [ "$spawned" = 1 ] && "$bin" merge --help | grep -q -- --no-sync-worktrees; then contenders="$contenders nosync"; fi
 [ "$with_rebase" = 0 ] || contenders="$contenders rebase"
-declare -A wall cpu rss
-for name in $contenders; do wall[$name]=""; cpu[$name]=""; rss[$name]=""; done
+declare -A wall cpu rss anon
+for name in $contenders; do wall[$name]=""; cpu[$name]=""; rss[$name]=""; anon[$name]=""; done
 set -- $contenders
 for r in $(seq 1 "$runs"); do
   for name in "$@"; do
-    read -r w c m < <(measure "$name")
+    read -r w c m a < <(measure "$name")
     wall[$name]="${wall[$name]} $w"; cpu[$name]="${cpu[$name]} $c"; rss[$name]="${rss[$name]} $m"
+    anon[$name]="${anon[$name]} $a"
   done
   set -- "${@:2}" "$1" # rotate who goes first
 done
 med() { echo $1 | tr ' ' '\n' | grep . | median; }
 label() { case "$1" in rebase) echo "git rebase + ff loop";; replay) echo "git replay + update-ref loop";; droidforge) echo "droidforge merge --phase 1";; nosync) echo "droidforge --no-sync-worktrees";; esac; }
-printf '%-30s %8s %8s %10s   %s\n' "" "wall(s)" "cpu(s)" "peak RSS" "(all rounds: wall)"
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+if [ "$rss_mode" = 0 ]; then
+  printf '%-30s %8s %8s %10s   %s\n' "" "wall(s)" "cpu(s)" "peak RSS" "(all rounds: wall)"
+else
+  printf '%-30s %8s %8s %10s %10s   %s\n' "" "wall(s)" "cpu(s)" "peak RSS" "anon part" "(all rounds: wall)"
+fi
 for name in $contenders; do
-  printf '%-30s %8s %8s %7s MB   (%s)\n' "$(label $name)" "$(med "${wall[$name]}")" "$(med "${cpu[$name]}")" \
-    "$(awk -v k="$(med "${rss[$name]}")" 'BEGIN { printf "%.1f", k / 1024 }')" "${wall[$name]# }"
+  if [ "$rss_mode" = 0 ]; then
+    printf '%-30s %8s %8s %7s MB   (%s)\n' "$(label $name)" "$(med "${wall[$name]}")" "$(med "${cpu[$name]}")" \
+      "$(mb "$(med "${rss[$name]}")")" "${wall[$name]# }"
+  else
+    printf '%-30s %8s %8s %7s MB %7s MB   (%s)\n' "$(label $name)" "$(med "${wall[$name]}")" "$(med "${cpu[$name]}")" \
+      "$(mb "$(med "${rss[$name]}")")" "$(mb "$(med "${anon[$name]}")")" "${wall[$name]# }"
+  fi
 done
 rp_w=$(med "${wall[replay]}"); rp_c=$(med "${cpu[replay]}")
 for name in $contenders; do

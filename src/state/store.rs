@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::FileLock;
-use crate::error::{Context, Result};
-use crate::util::safe_fs::{write_atomic, write_atomic_unsynced};
+use crate::error::Result;
+use crate::util::safe_fs::write_json_atomic;
 
 pub const STATE_VERSION: u32 = 1;
 
@@ -224,7 +224,7 @@ impl Store {
     }
 
     /// [`update`](Self::update) without fsyncing the new file (see
-    /// [`write_atomic_unsynced`]): for records that only repeat what git holds, unsynced too.
+    /// [`crate::util::safe_fs::write_atomic_unsynced`]): for records that only repeat what git holds, unsynced too.
     pub fn update_unsynced<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T> {
         self.update_with(f, false)
     }
@@ -269,12 +269,8 @@ impl Store {
         };
         state.version = STATE_VERSION;
         let out = f(&mut state);
-        let bytes = serde_json::to_vec_pretty(&state).context("cannot serialize state")?;
-        if sync {
-            write_atomic(&self.path(), &bytes)?;
-        } else {
-            write_atomic_unsynced(&self.path(), &bytes)?;
-        }
+        // Streamed: a state that maps every landed commit is not copied into one buffer.
+        write_json_atomic(&self.path(), &state, sync)?;
         Ok(out)
     }
 

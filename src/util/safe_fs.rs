@@ -222,14 +222,40 @@ pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
     replace_file(path, bytes, None, false)
 }
 
+/// Write `value` as pretty JSON (the bytes `serde_json::to_vec_pretty` makes) to `path`
+/// atomically, like [`write_atomic`] (`sync`) or [`write_atomic_unsynced`], streaming it into
+/// the temp file: a merge's journal, report and state list every commit it landed, and a copy
+/// of them as one buffer would make the process's peak memory grow with the commits.
+pub fn write_json_atomic<T: serde::Serialize + ?Sized>(
+    path: &Path,
+    value: &T,
+    sync: bool,
+) -> Result<()> {
+    replace_file_with(path, None, sync, |file| {
+        let mut out = std::io::BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::from)?;
+        out.flush()
+    })
+}
+
 fn replace_file(path: &Path, bytes: &[u8], mode: Option<u32>, sync: bool) -> Result<()> {
+    replace_file_with(path, mode, sync, |file| file.write_all(bytes))
+}
+
+/// The temp file + rename of [`write_atomic`], with `write` filling the temp file.
+fn replace_file_with(
+    path: &Path,
+    mode: Option<u32>,
+    sync: bool,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temp file in `{}`", dir.display()))?;
-    tmp.write_all(bytes)
+    write(tmp.as_file_mut())
         .and_then(|_| {
             if sync {
                 tmp.as_file().sync_all()
@@ -254,6 +280,26 @@ fn replace_file(path: &Path, bytes: &[u8], mode: Option<u32>, sync: bool) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The streamed JSON write leaves exactly the bytes `to_vec_pretty` makes (the state,
+    /// the merge journal and the merge reports keep their format), replacing the old file.
+    #[test]
+    fn write_json_atomic_writes_what_to_vec_pretty_makes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("state.json");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "old contents that are longer than the new ones").unwrap();
+        let value = serde_json::json!({"a": [1, 2, {"b": "c\"d"}], "e": null, "é": "ü"});
+        for sync in [true, false] {
+            write_json_atomic(&path, &value, sync).unwrap();
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                serde_json::to_vec_pretty(&value).unwrap()
+            );
+        }
+        let left: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temp file is left behind");
+    }
 
     #[test]
     fn refuses_links_anywhere_on_the_way() {

@@ -11,10 +11,10 @@
 
 use crate::git::short;
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
 use crate::git::{Expect, Oid};
 use crate::state::{Event, EventKind, MergeRecord};
-use crate::util::safe_fs::write_atomic;
+use crate::util::safe_fs::write_json_atomic;
 use crate::workspace::{BACKUP_PREFIX, Workspace};
 
 use super::error::MergeError;
@@ -29,51 +29,79 @@ pub fn land(
     no_sync_worktrees: bool,
     progress: &dyn Fn(super::MergeEvent),
 ) -> Result<()> {
-    let (old, new) = (report.old_tip, report.new_tip);
     let backup_ref = format!("{BACKUP_PREFIX}{}", report.merge_id);
-    let integration_ref = format!("refs/heads/{}", report.integration);
     // Its files follow the branch afterwards, keeping unrelated local edits.
     let refresh_checkout = checkout_of(ws, &report.integration)?;
     report.backup_ref = Some(backup_ref.clone());
     report.landed = true;
-    let journal = MergeJournal {
+    // The journal holds the report itself, not a copy (it lists every commit of the run), and
+    // hands it back whatever happens.
+    let mut journal = MergeJournal {
         version: JOURNAL_VERSION,
         merge_id: report.merge_id.clone(),
         integration: report.integration.clone(),
-        old_tip: old,
-        new_tip: new,
-        backup_ref: backup_ref.clone(),
+        old_tip: report.old_tip,
+        new_tip: report.new_tip,
+        backup_ref,
         refresh_checkout,
         no_sync_worktrees,
         pid: std::process::id(),
         started_at: crate::util::time::now(),
-        report: report.clone(),
+        report: take_report(report),
     };
+    let result = land_journaled(ws, &mut journal, progress);
+    *report = journal.report;
+    let notes = result?;
+    report.notes.extend(notes);
+    Ok(())
+}
+
+/// `report` moved out, leaving its small fields behind: the rest of the report (the droids
+/// with their commits, the notes) is not copied.
+fn take_report(report: &mut MergeReport) -> MergeReport {
+    let droids = std::mem::take(&mut report.droids);
+    let notes = std::mem::take(&mut report.notes);
+    MergeReport {
+        droids,
+        notes,
+        ..report.clone()
+    }
+}
+
+/// [`land`] once the journal is made: write it, move the refs, do the follow-up work. Returns
+/// the notes of the follow-up work; on an error before the refs moved, `journal.report` says
+/// that nothing landed.
+fn land_journaled(
+    ws: &Workspace,
+    journal: &mut MergeJournal,
+    progress: &dyn Fn(super::MergeEvent),
+) -> Result<Vec<String>> {
+    let (old, new) = (journal.old_tip, journal.new_tip);
+    let integration_ref = format!("refs/heads/{}", journal.integration);
     ws.state.ensure()?;
-    let bytes = serde_json::to_vec_pretty(&journal).context("cannot serialize the journal")?;
-    write_atomic(&ws.state.merge_journal_path(), &bytes)?;
+    write_json_atomic(&ws.state.merge_journal_path(), &*journal, true)?;
     test_pause();
     #[cfg(test)]
     crash::die_at(crash::At::BeforeRefs)?;
 
     progress(super::MergeEvent::Landing {
-        integration: &report.integration,
+        integration: &journal.integration,
     });
     let moved = ws.repo.edit_refs(
         &[
-            (backup_ref.clone(), Some(old), Expect::MustNotExist),
+            (journal.backup_ref.clone(), Some(old), Expect::MustNotExist),
             (integration_ref.clone(), Some(new), Expect::MustMatch(old)),
         ],
-        &format!("droidforge: merge {}", report.merge_id),
+        &format!("droidforge: merge {}", journal.merge_id),
     );
     if let Err(e) = moved {
         let _ = remove_journal(&ws.state);
-        report.backup_ref = None;
-        report.landed = false;
+        journal.report.backup_ref = None;
+        journal.report.landed = false;
         // The compare-and-swap says what it found; the backup ref existing is another error.
         return Err(match e.find::<crate::git::RefMoved>() {
             Some(m) if m.name == integration_ref => MergeError::IntegrationMoved {
-                integration: report.integration.clone(),
+                integration: journal.integration.clone(),
                 expected: old,
                 found: m.found,
             }
@@ -83,9 +111,7 @@ pub fn land(
     }
     #[cfg(test)]
     crash::die_at(crash::At::AfterRefs)?;
-    let notes = finish(ws, &journal).map_err(|e| moved_but_unfinished(&journal, e))?;
-    report.notes.extend(notes);
-    Ok(())
+    finish(ws, journal).map_err(|e| moved_but_unfinished(journal, e))
 }
 
 /// Crash-test seam: when `DROIDFORGE_TEST_PAUSE_BEFORE_LAND` names a path, `merge` waits after
@@ -120,7 +146,21 @@ pub(super) fn merged_droids(
 }
 
 /// Everything after the integration branch moved. Idempotent. Returns notes for the user.
-pub(super) fn finish(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<String>> {
+pub(super) fn finish(ws: &Workspace, journal: &mut MergeJournal) -> Result<Vec<String>> {
+    let notes = follow_up(ws, journal)?;
+    // The per-merge record is the report with these notes; the report itself gets them from
+    // the caller, so they are added for the write and taken off again (no copy of the report).
+    let report = &mut journal.report;
+    let had = report.notes.len();
+    report.notes.extend(notes.iter().cloned());
+    let _ = write_json_atomic(&ws.state.merge_report_path(&report.merge_id), &*report, true);
+    report.notes.truncate(had);
+    record_landing(ws, journal)?;
+    Ok(notes)
+}
+
+/// Ready marks, droid branches and checkouts after a landing; returns the notes.
+fn follow_up(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<String>> {
     let report = &journal.report;
     let (old, new) = (journal.old_tip, journal.new_tip);
     let mut notes = Vec::new();
@@ -152,13 +192,12 @@ pub(super) fn finish(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<Strin
         to: new,
     });
     notes.extend(follow(ws, &moves, integration)?);
+    Ok(notes)
+}
 
-    // State, the per-merge record, events.
-    let mut final_report = report.clone();
-    final_report.notes.extend(notes.iter().cloned());
-    if let Ok(bytes) = serde_json::to_vec_pretty(&final_report) {
-        let _ = write_atomic(&ws.state.merge_report_path(&report.merge_id), &bytes);
-    }
+/// State and events of a landing, then the journal is removed.
+fn record_landing(ws: &Workspace, journal: &MergeJournal) -> Result<()> {
+    let report = &journal.report;
     let merged: Vec<String> = merged_droids(report)
         .map(|(name, ..)| name.to_owned())
         .collect();
@@ -166,7 +205,7 @@ pub(super) fn finish(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<Strin
     // nothing; forget them.
     let recorded_log = ws
         .repo
-        .read_file_at(new, crate::forge::progress::PROGRESS_PATH)?
+        .read_file_at(journal.new_tip, crate::forge::progress::PROGRESS_PATH)?
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
     record_outcomes(ws, report, |s| {
@@ -204,7 +243,7 @@ pub(super) fn finish(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<Strin
         })),
     );
     remove_journal(&ws.state)?;
-    Ok(notes)
+    Ok(())
 }
 
 /// Per-droid results of a run in the state (last merge result, merged commit, last event)

@@ -223,7 +223,11 @@ pub fn run_merge(
     report.droids = speculate::decide_all(&run, &merge_plan.entries, &mut at)?;
     report.notes.append(&mut at.notes);
     let mut tip = at.tip;
+    // What only the decisions needed (the change sets seen, the commits landed before) goes
+    // now, not after the landing: the run's peak memory is the larger of the two, not their
+    // sum.
     let repo = run.repo;
+    drop((run.change_sets, run.landed, run.chains));
 
     // Only a run that lands something commits (its work plus the PROGRESS.md record). A run
     // that lands nothing leaves the integration branch alone: its rejections go to the state
@@ -241,6 +245,8 @@ pub fn run_merge(
         report.record_commit = Some(record_commit);
         tip = record_commit;
     }
+    // Its object caches too (they hold the largest trees the replay read).
+    drop(repo);
     report.new_tip = tip;
     if opts.dry_run {
         // The commits a dry run builds carry this moment's committer date; the real merge

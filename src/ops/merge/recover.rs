@@ -50,7 +50,7 @@ fn no_journal() -> Error {
 /// `merge --continue`: finish an interrupted merge.
 pub fn continue_merge(ws: &Workspace, progress: &dyn Fn(super::MergeEvent)) -> Result<MergeReport> {
     let _lock = lock_merges(ws)?;
-    let journal = read_journal(&ws.state)?.ok_or_else(no_journal)?;
+    let mut journal = read_journal(&ws.state)?.ok_or_else(no_journal)?;
     clear_stale_locks(ws, &journal);
     let old = journal.old_tip;
     let new = journal.new_tip;
@@ -88,7 +88,7 @@ pub fn continue_merge(ws: &Workspace, progress: &dyn Fn(super::MergeEvent)) -> R
         }
         .into());
     }
-    let notes = finish(ws, &journal).map_err(|e| moved_but_unfinished(&journal, e))?;
+    let notes = finish(ws, &mut journal).map_err(|e| moved_but_unfinished(&journal, e))?;
     report.notes.extend(notes);
     report.landed = true;
     report.backup_ref = Some(journal.backup_ref.clone());

@@ -357,6 +357,7 @@ impl Run<'_> {
                 short(upstream[0].1)
             ));
         }
+        dr.commits.reserve_exact(commits.len());
         for info in &commits {
             dr.commits.push(CommitReport {
                 original: info.id,

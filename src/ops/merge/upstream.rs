@@ -69,39 +69,56 @@ pub(super) fn drop_matching(
         memo.insert(id, print);
         Ok(print)
     };
-    // Upstream commits by fingerprint, in upstream order (the first one with the very same
-    // change is the one a skipped commit is reported as).
-    let mut upstream_prints: HashMap<Fingerprint, Vec<Oid>> = HashMap::new();
-    for id in upstream {
+    // Upstream commits by fingerprint, sorted by (fingerprint, upstream position): the first
+    // one with the very same change is the one a skipped commit is reported as. One flat list
+    // of (fingerprint, position), not a map of lists: later droids are checked against every
+    // commit landed before them in the run, and a list per commit made the run's memory grow
+    // by ~140 bytes per landed commit.
+    let mut upstream_prints: Vec<(Fingerprint, usize)> = Vec::new();
+    for (at, &id) in upstream.iter().enumerate() {
         if let Some(print) = print_of(id)? {
-            upstream_prints.entry(print).or_default().push(id);
+            upstream_prints.push((print, at));
         }
     }
+    upstream_prints.sort_unstable();
     let mut keep = Vec::with_capacity(commits.len());
     let mut skipped = Vec::new();
     for info in commits {
         let candidates = match print_of(info.id)? {
-            Some(print) => upstream_prints.get(&print),
-            None => None,
+            Some(print) => with_print(&upstream_prints, print),
+            None => &[],
         };
-        match candidates {
-            Some(candidates) => match same_change_in(repo, info.id, candidates)? {
-                Some(upstream) => skipped.push((info.id, upstream)),
-                None => keep.push(info),
-            },
+        let candidates = candidates.iter().map(|&(_, at)| upstream[at]);
+        match same_change_in(repo, info.id, candidates)? {
+            Some(upstream) => skipped.push((info.id, upstream)),
             None => keep.push(info),
         }
     }
     Ok((keep, skipped))
 }
 
+/// The entries of `sorted` with fingerprint `print`, in upstream order.
+fn with_print(sorted: &[(Fingerprint, usize)], print: Fingerprint) -> &[(Fingerprint, usize)] {
+    let start = sorted.partition_point(|&(p, _)| p < print);
+    let end = start + sorted[start..].partition_point(|&(p, _)| p == print);
+    &sorted[start..end]
+}
+
 /// The first of `candidates` (commits whose change set has the fingerprint of `commit`'s)
 /// that makes exactly `commit`'s change: a fingerprint only says where to look.
-fn same_change_in(repo: &Repo, commit: Oid, candidates: &[Oid]) -> Result<Option<Oid>> {
+fn same_change_in(
+    repo: &Repo,
+    commit: Oid,
+    candidates: impl Iterator<Item = Oid>,
+) -> Result<Option<Oid>> {
+    let mut candidates = candidates.peekable();
+    if candidates.peek().is_none() {
+        return Ok(None);
+    }
     let Some(mine) = repo.change_set(commit)? else {
         return Ok(None);
     };
-    for &candidate in candidates {
+    for candidate in candidates {
         if repo.change_set(candidate)?.as_ref() == Some(&mine) {
             return Ok(Some(candidate));
         }
@@ -167,5 +184,24 @@ mod tests {
         let (keep, skipped) = drop_matching(&repo, vec![two, one], info(again), &mut memo).unwrap();
         assert_eq!((keep.len(), skipped), (0, vec![(again, one)]));
         assert_eq!(memo.get(&again), memo.get(&one));
+    }
+
+    /// When several upstream commits make the same change, a skipped commit is reported as
+    /// the first of them in upstream order, wherever they sort among the fingerprints.
+    #[test]
+    fn a_change_made_upstream_twice_is_reported_as_the_first_one() {
+        let (_dir, repo, [one, two, again]) = commits();
+        let base = repo.commit_info(one).unwrap().parents[0];
+        let third = repo
+            .commit_files(Some(base), &[("f", Some(b"1\n"))], "one, a third time")
+            .unwrap();
+        let info = |c| vec![repo.commit_info(c).unwrap()];
+        for (upstream, first) in [(vec![two, again, one], again), (vec![one, two, again], one)] {
+            let mut memo = ChangeSets::new();
+            let (keep, skipped) = drop_matching(&repo, upstream, info(third), &mut memo).unwrap();
+            assert_eq!((keep.len(), skipped), (0, vec![(third, first)]));
+        }
+        assert_eq!(with_print(&[(1, 0), (2, 5), (2, 1), (3, 2)][..], 4), &[]);
+        assert_eq!(with_print(&[(1, 0), (2, 1), (2, 5), (3, 2)][..], 2), &[(2, 1), (2, 5)]);
     }
 }
