@@ -5,8 +5,10 @@
 # (10 droids x N commits, droids never spawned, every droid marked ready with `done`) prints
 # each contender's peak RSS (getrusage maxrss: the largest single process) and its anonymous
 # part (RssAnon sampled every 10 ms: heap and stacks; the rest is file-backed: the binary,
-# shared libraries and the mmapped pack files the run read). Then the growth per commit
-# between the smallest and the largest N, in bytes.
+# shared libraries and the mmapped pack files the run read). A third column is a memory
+# reference: ONE `git replay` over all the branches, which reads every commit in one process as
+# droidforge does (the loop spreads them over one process per droid). Then the growth per
+# commit between the smallest and the largest N, in bytes.
 #
 # The generated repo makes every droid commit add a file to the droid's own directory, so the
 # trees a commit touches grow with N too: the object caches (bounded in entries, not bytes)
@@ -39,7 +41,7 @@ fi
 
 echo "load: $(uptime)"
 echo "merge of $droids droids x N commits (droids never spawned), $files base files; median of $runs round(s) per N"
-printf '%6s %8s | %-26s | %-26s | %s\n' "N" "commits" "droidforge peak (anon) MB" "git loop peak (anon) MB" "droidforge / git peak"
+printf '%6s %8s | %-24s | %-24s | %-24s | %s\n' "N" "commits" "droidforge peak (anon)" "git loop peak (anon)" "git 1 process (anon)" "droidforge / git loop"
 rows=()
 for n in $commits_list; do
   out="$(RUNS="$runs" bash "$here/scripts/bench-merge.sh" --droids "$droids" --commits "$n" --files "$files" \
@@ -47,25 +49,29 @@ for n in $commits_list; do
   # Rows: "<label> wall cpu peak MB anon MB (rounds)"; the label is cut off first.
   df=$(echo "$out" | sed -n 's/^droidforge merge --phase 1 //p' | awk '{ print $3, $5; exit }')
   git=$(echo "$out" | sed -n 's/^git replay + update-ref loop //p' | awk '{ print $3, $5; exit }')
+  one=$(echo "$out" | sed -n 's/^git replay, all in one process //p' | awk '{ print $3, $5; exit }')
   total=$(echo "$out" | sed -n 's/^repo: generated, [0-9]* droids, \([0-9]*\) commits.*/\1/p')
-  if [ -z "$df" ] || [ -z "$git" ] || [ -z "$total" ]; then
+  if [ -z "$df" ] || [ -z "$git" ] || [ -z "$one" ] || [ -z "$total" ]; then
     echo "$out" >&2
     echo "bench-merge.sh printed no memory figures for N=$n" >&2
     exit 1
   fi
   read -r df_peak df_anon <<< "$df"
   read -r git_peak git_anon <<< "$git"
-  printf '%6s %8s | %12s (%9s) | %12s (%9s) | %.2fx\n' "$n" "$total" "$df_peak" "$df_anon" "$git_peak" "$git_anon" \
+  read -r one_peak one_anon <<< "$one"
+  printf '%6s %8s | %8s MB (%6s MB) | %8s MB (%6s MB) | %8s MB (%6s MB) | %.2fx\n' "$n" "$total" \
+    "$df_peak" "$df_anon" "$git_peak" "$git_anon" "$one_peak" "$one_anon" \
     "$(awk -v a="$df_peak" -v b="$git_peak" 'BEGIN { print (b > 0 ? a / b : 0) }')"
-  rows+=("$total $df_peak $df_anon $git_peak $git_anon")
+  rows+=("$total $df_peak $df_anon $git_peak $git_anon $one_peak $one_anon")
 done
 if [ "${#rows[@]}" -ge 2 ]; then
-  read -r c0 dp0 da0 gp0 ga0 <<< "${rows[0]}"
-  read -r c1 dp1 da1 gp1 ga1 <<< "${rows[${#rows[@]}-1]}"
+  read -r c0 dp0 da0 gp0 ga0 op0 oa0 <<< "${rows[0]}"
+  read -r c1 dp1 da1 gp1 ga1 op1 oa1 <<< "${rows[${#rows[@]}-1]}"
   awk -v c0="$c0" -v c1="$c1" -v dp0="$dp0" -v dp1="$dp1" -v da0="$da0" -v da1="$da1" \
-    -v gp0="$gp0" -v gp1="$gp1" -v ga0="$ga0" -v ga1="$ga1" 'BEGIN {
+    -v gp0="$gp0" -v gp1="$gp1" -v ga0="$ga0" -v ga1="$ga1" -v op0="$op0" -v op1="$op1" \
+    -v oa0="$oa0" -v oa1="$oa1" 'BEGIN {
       k = 1024 * 1024 / (c1 - c0)
-      printf "growth per commit from %d to %d commits: droidforge peak %.0f B (anon %.0f B), git loop peak %.0f B (anon %.0f B)\n",
-        c0, c1, (dp1 - dp0) * k, (da1 - da0) * k, (gp1 - gp0) * k, (ga1 - ga0) * k
+      printf "growth per commit from %d to %d commits: droidforge peak %.0f B (anon %.0f B), git loop peak %.0f B (anon %.0f B), git 1 process peak %.0f B (anon %.0f B)\n",
+        c0, c1, (dp1 - dp0) * k, (da1 - da0) * k, (gp1 - gp0) * k, (ga1 - ga0) * k, (op1 - op0) * k, (oa1 - oa0) * k
     }'
 fi

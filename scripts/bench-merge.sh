@@ -22,7 +22,10 @@
 #            peak itself (getrusage, as /usr/bin/time %M: the largest single process, git's
 #            included); the rest is file-backed (the binary, libraries, mmapped packs).
 #            scripts/bench-merge-memory.sh runs this for several --commits values; the sampler
-#            takes some CPU, so compare times from runs without --rss),
+#            takes some CPU, so compare times from runs without --rss), plus a memory reference:
+#            ONE `git replay --onto T0 T0..b1 T0..b2 ...` over every branch (the loop spreads
+#            the reading over one process per droid; this reads every commit in one process,
+#            as droidforge does; it stacks the branches instead of landing them one by one),
 #          --spawned (the droids' worktrees exist: `droidforge spawn --all` on every fresh copy,
 #          untimed, then every contender does what a git user would do to the worktrees too:
 #            git replay loop: per droid `git replay --onto` and `git -C <worktree> reset -q --keep
@@ -64,7 +67,7 @@ while [ $# -gt 0 ]; do
     --rss) rss_mode=1; shift ;;
     --gitgit) mode=gitgit; if [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; then bundle="$2"; shift; fi; shift ;;
     --repo) mode=repo; source_repo="$(cd "$2" && pwd)"; shift 2 ;;
-    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,41p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -220,6 +223,15 @@ for b in "$@"; do
 done
 git update-ref refs/heads/main "$tip" "$base"
 EOS
+# --rss: a memory reference, all branches in one `git replay` (results not applied).
+cat > "$work/replay1.sh" <<'EOS'
+set -e
+cd "$1"; shift
+base=$(git rev-parse main)
+ranges=""
+for b in "$@"; do ranges="$ranges $base..$b"; done
+git replay --onto "$base" $ranges > /dev/null
+EOS
 # --spawned: the branches are checked out in the droids' worktrees (and main perhaps in the
 # main one): `reset --keep` moves each branch with its index and files, keeping local edits.
 cat > "$work/replay-spawned.sh" <<'EOS'
@@ -306,6 +318,7 @@ contenders="replay droidforge"
 # (a build from before --no-sync-worktrees existed runs without that contender)
 if [ "$spawned" = 1 ] && "$bin" merge --help | grep -q -- --no-sync-worktrees; then contenders="$contenders nosync"; fi
 [ "$with_rebase" = 0 ] || contenders="$contenders rebase"
+[ "$rss_mode" = 0 ] || [ "$spawned" = 1 ] || contenders="$contenders replay1"
 declare -A wall cpu rss anon
 for name in $contenders; do wall[$name]=""; cpu[$name]=""; rss[$name]=""; anon[$name]=""; done
 set -- $contenders
@@ -318,7 +331,7 @@ for r in $(seq 1 "$runs"); do
   set -- "${@:2}" "$1" # rotate who goes first
 done
 med() { echo $1 | tr ' ' '\n' | grep . | median; }
-label() { case "$1" in rebase) echo "git rebase + ff loop";; replay) echo "git replay + update-ref loop";; droidforge) echo "droidforge merge --phase 1";; nosync) echo "droidforge --no-sync-worktrees";; esac; }
+label() { case "$1" in rebase) echo "git rebase + ff loop";; replay1) echo "git replay, all in one process";; replay) echo "git replay + update-ref loop";; droidforge) echo "droidforge merge --phase 1";; nosync) echo "droidforge --no-sync-worktrees";; esac; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 if [ "$rss_mode" = 0 ]; then
   printf '%-30s %8s %8s %10s   %s\n' "" "wall(s)" "cpu(s)" "peak RSS" "(all rounds: wall)"
@@ -336,7 +349,7 @@ for name in $contenders; do
 done
 rp_w=$(med "${wall[replay]}"); rp_c=$(med "${cpu[replay]}")
 for name in $contenders; do
-  [ "$name" = replay ] && continue
+  case "$name" in replay|replay1) continue ;; esac
   awk -v w="$(med "${wall[$name]}")" -v c="$(med "${cpu[$name]}")" -v rw="$rp_w" -v rc="$rp_c" -v l="$(label $name)" \
     'BEGIN { printf "ratio %s / git replay loop: wall %.2fx, cpu %.2fx\n", l, (rw > 0 ? w / rw : 0), (rc > 0 ? c / rc : 0) }'
 done

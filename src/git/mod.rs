@@ -93,6 +93,11 @@ pub struct CommitInfo {
 /// directories a commit touches), and a tree read from a loose object costs an inflate.
 const OBJECT_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
+/// The most memory the delta-base cache of a long run's handle holds ([`Repo::with_slot_cache`]).
+/// 10 droids x 1,000 commits, each adding to its droid's directory, replay in the same number
+/// of instructions with 512 KiB as with gix's 96 MB (callgrind, 34.9 G vs 35.1 G).
+const PACK_CACHE_BYTES: usize = 1024 * 1024;
+
 /// An open repository, discovered from a directory that may be the main worktree or any
 /// linked (droid) worktree.
 pub struct Repo {
@@ -489,11 +494,18 @@ impl Repo {
 
     /// This handle with a small cache of decoded objects in fixed, reused slots instead of
     /// gix's (see [`object_cache`]): for a long run that reads the same few trees again and
-    /// again, whose memory must not grow with the work it does.
+    /// again, whose memory must not grow with the work it does. Its cache of delta bases (gix
+    /// keeps 64 decoded pack entries, up to 96 MB) is bounded in bytes too: 64 entries grow
+    /// with the trees, and trees grow with the directories a run's commits keep adding to.
     pub fn with_slot_cache(mut self) -> Repo {
         self.git
             .objects
             .set_object_cache(|| Box::new(object_cache::SlotCache::default()));
+        self.git.objects.set_pack_cache(|| {
+            Box::new(gix::odb::pack::cache::lru::StaticLinkedList::<64>::new(
+                PACK_CACHE_BYTES,
+            ))
+        });
         self
     }
 

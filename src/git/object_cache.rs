@@ -8,7 +8,10 @@
 //! fragment the heap, and the process's memory grew with the number of commits replayed (3x
 //! that of no cache at all at 10 x 2,000 commits) although the cache itself is bounded. Here
 //! every slot keeps its buffer, so after the first few objects a put copies bytes and allocates
-//! nothing, and the memory is bounded by `SLOTS x MAX_OBJECT`.
+//! nothing. The buffers together stay within `BUDGET` bytes: the trees a run re-reads grow with
+//! the directories its commits touch (a droid adding a file per commit to one directory makes
+//! that directory's tree grow with the commits), and 32 of the largest would make the memory
+//! grow with them; over the budget, the least recently used slots give their buffers back.
 
 use gix::odb::pack::cache::Object;
 
@@ -18,6 +21,8 @@ use super::Oid;
 const SLOTS: usize = 32;
 /// Larger objects are not kept (a slot's buffer never grows beyond this).
 const MAX_OBJECT: usize = 256 * 1024;
+/// The most the slots' buffers hold together (their capacities), in bytes.
+const BUDGET: usize = 2 * 1024 * 1024;
 
 struct Slot {
     id: Oid,
@@ -66,6 +71,7 @@ impl Object for SlotCache {
         slot.data.clear();
         slot.data.extend_from_slice(data);
         slot.used = self.clock;
+        self.trim(id);
     }
 
     fn get(&mut self, id: &Oid, out: &mut Vec<u8>) -> Option<gix::objs::Kind> {
@@ -75,6 +81,27 @@ impl Object for SlotCache {
         out.clear();
         out.extend_from_slice(&slot.data);
         Some(slot.kind)
+    }
+}
+
+impl SlotCache {
+    /// Drop the least recently used slots (never `keep`, the object just put) while the
+    /// buffers hold more than [`BUDGET`].
+    fn trim(&mut self, keep: Oid) {
+        let mut total: usize = self.slots.iter().map(|s| s.data.capacity()).sum();
+        while total > BUDGET {
+            let Some((i, _)) = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.id != keep)
+                .min_by_key(|(_, s)| s.used)
+            else {
+                return;
+            };
+            total -= self.slots[i].data.capacity();
+            self.slots.swap_remove(i);
+        }
     }
 }
 
@@ -109,5 +136,30 @@ mod tests {
         assert_eq!(out, b"newer");
         cache.put(id(201), gix::objs::Kind::Blob, &vec![1; MAX_OBJECT + 1]);
         assert_eq!(cache.get(&id(201), &mut out), None);
+    }
+
+    /// Large objects (a directory's tree that grew with the commits) do not fill all 32
+    /// slots: the buffers stay within the byte budget, the least recently used going first,
+    /// and what is kept still answers with its own bytes.
+    #[test]
+    fn the_slot_cache_stays_within_its_byte_budget() {
+        let mut cache = SlotCache::default();
+        let mut out = Vec::new();
+        let big = 200 * 1024;
+        for n in 0..SLOTS as u8 {
+            cache.put(id(n), gix::objs::Kind::Tree, &vec![n; big]);
+            let held: usize = cache.slots.iter().map(|s| s.data.capacity()).sum();
+            assert!(held <= BUDGET, "{held} bytes held after {n}");
+        }
+        assert!(cache.slots.len() < SLOTS);
+        let last = SLOTS as u8 - 1;
+        assert_eq!(cache.get(&id(last), &mut out), Some(gix::objs::Kind::Tree));
+        assert_eq!(out, vec![last; big]);
+        assert_eq!(cache.get(&id(0), &mut out), None, "the oldest went first");
+        // Small objects fill the slots again.
+        for n in 100..100 + SLOTS as u8 {
+            cache.put(id(n), gix::objs::Kind::Blob, &[n; 10]);
+        }
+        assert_eq!(cache.slots.len(), SLOTS);
     }
 }

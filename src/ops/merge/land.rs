@@ -153,7 +153,11 @@ pub(super) fn finish(ws: &Workspace, journal: &mut MergeJournal) -> Result<Vec<S
     let report = &mut journal.report;
     let had = report.notes.len();
     report.notes.extend(notes.iter().cloned());
-    let _ = write_json_atomic(&ws.state.merge_report_path(&report.merge_id), &*report, true);
+    let _ = write_json_atomic(
+        &ws.state.merge_report_path(&report.merge_id),
+        &*report,
+        true,
+    );
     report.notes.truncate(had);
     record_landing(ws, journal)?;
     Ok(notes)

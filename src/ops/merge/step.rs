@@ -424,9 +424,13 @@ impl Run<'_> {
                     let mut chains = self.chains.lock().unwrap_or_else(|e| e.into_inner());
                     chains.insert(tip, (at.tip, chain));
                 }
+                // The original's entry moves to its replayed commit: later droids compare
+                // against the replayed ones only, so the memo keeps one entry per commit, not
+                // two (a droid decided again, after a speculative verification failed before
+                // it, diffs its commits again).
                 let mut memo = self.change_sets.lock().unwrap_or_else(|e| e.into_inner());
                 for (original, new) in same_change {
-                    if let Some(known) = memo.get(&original).cloned() {
+                    if let Some(known) = memo.remove(&original) {
                         memo.insert(new, known);
                     }
                 }

@@ -121,6 +121,45 @@ fn a_merge_lands_through_the_library_and_git_agrees() {
     assert!(events.last().unwrap().starts_with("Landing"), "{events:?}");
 }
 
+/// The landing moves the report into its journal and back instead of copying it, and writes
+/// the per-merge record with the follow-up notes added for the write only: the record is the
+/// report with those notes, and each note is in the returned report once.
+#[test]
+fn the_merge_record_is_the_report_with_its_follow_up_notes_once() {
+    let (_tmp, root, ready) = forge_with_ready_droid();
+    // An untracked file where the merge writes one: the main checkout is left alone, with a
+    // note saying so.
+    write(&root, "core/lib.rs", "mine\n");
+    let ws = workspace(&root);
+    let events = std::cell::RefCell::new(Vec::new());
+    let report = merge_core(&ws, &events).unwrap();
+    assert!(report.landed);
+    let record: MergeReport = serde_json::from_slice(
+        &std::fs::read(ws.state.merge_report_path(&report.merge_id)).unwrap(),
+    )
+    .unwrap();
+    let follow_up: Vec<&String> = record
+        .notes
+        .iter()
+        .filter(|n| n.contains("core/lib.rs"))
+        .collect();
+    assert_eq!(follow_up.len(), 1, "{:?}", record.notes);
+    assert_eq!(
+        report.notes.iter().filter(|n| *n == follow_up[0]).count(),
+        1,
+        "{:?}",
+        report.notes
+    );
+    assert_eq!(record.notes[..], report.notes[..record.notes.len()]);
+    let mut without_later_notes = report.clone();
+    without_later_notes.notes.truncate(record.notes.len());
+    assert_eq!(record, without_later_notes);
+    let core = record.droid("core").unwrap();
+    assert_eq!(core.ready.map(|r| r.to_string()), Some(ready));
+    assert_eq!(core.commits.len(), 1);
+    assert_eq!(core.commits[0].summary, "core: work");
+}
+
 #[test]
 fn a_merge_that_died_before_the_ref_update_is_continued() {
     let (_tmp, root, _) = forge_with_ready_droid();

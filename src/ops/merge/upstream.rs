@@ -202,6 +202,9 @@ mod tests {
             assert_eq!((keep.len(), skipped), (0, vec![(third, first)]));
         }
         assert_eq!(with_print(&[(1, 0), (2, 5), (2, 1), (3, 2)][..], 4), &[]);
-        assert_eq!(with_print(&[(1, 0), (2, 1), (2, 5), (3, 2)][..], 2), &[(2, 1), (2, 5)]);
+        assert_eq!(
+            with_print(&[(1, 0), (2, 1), (2, 5), (3, 2)][..], 2),
+            &[(2, 1), (2, 5)]
+        );
     }
 }
