@@ -224,7 +224,8 @@ impl Store {
     }
 
     /// [`update`](Self::update) without fsyncing the new file (see
-    /// [`crate::util::safe_fs::write_atomic_unsynced`]): for records that only repeat what git holds, unsynced too.
+    /// [`crate::util::safe_fs::write_atomic_unsynced`]): for records that only repeat what
+    /// git holds, unsynced too.
     pub fn update_unsynced<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T> {
         self.update_with(f, false)
     }
