@@ -34,12 +34,14 @@
 # move their worktrees into $work/trash (`mv` + `git worktree prune`, emptied only at exit),
 # and before each contender the script waits until droidforge's detached sweep has emptied
 # its trash (the sweep's time is printed separately: it is off the user's time, but it is
-# real disk work). Measured on 30 Nov 2026 (20,000 small files, load 1.3-3.5): the slowdown
-# after an `rm -rf` of 20,000 files did not wear off within 60 s and also hit other
-# directories (global, not per parent directory), and the same slowdown came with no delete
-# at all while other jobs wrote to the disk; a quiet disk 120 s after the last delete was
-# back to fresh speed. So no settle time is waited by default (it would not restore a fresh
-# disk on a busy machine); SETTLE=N sleeps N s before EACH contender alike.
+# real disk work). Measured on 30 Nov 2026, creating 20,000 small files (fresh: 1.1-1.2 s):
+# right after an `rm -rf` of 20,000 files 6.6-18.3 s; after waiting 30 s 9.1 s, 60 s 7.9-9.7 s,
+# 120 s 5.2 s; in another parent directory as slow as in the same one (the effect is global);
+# and 1.6-8.1 s with no delete of ours for 120 s while other jobs used the disk. A settle time
+# that restores a fresh disk would be minutes per contender, and other jobs undo it anyway: by
+# default none is waited (the numbers are then those of a disk that other work keeps busy, as
+# in real use); SETTLE=N sleeps N s before EACH contender alike, for a quiet machine. The
+# by-hand trash is deleted at exit.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -54,7 +56,7 @@ while [ $# -gt 0 ]; do
     --runs) runs="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
     --bin) bin="$2"; shift 2 ;;
-    -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,44p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
