@@ -28,20 +28,18 @@
 # Between contenders the repository is reset (refs and droidforge's state restored from a
 # snapshot), not copied: a 20,000-file copy per contender would dominate the run.
 #
-# Hygiene: on this machine's disk (ext4 mounted with `discard`, shared with other jobs),
-# creating files while many files are being or were just deleted costs several times more
-# for every tool, so no contender deletes a checkout during the run: the by-hand contenders
-# move their worktrees into $work/trash (`mv` + `git worktree prune`, emptied only at exit),
-# and before each contender the script waits until droidforge's detached sweep has emptied
-# its trash (the sweep's time is printed separately: it is off the user's time, but it is
-# real disk work). Measured on 30 Nov 2026, creating 20,000 small files (fresh: 1.1-1.2 s):
-# right after an `rm -rf` of 20,000 files 6.6-18.3 s; after waiting 30 s 9.1 s, 60 s 7.9-9.7 s,
-# 120 s 5.2 s; in another parent directory as slow as in the same one (the effect is global);
-# and 1.6-8.1 s with no delete of ours for 120 s while other jobs used the disk. A settle time
-# that restores a fresh disk would be minutes per contender, and other jobs undo it anyway: by
-# default none is waited (the numbers are then those of a disk that other work keeps busy, as
-# in real use); SETTLE=N sleeps N s before EACH contender alike, for a quiet machine. The
-# by-hand trash is deleted at exit.
+# Hygiene: NO CONTENDER DELETES FILES DURING THE RUN. This machine's disk is ext4 without a
+# journal, where creating a file skips every inode freed less than 60 s ago (360 s while its
+# inode table block is still dirty) at the cost of a buffer-cache lookup each (`perf`: 65% of
+# a scratch checkout's time in the kernel's `recently_deleted` right after 20,000 files were
+# deleted), so whoever creates files after a big delete pays for it: 20,000 small files took
+# 1.1-1.2 s fresh, 6.6-18.3 s right after an `rm -rf` of 20,000, 9.1 s 30 s later, 7.9-9.7 s
+# 60 s later, in any directory (measured 30 Nov 2026, other jobs also deleting). So the
+# by-hand contenders move their worktrees into $work/trash (`mv` + `git worktree prune`), and
+# droidforge's trash (where a run moves its scratch worktrees, see docs/merge.md) is moved
+# there too while the script holds the trash lock its detached sweep waits for, so that sweep
+# finds nothing to delete. $work/trash is deleted at exit. SETTLE=N runs `sync` and sleeps N s
+# before EACH contender alike (N >= 60 lets other jobs' deletes wear off).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -56,7 +54,7 @@ while [ $# -gt 0 ]; do
     --runs) runs="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
     --bin) bin="$2"; shift 2 ;;
-    -h|--help) sed -n '2,44p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -176,43 +174,38 @@ EOS
 
 mkdir -p "$work/trash"
 
-# Wait until droidforge's detached sweep has emptied the trash of the repo at $1 (a guard of
-# 10 minutes against a sweep that never ends, not a timing threshold).
-wait_sweep() {
-  local i=0
-  while [ -n "$(ls -A "$1/.git/droidforge/trash" 2>/dev/null)" ]; do
-    i=$((i + 1)); [ "$i" -lt 6000 ] || { echo "the sweep never emptied $1/.git/droidforge/trash" >&2; exit 1; }
-    sleep 0.1
-  done
-}
-
-# One contender on the repo at $1: prints its wall time in seconds, then (droidforge) the
-# time its detached sweep took after the command returned.
+# One contender on the repo at $1: prints its wall time in seconds.
 measure() {
-  local dir="$1" name="$2" cmd="$3" t0 t1 t2
-  wait_sweep "$dir"
-  [ "${SETTLE:-0}" = 0 ] || sleep "$SETTLE"
+  local dir="$1" name="$2" cmd="$3" t0 t1
+  [ "${SETTLE:-0}" = 0 ] || { sync; sleep "$SETTLE"; }
   reset_repo "$dir"
+  # droidforge's detached sweep waits for the trash lock, held here until the trash is moved
+  # aside (then the sweep finds nothing to delete); fd 8 is closed for droidforge itself, so
+  # neither it nor its sweep inherits the lock.
+  exec 8>"$dir/.git/droidforge/trash.lock"
+  flock 8
   t0=$(date +%s%N)
   case "$name" in
     df*) local k="${name#df}"
-      "$bin" -C "$dir" -q merge --phase 1 --verify "$cmd" --verify-jobs "$k" >/dev/null ;;
+      "$bin" -C "$dir" -q merge --phase 1 --verify "$cmd" --verify-jobs "$k" >/dev/null 8>&- ;;
     hand*) local k="${name#hand}"
-      bash "$work/byhand.sh" "$dir" "$k" "$cmd" "$work/trash" $(seq -f 'droidforge/droid%g' 1 "$droids") ;;
+      bash "$work/byhand.sh" "$dir" "$k" "$cmd" "$work/trash" $(seq -f 'droidforge/droid%g' 1 "$droids") 8>&- ;;
     warm*)
-      bash "$work/byhand-warm.sh" "$dir" "$dir.kept" "$cmd" $(seq -f 'droidforge/droid%g' 1 "$droids") ;;
+      bash "$work/byhand-warm.sh" "$dir" "$dir.kept" "$cmd" $(seq -f 'droidforge/droid%g' 1 "$droids") 8>&- ;;
     floor)
-      bash "$work/floor.sh" "$dir" "$work/trash" ;;
+      bash "$work/floor.sh" "$dir" "$work/trash" 8>&- ;;
   esac
   t1=$(date +%s%N)
-  wait_sweep "$dir"
-  t2=$(date +%s%N)
+  if [ -e "$dir/.git/droidforge/trash" ]; then
+    mv "$dir/.git/droidforge/trash" "$(mktemp -d "$work/trash/df.XXXXXX")/"
+  fi
+  exec 8>&-
   # Every droid landed (the floor lands nothing), and no scratch worktree is left behind.
   local landed
   landed=$(git -C "$dir" ls-tree -d --name-only main | grep -c '^droid' || true)
   [ "$name" = floor ] || [ "$landed" = "$droids" ] || { echo "$name: $landed of $droids droids landed" >&2; exit 1; }
   [ "$(git -C "$dir" worktree list | wc -l)" = "$(cat "$dir.worktrees")" ] || { echo "$name left a worktree behind" >&2; git -C "$dir" worktree list >&2; exit 1; }
-  awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "%.3f %.3f\n", (b - a) / 1e9, (c - b) / 1e9 }'
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", (b - a) / 1e9 }'
 }
 
 label() {
@@ -235,23 +228,19 @@ scenario() {
   [ "$pool" -gt 0 ] && warm="warm: pool = $pool, refreshed at setup"
   echo "($title) $droids droids, $(git -C "$dir" ls-files | wc -l) files, --verify '$cmd', $warm; median of $runs rounds (setup $(( $(date +%s) - t0 ))s)"
   echo "load: $(uptime)"
-  declare -A wall sweep
+  declare -A wall
   local name r w
-  for name in "$@"; do wall[$name]=""; sweep[$name]=""; done
+  for name in "$@"; do wall[$name]=""; done
   local order=("$@")
   for r in $(seq 1 "$runs"); do
     for name in "${order[@]}"; do
       w=$(measure "$dir" "$name" "$cmd")
-      wall[$name]="${wall[$name]} ${w% *}"
-      sweep[$name]="${sweep[$name]} ${w#* }"
+      wall[$name]="${wall[$name]} $w"
     done
     order=("${order[@]:1}" "${order[0]}") # rotate who goes first
   done
   for name in "$@"; do
     printf '  %-48s %7s s   (all: %s)\n' "$(label "$name")" "$(med "${wall[$name]}")" "${wall[$name]# }"
-    case "$name" in df*)
-      printf '  %-48s %7s s   (all: %s)\n' "  then its detached sweep (not waited for)" "$(med "${sweep[$name]}")" "${sweep[$name]# }" ;;
-    esac
   done
   local rw other
   rw=$(med "${wall[$ref]}")
