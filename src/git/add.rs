@@ -174,9 +174,12 @@ fn check_out(
     if opts.thread_limit.is_none() {
         opts.thread_limit = Some(checkout_threads(index.entries().len(), threads));
     }
-    let objects = repo
-        .objects
-        .clone()
+    // Without the decoded-object cache droidforge gives its own handles: every blob is read
+    // once, and copying each into the cache would only cost (the worktree's own repository,
+    // when it is opened, has none either).
+    let mut objects = repo.objects.clone();
+    objects.unset_object_cache();
+    let objects = objects
         .into_arc()
         .context("cannot share the object database")?;
     gix::worktree::state::checkout(
