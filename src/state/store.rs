@@ -290,63 +290,40 @@ mod tests {
     /// the earlier state.
     #[test]
     fn an_update_after_a_read_keeps_what_changed_in_between() {
+        let count = |store: &Store, key: &str| store.read().unwrap().counters.get(key).copied();
+        let set = |key: &str, value: u64| {
+            let key = key.to_owned();
+            move |s: &mut State| {
+                s.counters.insert(key, value);
+            }
+        };
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::new(tmp.path().to_owned());
-        store
-            .update(|s| {
-                s.counters.insert("a".into(), 1);
-            })
-            .unwrap();
+        store.update(set("a", 1)).unwrap();
 
+        // Unchanged in between.
         let seen = store.read_seen().unwrap();
-        store
-            .update_unsynced_after(seen, |s| {
-                s.counters.insert("b".into(), 2);
-            })
-            .unwrap();
-        let state = store.read().unwrap();
-        assert_eq!(state.counters.get("a"), Some(&1));
-        assert_eq!(state.counters.get("b"), Some(&2));
+        store.update_unsynced_after(seen, set("b", 2)).unwrap();
+        assert_eq!((count(&store, "a"), count(&store, "b")), (Some(1), Some(2)));
 
+        // Changed in between.
         let seen = store.read_seen().unwrap();
-        store
-            .update(|s| {
-                s.counters.insert("c".into(), 3);
-            })
-            .unwrap();
-        store
-            .update_unsynced_after(seen, |s| {
-                s.counters.insert("d".into(), 4);
-            })
-            .unwrap();
-        let state = store.read().unwrap();
-        assert_eq!(
-            state.counters.get("c"),
-            Some(&3),
-            "a change in between was lost"
-        );
-        assert_eq!(state.counters.get("d"), Some(&4));
+        store.update(set("c", 3)).unwrap();
+        store.update_unsynced_after(seen, set("d", 4)).unwrap();
+        assert_eq!(count(&store, "c"), Some(3), "a change in between was lost");
+        assert_eq!(count(&store, "d"), Some(4));
 
         // No file when read, one written in between.
         let empty = tempfile::tempdir().unwrap();
         let store = Store::new(empty.path().to_owned());
         let seen = store.read_seen().unwrap();
-        store
-            .update(|s| {
-                s.counters.insert("e".into(), 5);
-            })
-            .unwrap();
-        store
-            .update_unsynced_after(seen, |s| {
-                s.counters.insert("f".into(), 6);
-            })
-            .unwrap();
-        let state = store.read().unwrap();
+        store.update(set("e", 5)).unwrap();
+        store.update_unsynced_after(seen, set("f", 6)).unwrap();
         assert_eq!(
-            state.counters.get("e"),
-            Some(&5),
+            count(&store, "e"),
+            Some(5),
             "a file written in between was lost"
         );
-        assert_eq!(state.counters.get("f"), Some(&6));
+        assert_eq!(count(&store, "f"), Some(6));
     }
 }
