@@ -21,6 +21,7 @@ pub mod remote;
 mod replay;
 mod reuse;
 mod scratch;
+mod scratch_move;
 pub mod serde_hex;
 mod short;
 mod sparse;

@@ -4,14 +4,12 @@
 //! in it (changed tracked files, untracked and ignored files) is undone, so each verification
 //! sees exactly its candidate's tree, as in a fresh checkout.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use gix::bstr::BString;
-
-use super::{CheckoutUpdate, Oid, Repo};
+use super::scratch_move::index_checksum;
+use super::{Oid, Repo};
 use crate::error::{Context, Error, Result};
 
 impl Repo {
@@ -111,6 +109,22 @@ struct Slot {
     borrowed: bool,
     /// Leased at least once.
     used: bool,
+    /// The checksum of the index this run last left in the checkout (see [`IndexRecord`]).
+    index: IndexRecord,
+}
+
+/// The trailing checksum of the index file a scratch checkout had when this process last
+/// made or moved it; `None` when unknown. Shared by the slot and its lease or maker (which
+/// run on worker threads). While the index is byte-identical to it, the index still matches
+/// the checkout's HEAD, so the next move skips comparing the whole tree of HEAD with the index.
+type IndexRecord = Arc<Mutex<Option<Oid>>>;
+
+fn recorded(record: &IndexRecord) -> Option<Oid> {
+    *record.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn record(record: &IndexRecord, checksum: Option<Oid>) {
+    *record.lock().unwrap_or_else(|e| e.into_inner()) = checksum;
 }
 
 /// Up to `max` scratch checkouts for one merge run's verifications, removed when the pool is
@@ -153,8 +167,10 @@ struct Shared {
 }
 
 impl Shared {
-    /// Make the checkout at `dir` afresh at `to` (whatever was there is removed first).
-    fn make(&self, dir: &Path, to: Oid) -> Result<()> {
+    /// Make the checkout at `dir` afresh at `to` (whatever was there is removed first), and
+    /// note the checksum of the index it was made with in `index`.
+    fn make(&self, dir: &Path, to: Oid, index: &IndexRecord) -> Result<()> {
+        record(index, None);
         let _one_at_a_time = match self.in_memory {
             true => None,
             false => Some(self.registration.lock().unwrap_or_else(|e| e.into_inner())),
@@ -179,8 +195,10 @@ impl Shared {
                     self.repo.add_detached_worktree_until(dir, to, &self.cancel)
                 })
         };
-        if made.is_err() {
-            discard(&self.repo, dir, self.in_memory, self.trash.as_deref());
+        match made {
+            Ok(()) if !self.in_memory => record(index, index_checksum(dir)),
+            Ok(()) => {}
+            Err(_) => discard(&self.repo, dir, self.in_memory, self.trash.as_deref()),
         }
         made
     }
@@ -194,6 +212,7 @@ pub struct ScratchLease {
     from: Option<Oid>,
     to: Oid,
     clean: bool,
+    index: IndexRecord,
     shared: Shared,
 }
 
@@ -209,13 +228,16 @@ impl ScratchLease {
         if self.clean && self.from == Some(self.to) {
             return Ok(());
         }
+        let known = recorded(&self.index);
+        record(&self.index, None);
         if !self.shared.in_memory
             && let Some(from) = self.from
-            && Repo::move_scratch(&self.dir, from, self.to, !self.clean).is_ok()
+            && let Ok(left) = Repo::move_scratch(&self.dir, from, self.to, !self.clean, known)
         {
+            record(&self.index, left);
             return Ok(());
         }
-        self.shared.make(&self.dir, self.to)
+        self.shared.make(&self.dir, self.to, &self.index)
     }
 }
 
@@ -225,12 +247,13 @@ pub struct ScratchMaker {
     pub slot: usize,
     dir: PathBuf,
     to: Oid,
+    index: IndexRecord,
     shared: Shared,
 }
 
 impl ScratchMaker {
     pub fn make(&self) -> Result<()> {
-        self.shared.make(&self.dir, self.to)
+        self.shared.make(&self.dir, self.to, &self.index)
     }
 }
 
@@ -285,6 +308,7 @@ impl ScratchPool {
                 clean: false,
                 borrowed: true,
                 used: false,
+                index: IndexRecord::default(),
             });
         }
     }
@@ -307,6 +331,7 @@ impl ScratchPool {
             from: s.at,
             to: commit,
             clean: s.clean,
+            index: s.index.clone(),
             shared,
         };
         (s.at, s.state, s.clean, s.used) = (Some(commit), SlotState::Busy, false, true);
@@ -334,11 +359,13 @@ impl ScratchPool {
             clean: false,
             borrowed: false,
             used: false,
+            index: IndexRecord::default(),
         });
         ScratchMaker {
             slot: self.slots.len() - 1,
             dir,
             to: commit,
+            index: self.slots[self.slots.len() - 1].index.clone(),
             shared: self.shared(repo),
         }
     }
@@ -477,83 +504,4 @@ pub fn catch_interrupts() -> InterruptGuard {
 /// Did a termination signal arrive while an [`InterruptGuard`] was alive?
 pub fn interrupted() -> bool {
     gix::interrupt::is_triggered()
-}
-
-impl Repo {
-    /// Move the scratch checkout at `dir` from commit `from` to `to`: undo what the last
-    /// verification did (tracked files it changed or deleted are rewritten, untracked and
-    /// ignored files are removed), then write only the paths that differ between the two
-    /// trees and point its HEAD at `to`. An error leaves the checkout unusable (the pool
-    /// replaces it); so does anything a plain cleanup cannot undo (a moved HEAD, a changed index).
-    /// `used: false` says nothing ran in the checkout since it was made (nothing to undo: the
-    /// status scan of the whole tree is skipped).
-    pub fn move_scratch(dir: &Path, from: Oid, to: Oid, used: bool) -> Result<()> {
-        let repo = gix::open(dir)
-            .with_context(|| format!("cannot open the scratch checkout `{}`", dir.display()))?;
-        let head = repo.head_id().ok().map(|id| id.detach());
-        if head != Some(from) {
-            return Err(Error::failure(format!(
-                "the HEAD of the scratch checkout `{}` moved",
-                dir.display()
-            )));
-        }
-        let mut rewrite: BTreeSet<BString> = BTreeSet::new();
-        let mut junk: Vec<BString> = Vec::new();
-        if used {
-            scan_leftovers(&repo, &mut rewrite, &mut junk)?;
-        }
-        let workdir = super::absolute(dir);
-        for path in junk.iter().chain(&rewrite) {
-            let rel = gix::path::from_bstr(gix::bstr::ByteSlice::as_bstr(path.as_slice()))
-                .map_err(|e| {
-                    Error::failure(format!("`{path}` is not a valid path")).with_source(e)
-                })?;
-            if rel
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-            {
-                return Err(Error::failure(format!("`{path}` is not a plain path")));
-            }
-            crate::util::safe_fs::remove_all(&workdir.join(rel))?;
-        }
-        CheckoutUpdate::for_scratch(repo, from, to, &rewrite)?.apply()?;
-        Repo::open(&workdir)?.set_ref("HEAD", to, super::Expect::Any, "droidforge: verify")
-    }
-}
-
-/// What the last verification left in the scratch checkout `repo`: tracked paths that differ
-/// from the index (to `rewrite`) and untracked or ignored files and directories (to `junk`).
-/// A changed index is an error: a plain cleanup cannot undo it.
-fn scan_leftovers(
-    repo: &gix::Repository,
-    rewrite: &mut BTreeSet<BString>,
-    junk: &mut Vec<BString>,
-) -> Result<()> {
-    let iter = repo
-        .status(gix::progress::Discard)
-        .context("cannot compute status")?
-        .untracked_files(gix::status::UntrackedFiles::Collapsed)
-        .dirwalk_options(|o| o.emit_ignored(Some(gix::dir::walk::EmissionMode::CollapseDirectory)))
-        .into_iter(None)
-        .context("cannot compute the status of the scratch checkout")?;
-    for item in iter {
-        use gix::status::index_worktree::Item as Wt;
-        match item.context("cannot compute the status of the scratch checkout")? {
-            gix::status::Item::IndexWorktree(Wt::DirectoryContents { entry, .. }) => {
-                if matches!(
-                    entry.status,
-                    gix::dir::entry::Status::Untracked | gix::dir::entry::Status::Ignored(_)
-                ) {
-                    junk.push(entry.rela_path);
-                }
-            }
-            gix::status::Item::IndexWorktree(item) => {
-                rewrite.insert(item.rela_path().to_owned());
-            }
-            gix::status::Item::TreeIndex(_) => {
-                return Err(Error::failure("the index of the scratch checkout changed"));
-            }
-        }
-    }
-    Ok(())
 }

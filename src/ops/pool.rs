@@ -418,7 +418,7 @@ pub fn borrow(ws: &Workspace, max: usize) -> Vec<Borrowed> {
 /// ran in it since it was last cleaned up and moved, so there is nothing to scan for). An entry
 /// that cannot be brought back clean is dropped; `pool refresh` adds a new one.
 pub fn give_back(ws: &Workspace, path: &Path, head: Option<Oid>, clean: bool, tip: Oid) {
-    let back = head.is_some_and(|head| Repo::move_scratch(path, head, tip, !clean).is_ok());
+    let back = head.is_some_and(|head| Repo::move_scratch(path, head, tip, !clean, None).is_ok());
     if !back {
         let _ = ws.repo.remove_worktree(path, true);
     }

@@ -343,6 +343,36 @@ fn a_reused_scratch_checkout_shows_each_verification_only_its_candidate() {
     repo.assert_fsck();
 }
 
+/// A verification that changes the index (stages a new file and a change to a tracked one,
+/// unstages another) leaves what a cleanup of the files cannot undo: the next candidate must
+/// not see any of it. A reused checkout compares only the files with the index while the index
+/// is the one the last move wrote; a changed index must still be noticed (the checkout is then
+/// made afresh), so each verification sees a clean status at its own candidate.
+#[test]
+fn a_verification_that_changes_the_index_is_not_seen_by_the_next_one() {
+    let repo = three_ready_droids("", &[("keep.txt", "keep\n")]);
+    let worktrees = repo.git(&["worktree", "list"]).lines().count();
+    let log = repo.path("../seen");
+    let check = format!(
+        "test -z \"$(git status --porcelain --ignored)\" && test ! -e staged.txt \
+         && echo \"$(git rev-parse HEAD)\" >> '{}' \
+         && echo junk > staged.txt && echo more >> keep.txt && git add staged.txt keep.txt \
+         && git rm -q --cached INTERFACES.md",
+        log.display()
+    );
+    let (out, report) = merge_json(&repo, &["--phase", "1", "--verify", &check]);
+    assert_eq!(out.status.code(), Some(0), "{report:#}\n{}", stderr(&out));
+    let seen = std::fs::read_to_string(&log).unwrap();
+    let tips: Vec<&str> = seen.lines().collect();
+    let expected: Vec<&str> = ["a", "b", "c"]
+        .iter()
+        .map(|d| droid_entry(&report, d)["tip"].as_str().unwrap())
+        .collect();
+    assert_eq!(tips, expected, "{seen}");
+    assert_eq!(repo.git(&["worktree", "list"]).lines().count(), worktrees);
+    repo.assert_fsck();
+}
+
 /// With a warm pool (`[forge] pool = 1`) the verifications run in the pool's worktree, a full
 /// checkout already, instead of a scratch worktree checked out for the run; afterwards it is
 /// back in the pool: clean (what the verifications left is gone), detached at the tip the run
