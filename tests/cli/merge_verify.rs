@@ -389,16 +389,7 @@ fn verification_borrows_the_warm_pool_worktree_and_gives_it_back_clean_at_the_ti
             .collect();
     assert_eq!(entries.len(), 1, "{entries:?}");
     let entry = &entries[0];
-    let paths = || {
-        let list = repo.git(&["worktree", "list", "--porcelain"]);
-        let paths: Vec<String> = list
-            .lines()
-            .filter(|l| l.starts_with("worktree "))
-            .map(str::to_owned)
-            .collect();
-        paths
-    };
-    let worktrees = paths();
+    let worktrees = registered_worktrees(&repo);
     let log = repo.path("../seen");
     let check = format!(
         "echo \"$(pwd -P) $(git rev-parse HEAD)\" >> '{}' && echo junk > untracked.txt \
@@ -414,7 +405,7 @@ fn verification_borrows_the_warm_pool_worktree_and_gives_it_back_clean_at_the_ti
         assert_eq!(std::path::Path::new(lines[i].0), entry.as_path(), "{seen}");
         assert_eq!(lines[i].1, droid_entry(&report, d)["tip"].as_str().unwrap());
     }
-    assert_eq!(paths(), worktrees);
+    assert_eq!(registered_worktrees(&repo), worktrees);
     assert_eq!(
         git_in(entry, &["rev-parse", "HEAD"]).trim(),
         droid_entry(&report, "c")["tip"].as_str().unwrap()
@@ -584,6 +575,15 @@ fn wait_for_sweep(repo: &TestRepo) {
     panic!("the trash was never emptied: {:?}", trash_entries(repo));
 }
 
+/// The `worktree <path>` lines of `git worktree list --porcelain`: what git has registered.
+fn registered_worktrees(repo: &TestRepo) -> Vec<String> {
+    let list = repo.git(&["worktree", "list", "--porcelain"]);
+    list.lines()
+        .filter(|l| l.starts_with("worktree "))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Hold the trash lock, as a sweep busy deleting does, until the file is dropped.
 fn hold_trash_lock(repo: &TestRepo) -> std::fs::File {
     let lock = std::fs::OpenOptions::new()
@@ -625,16 +625,7 @@ fn sweepers_of(repo: &TestRepo) -> Vec<String> {
 #[test]
 fn a_merge_run_waited_for_its_scratch_checkout_to_be_deleted() {
     let repo = two_ready_droids();
-    let worktrees = || {
-        let list = repo.git(&["worktree", "list", "--porcelain"]);
-        let paths: Vec<String> = list
-            .lines()
-            .filter(|l| l.starts_with("worktree "))
-            .map(str::to_owned)
-            .collect();
-        paths
-    };
-    let before = worktrees();
+    let before = registered_worktrees(&repo);
     let lock = hold_trash_lock(&repo);
     let (out, report) = merge_json(
         &repo,
@@ -643,7 +634,7 @@ fn a_merge_run_waited_for_its_scratch_checkout_to_be_deleted() {
     assert_eq!(out.status.code(), Some(0), "{report:#}\n{}", stderr(&out));
     assert_eq!(status_of(&report, "core-droid"), "merged");
     assert_eq!(status_of(&report, "infra-droid"), "merged");
-    assert_eq!(worktrees(), before);
+    assert_eq!(registered_worktrees(&repo), before);
     let prune = std::process::Command::new("git")
         .current_dir(&repo.root)
         .args(["worktree", "prune", "--dry-run", "--verbose"])
