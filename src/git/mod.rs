@@ -26,6 +26,7 @@ pub mod serde_hex;
 mod short;
 mod sparse;
 mod staged;
+mod store;
 mod worktree;
 
 pub use checkout::CheckoutUpdate;
@@ -503,11 +504,7 @@ impl Repo {
         self.git
             .objects
             .set_object_cache(|| Box::new(object_cache::SlotCache::default()));
-        self.git.objects.set_pack_cache(|| {
-            Box::new(gix::odb::pack::cache::lru::StaticLinkedList::<64>::new(
-                PACK_CACHE_BYTES,
-            ))
-        });
+        self.git.objects.set_pack_cache(store::new_pack_cache);
         self
     }
 

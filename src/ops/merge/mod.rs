@@ -160,19 +160,24 @@ pub fn run_merge(
     let selected: Vec<String> = merge_plan.entries.iter().map(|e| e.droid.clone()).collect();
     progress(MergeEvent::Order(&selected));
 
-    let repo = if opts.dry_run {
+    let mut repo = if opts.dry_run {
         ws.repo.in_memory()
     } else {
         ws.repo.clone()
     }
     .with_slot_cache();
+    // Its own object store: the workspace's handle lives as long as the command, and with it
+    // the pack pages its store mapped.
+    repo.renew_object_store()?;
     let run = step::Run {
         change_sets: Default::default(),
         chains: Default::default(),
         ws,
         opts,
         committer: repo.committer(),
-        repo,
+        repo: repo.into(),
+        since_renewal: Default::default(),
+        renew_after: step::renew_store_after(),
         t0,
         merge_id: new_merge_id(t0),
         verify_cmd: opts
@@ -226,7 +231,7 @@ pub fn run_merge(
     // What only the decisions needed (the change sets seen, the commits landed before) goes
     // now, not after the landing: the run's peak memory is the larger of the two, not their
     // sum.
-    let repo = run.repo;
+    let repo = run.repo.into_inner();
     drop((run.change_sets, run.landed, run.chains));
 
     // Only a run that lands something commits (its work plus the PROGRESS.md record). A run

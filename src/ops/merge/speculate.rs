@@ -356,7 +356,7 @@ impl<'r, 'a> Chain<'r, 'a> {
                 let (state, merge_id) = (run.ws.state.clone(), run.merge_id.clone());
                 let trash = state.trash_dir();
                 let mut pool =
-                    ScratchPool::new(&run.repo, self.width, run.opts.dry_run, move |i| {
+                    ScratchPool::new(&run.repo.borrow(), self.width, run.opts.dry_run, move |i| {
                         state.verify_dir(&format!("{merge_id}-{i}"))
                     });
                 // Done with, a checkout is moved aside at once and deleted by a detached
@@ -374,7 +374,7 @@ impl<'r, 'a> Chain<'r, 'a> {
                 }
                 pool
             });
-            let Some(lease) = pool.acquire(&run.repo, tip) else {
+            let Some(lease) = pool.acquire(&run.repo.borrow(), tip) else {
                 let worth = worth_a_checkout(
                     pool.checkouts(),
                     self.made_took,
@@ -383,7 +383,7 @@ impl<'r, 'a> Chain<'r, 'a> {
                     waiting,
                 );
                 if self.making == 0 && pool.wants_more() && worth {
-                    let maker = pool.open(&run.repo, tip);
+                    let maker = pool.open(&run.repo.borrow(), tip);
                     self.making += 1;
                     let tx = tx.clone();
                     scope.spawn(move || {

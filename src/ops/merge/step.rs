@@ -2,6 +2,7 @@
 //! verification, in that order. [`Run::step`] decides a droid and returns its report line plus
 //! a [`DroidOutcome`] that says what the run does next (move the tip, block dependents).
 
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
@@ -105,12 +106,39 @@ impl fmt::Display for SkipReason {
     }
 }
 
+/// How many commits a run decides through one object store before it opens a new one (before
+/// the next droid): the pages of the pack files the store read stay resident until it goes.
+pub(super) const RENEW_STORE_AFTER: usize = 256;
+
+/// [`RENEW_STORE_AFTER`], or what a unit test of this thread set (the seam to renew the store
+/// before every droid of a small run).
+pub(super) fn renew_store_after() -> usize {
+    #[cfg(test)]
+    if let Some(n) = renewal::AFTER.get() {
+        return n;
+    }
+    RENEW_STORE_AFTER
+}
+
+#[cfg(test)]
+pub(super) mod renewal {
+    thread_local! {
+        /// Overrides [`super::RENEW_STORE_AFTER`] for runs on this thread.
+        pub static AFTER: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+    }
+}
+
 /// What stays the same for every droid of one run.
 pub(super) struct Run<'a> {
     pub ws: &'a Workspace,
     pub opts: &'a MergeOptions,
-    /// The repository the run writes objects to (in memory for a dry run).
-    pub repo: Repo,
+    /// The repository the run writes objects to (in memory for a dry run). Its object store
+    /// is renewed between droids (see [`Run::renew_store_if_due`]).
+    pub repo: RefCell<Repo>,
+    /// Commits decided since the run's object store was last renewed.
+    pub since_renewal: Cell<usize>,
+    /// Renew it once this many were ([`renew_store_after`]).
+    pub renew_after: usize,
     pub committer: Signature,
     pub t0: Oid,
     pub merge_id: String,
@@ -202,7 +230,10 @@ impl Run<'_> {
         let name = entry.droid.as_str();
         let mut dr = DroidReport::new(Some(name), &entry.branch, DroidStatus::Skipped);
         dr.ready = entry.candidate;
+        self.renew_store_if_due()?;
         let outcome = self.decide(entry, at, &mut dr)?;
+        self.since_renewal
+            .set(self.since_renewal.get() + dr.commits.len() + dr.upstream.len());
         if let DroidOutcome::Skipped(reason) = &outcome {
             dr.reason = Some(reason.to_string());
         }
@@ -224,7 +255,8 @@ impl Run<'_> {
         at: &mut Progress,
         dr: &mut DroidReport,
     ) -> Result<DroidOutcome> {
-        let (ws, repo, t0) = (self.ws, &self.repo, self.t0);
+        let repo = self.repo.borrow();
+        let (ws, repo, t0) = (self.ws, &*repo, self.t0);
         let name = entry.droid.as_str();
         if let Some(reason) = self.blocked(name, at)? {
             return Ok(DroidOutcome::Skipped(reason));
@@ -472,6 +504,18 @@ impl Run<'_> {
             tip: new_tip,
             commits: dr.commits.len(),
         })
+    }
+
+    /// Renew the run's object store (see [`Repo::renew_object_store`]) before a droid once
+    /// [`Run::renew_after`] commits were decided through the current one: the pack pages a
+    /// droid's commits were read from then stop counting towards the run's memory.
+    fn renew_store_if_due(&self) -> Result<()> {
+        if self.since_renewal.get() < self.renew_after {
+            return Ok(());
+        }
+        self.repo.borrow_mut().renew_object_store()?;
+        self.since_renewal.set(0);
+        Ok(())
     }
 
     /// The commits this run landed from `t0` up to `tip`, oldest first, when `tip` is the end

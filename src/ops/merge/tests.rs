@@ -279,3 +279,128 @@ fn a_lost_compare_and_swap_names_what_the_branch_moved_to() {
         "no backup ref for a merge that did not land"
     );
 }
+
+const TWO_DROIDS: &str = r#"[forge]
+integration = "main"
+
+[[phase]]
+id = 1
+name = "One"
+
+[[droid]]
+name = "alpha"
+phases = [1]
+owns = ["alpha/**"]
+
+[[droid]]
+name = "beta"
+phases = [1]
+owns = ["beta/**"]
+"#;
+
+/// Droids `alpha` and `beta` with three commits each, marked ready, on top of a `main` that
+/// moved on since they branched; everything packed (`git gc`), so the run reads packs.
+fn forge_with_two_packed_droids() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("repo");
+    std::fs::create_dir_all(&root).unwrap();
+    git(&root, &["init", "-q", "-b", "main"]);
+    git(&root, &["config", "user.name", "Test"]);
+    git(&root, &["config", "user.email", "test@example.com"]);
+    git(&root, &["config", "commit.gpgsign", "false"]);
+    write(&root, ".droidforge/forge.toml", TWO_DROIDS);
+    write(&root, "README.md", "hello\n");
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "Set up forge"]);
+    for droid in ["alpha", "beta"] {
+        git(
+            &root,
+            &["switch", "-q", "-c", &format!("droidforge/{droid}"), "main"],
+        );
+        for n in 1..=3 {
+            write(
+                &root,
+                &format!("{droid}/file{n}.txt"),
+                &format!("{droid} {n}\n"),
+            );
+            git(&root, &["add", "-A"]);
+            git(
+                &root,
+                &["commit", "-q", "-m", &format!("{droid}: step {n}")],
+            );
+        }
+        let ready = git(&root, &["rev-parse", "HEAD"]).trim().to_owned();
+        git(
+            &root,
+            &[
+                "update-ref",
+                &format!("refs/droidforge/ready/{droid}"),
+                &ready,
+            ],
+        );
+    }
+    git(&root, &["switch", "-q", "main"]);
+    write(&root, "README.md", "hello again\n");
+    git(&root, &["commit", "-q", "-am", "main moves on"]);
+    git(&root, &["gc", "-q"]);
+    (tmp, root)
+}
+
+/// Run `f` with the run's object store renewed before every droid.
+fn renewing_before_every_droid<T>(f: impl FnOnce() -> T) -> T {
+    step::renewal::AFTER.set(Some(0));
+    let out = f();
+    step::renewal::AFTER.set(None);
+    out
+}
+
+/// A dry run keeps the commits it makes in memory; the store renewed between droids must not
+/// lose them (the second droid is replayed onto the first one's commits) nor write any.
+#[test]
+fn a_dry_run_across_store_renewals_keeps_its_commits_in_memory_and_writes_none() {
+    let (_tmp, root) = forge_with_two_packed_droids();
+    let objects = git(&root, &["count-objects", "-v"]);
+    let ws = workspace(&root);
+    let opts = MergeOptions {
+        dry_run: true,
+        ..MergeOptions::default()
+    };
+    let report = renewing_before_every_droid(|| run_merge(&ws, &opts, &|_| {})).unwrap();
+    for droid in ["alpha", "beta"] {
+        let d = report.droid(droid).unwrap();
+        assert_eq!(d.status, DroidStatus::Merged, "{droid}: {:?}", d.reason);
+        assert_eq!(d.commits.len(), 3);
+    }
+    assert_eq!(git(&root, &["count-objects", "-v"]), objects);
+    git(&root, &["fsck", "--strict", "--no-dangling"]);
+}
+
+/// A merge whose store is renewed between droids lands what a `git replay` loop lands: the
+/// same trees and messages, commit by commit.
+#[test]
+fn a_merge_across_store_renewals_lands_what_git_replay_lands() {
+    let (_tmp, root) = forge_with_two_packed_droids();
+    let t0 = tip(&root);
+    // The oracle: `git replay` of each branch onto the tip so far (it prints the commits it
+    // made and moves no ref).
+    let mut onto = t0.clone();
+    for droid in ["alpha", "beta"] {
+        let range = format!("{t0}..droidforge/{droid}");
+        let out = git(&root, &["replay", "--onto", &onto, &range]);
+        onto = out.split_whitespace().nth(2).unwrap().to_owned();
+    }
+    let expected = git(&root, &["log", "--format=%T %s", &format!("{t0}..{onto}")]);
+
+    let ws = workspace(&root);
+    let report =
+        renewing_before_every_droid(|| run_merge(&ws, &MergeOptions::default(), &|_| {})).unwrap();
+    assert!(report.landed);
+    let landed = report.record_commit.unwrap().to_string() + "~1";
+    let got = git(
+        &root,
+        &["log", "--format=%T %s", &format!("{t0}..{landed}")],
+    );
+    assert_eq!(got, expected);
+    assert_eq!(got.lines().count(), 6);
+    git(&root, &["fsck", "--strict", "--no-dangling"]);
+}
