@@ -118,7 +118,8 @@ pub fn claim(
         ws.repo.create_branch(branch, tip)?;
         let undo = |entry: &Path| {
             // The entry is in an unknown state now: drop it, and the branch made for it.
-            let _ = ws.repo.remove_worktree(entry, true);
+            discard(ws, entry);
+            crate::state::trash::sweep_later(&ws.state);
             let _ = ws
                 .repo
                 .delete_ref(&format!("refs/heads/{branch}"), Expect::MustMatch(tip));
@@ -255,13 +256,16 @@ pub fn refresh(ws: &Workspace, fill: bool) -> Result<PoolReport> {
             }
         }
     }
+    if !report.dropped.is_empty() {
+        crate::state::trash::sweep_later(&ws.state);
+    }
     Ok(report)
 }
 
 fn drop_entry(ws: &Workspace, path: &Path, reason: &str, report: &mut PoolReport) {
-    let reason = match ws.repo.remove_worktree(path, true) {
-        Ok(()) => reason.to_owned(),
-        Err(e) => format!("{reason}; could not remove it: {}", e.full_message()),
+    let reason = match discard(ws, path) {
+        true => reason.to_owned(),
+        false => format!("{reason}; could not remove it"),
     };
     report.dropped.push(PoolIssue {
         path: path.to_owned(),
@@ -336,6 +340,8 @@ fn unregistered(ws: &Workspace, pool: &[&WorktreeInfo]) -> Vec<PathBuf> {
 /// commits only there): returns the paths removed. Does not add entries.
 pub fn repair(ws: &Workspace) -> Result<Vec<PathBuf>> {
     let report = refresh(ws, false)?;
+    // Asked for a repair: the dropped entries' files are deleted before it returns.
+    let _ = crate::state::trash::sweep(&ws.state);
     let mut removed: Vec<PathBuf> = report.dropped.into_iter().map(|d| d.path).collect();
     let registered = ws.repo.worktrees()?;
     for path in unregistered(ws, &entries(ws, &registered)) {
@@ -420,6 +426,16 @@ pub fn borrow(ws: &Workspace, max: usize) -> Vec<Borrowed> {
 pub fn give_back(ws: &Workspace, path: &Path, head: Option<Oid>, clean: bool, tip: Oid) {
     let back = head.is_some_and(|head| Repo::move_scratch(path, head, tip, !clean, None).is_ok());
     if !back {
-        let _ = ws.repo.remove_worktree(path, true);
+        discard(ws, path);
     }
+}
+
+/// Take a pool worktree out of the repository, whatever state it is in: it is moved into the
+/// trash in constant time (its files are deleted by the next sweep, off the user's time, as a
+/// merge run's scratch checkouts are), else deleted here. The caller has the trash swept.
+/// Returns whether the directory is gone.
+fn discard(ws: &Workspace, path: &Path) -> bool {
+    let trash = ws.state.trash_dir().ok();
+    ws.repo.discard_scratch(path, false, trash.as_deref());
+    std::fs::symlink_metadata(path).is_err()
 }

@@ -208,3 +208,34 @@ pub fn two_droid_repo() -> TestRepo {
     );
     repo
 }
+
+/// The entries of the repository's trash (`.git/droidforge/trash`).
+pub fn trash_entries(repo: &TestRepo) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(repo.path(".git/droidforge/trash"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+/// Wait until the detached sweep has emptied the trash (a deadlock guard of 60 s, not a
+/// timing threshold).
+pub fn wait_for_sweep(repo: &TestRepo) {
+    for _ in 0..1200 {
+        if trash_entries(repo).is_empty() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the trash was never emptied: {:?}", trash_entries(repo));
+}
+
+/// Hold the trash lock, as a sweep busy deleting does, until the file is dropped.
+pub fn hold_trash_lock(repo: &TestRepo) -> std::fs::File {
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(repo.path(".git/droidforge/trash.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    lock
+}

@@ -556,25 +556,6 @@ fn assert_no_scratch_left(repo: &TestRepo) {
     wait_for_sweep(repo);
 }
 
-/// The entries of the repository's trash (`.git/droidforge/trash`).
-fn trash_entries(repo: &TestRepo) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(repo.path(".git/droidforge/trash"))
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default()
-}
-
-/// Wait until the detached sweep has emptied the trash (a deadlock guard of 60 s, not a
-/// timing threshold).
-fn wait_for_sweep(repo: &TestRepo) {
-    for _ in 0..1200 {
-        if trash_entries(repo).is_empty() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("the trash was never emptied: {:?}", trash_entries(repo));
-}
-
 /// The `worktree <path>` lines of `git worktree list --porcelain`: what git has registered.
 fn registered_worktrees(repo: &TestRepo) -> Vec<String> {
     let list = repo.git(&["worktree", "list", "--porcelain"]);
@@ -582,18 +563,6 @@ fn registered_worktrees(repo: &TestRepo) -> Vec<String> {
         .filter(|l| l.starts_with("worktree "))
         .map(str::to_owned)
         .collect()
-}
-
-/// Hold the trash lock, as a sweep busy deleting does, until the file is dropped.
-fn hold_trash_lock(repo: &TestRepo) -> std::fs::File {
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(repo.path(".git/droidforge/trash.lock"))
-        .unwrap();
-    lock.lock().unwrap();
-    lock
 }
 
 /// The pids of the `internal-sweep` processes started for `repo` (from /proc).

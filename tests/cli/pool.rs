@@ -252,6 +252,34 @@ fn a_pool_of_zero_drains_the_pool_and_sparse_droids_skip_it() {
     repo.assert_fsck();
 }
 
+/// Dropping pool worktrees deletes no checked-out file on the command's time: `pool refresh`
+/// moves each dropped entry into the trash in constant time and drops its registration, and a
+/// detached sweep deletes its files later (as it does a merge run's scratch checkouts).
+#[test]
+fn a_dropped_pool_worktree_goes_to_the_trash_instead_of_being_deleted_in_place() {
+    let repo = pool_repo(2);
+    repo.df_ok(&["pool", "refresh"]);
+    let before: Vec<String> = pool_entries(&repo).into_iter().map(|l| l.path).collect();
+    assert_eq!(before.len(), 2);
+    let manifest = repo.read(MANIFEST).replace("pool = 2", "pool = 0");
+    repo.commit("No pool", &[(MANIFEST, &manifest)]);
+    let lock = hold_trash_lock(&repo); // a sweep busy elsewhere: the trash stays as filled
+    let report: serde_json::Value =
+        serde_json::from_str(&repo.df_ok(&["pool", "refresh", "--json"])).unwrap();
+    assert_eq!(report["dropped"].as_array().unwrap().len(), 2, "{report}");
+    // Gone from git (no stale registration either) and from the pool directory.
+    assert_eq!(listed(&repo), vec![]);
+    assert!(before.iter().all(|p| !Path::new(p).exists()), "{before:?}");
+    let trash = trash_entries(&repo);
+    assert_eq!(trash.len(), 2, "{trash:?}");
+    for entry in &trash {
+        assert!(entry.join("src/core/lib.rs").is_file(), "{trash:?}");
+    }
+    drop(lock);
+    wait_for_sweep(&repo);
+    repo.assert_fsck();
+}
+
 #[test]
 fn spawn_refills_the_pool_in_the_background() {
     let repo = pool_repo(1);
