@@ -343,7 +343,12 @@ impl Run<'_> {
                             Some(b) => repo.commits_between(Some(b), self.t0)?,
                             None => Vec::new(),
                         };
-                        upstream.extend(landed);
+                        if upstream.is_empty() {
+                            upstream = landed;
+                        } else {
+                            upstream.reserve_exact(landed.len());
+                            upstream.extend(landed);
+                        }
                         Some((base, upstream))
                     }
                     None => None,
@@ -536,7 +541,10 @@ impl Run<'_> {
             parts.push(commits);
             at = *below;
         }
-        Some(parts.into_iter().rev().flatten().copied().collect())
+        // Exactly as long as it must be: it holds every commit the run landed so far.
+        let mut landed = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+        landed.extend(parts.into_iter().rev().flatten().copied());
+        Some(landed)
     }
 
     /// Why `name` cannot be attempted: a dependency that did not land in this run, or one
