@@ -34,9 +34,8 @@ fn write(dir: &Path, rel: &str, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
-/// A repository whose `main` holds the manifest, and a droid `core` with one commit marked
-/// ready (`refs/droidforge/ready/core`), made with plain git.
-fn forge_with_ready_droid() -> (tempfile::TempDir, PathBuf, String) {
+/// A repository made with plain git whose `main` holds `manifest` and a README.
+fn forge_repo(manifest: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("repo");
     std::fs::create_dir_all(&root).unwrap();
@@ -44,10 +43,17 @@ fn forge_with_ready_droid() -> (tempfile::TempDir, PathBuf, String) {
     git(&root, &["config", "user.name", "Test"]);
     git(&root, &["config", "user.email", "test@example.com"]);
     git(&root, &["config", "commit.gpgsign", "false"]);
-    write(&root, ".droidforge/forge.toml", FORGE);
+    write(&root, ".droidforge/forge.toml", manifest);
     write(&root, "README.md", "hello\n");
     git(&root, &["add", "-A"]);
     git(&root, &["commit", "-q", "-m", "Set up forge"]);
+    (tmp, root)
+}
+
+/// A repository whose `main` holds the manifest, and a droid `core` with one commit marked
+/// ready (`refs/droidforge/ready/core`), made with plain git.
+fn forge_with_ready_droid() -> (tempfile::TempDir, PathBuf, String) {
+    let (tmp, root) = forge_repo(FORGE);
     git(&root, &["switch", "-q", "-c", "droidforge/core"]);
     write(&root, "core/lib.rs", "pub fn core() {}\n");
     git(&root, &["add", "-A"]);
@@ -301,17 +307,7 @@ owns = ["beta/**"]
 /// Droids `alpha` and `beta` with three commits each, marked ready, on top of a `main` that
 /// moved on since they branched; everything packed (`git gc`), so the run reads packs.
 fn forge_with_two_packed_droids() -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("repo");
-    std::fs::create_dir_all(&root).unwrap();
-    git(&root, &["init", "-q", "-b", "main"]);
-    git(&root, &["config", "user.name", "Test"]);
-    git(&root, &["config", "user.email", "test@example.com"]);
-    git(&root, &["config", "commit.gpgsign", "false"]);
-    write(&root, ".droidforge/forge.toml", TWO_DROIDS);
-    write(&root, "README.md", "hello\n");
-    git(&root, &["add", "-A"]);
-    git(&root, &["commit", "-q", "-m", "Set up forge"]);
+    let (tmp, root) = forge_repo(TWO_DROIDS);
     for droid in ["alpha", "beta"] {
         git(
             &root,
