@@ -278,7 +278,13 @@ impl Workspace {
 
     /// The integration branch tip; an error when the branch has no commits.
     pub fn integration_tip(&self) -> Result<Oid> {
-        self.repo.branch_tip(&self.integration)?.ok_or_else(|| {
+        self.integration_tip_in(&self.repo)
+    }
+
+    /// [`Workspace::integration_tip`] read through another handle of the same repository (a
+    /// merge run's own: see `ops::merge::run_merge`).
+    pub fn integration_tip_in(&self, repo: &Repo) -> Result<Oid> {
+        repo.branch_tip(&self.integration)?.ok_or_else(|| {
             Error::usage(format!(
                 "the integration branch `{}` has no commits yet",
                 self.integration

@@ -552,8 +552,28 @@ fn unsupported_format(dir: &Path, e: &dyn std::error::Error) -> Option<Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// This process's mappings of pack files under `dir` (from `/proc/self/smaps`): how many
+    /// there are, and their resident pages in kB.
+    pub(crate) fn pack_mappings(dir: &Path) -> (usize, u64) {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let dir = dir.to_str().unwrap();
+        let (mut count, mut rss, mut ours) = (0, 0, false);
+        for line in smaps.lines() {
+            let mut fields = line.split_whitespace();
+            let first = fields.next().unwrap_or("");
+            if first.contains('-') && !first.ends_with(':') {
+                let path = fields.nth(4).unwrap_or("");
+                ours = path.starts_with(dir) && path.ends_with(".pack");
+                count += usize::from(ours);
+            } else if ours && first == "Rss:" {
+                rss += fields.next().unwrap().parse::<u64>().unwrap();
+            }
+        }
+        (count, rss)
+    }
 
     /// Runs `git` in `dir` with a throwaway identity and returns its stdout; panics when git
     /// fails. The git layer's unit tests use git as the oracle.

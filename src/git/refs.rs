@@ -69,6 +69,21 @@ impl Repo {
         }
     }
 
+    /// The object id a ref stores, without reading that object (a symbolic ref is resolved
+    /// and peeled as [`Repo::ref_target`] does). For a compare-and-swap against an id the
+    /// caller wrote itself: peeling reads the object, and each read of a commit in a large
+    /// pack keeps a window of its pages resident for the life of the object store.
+    pub fn ref_id(&self, full_name: &str) -> Result<Option<Oid>> {
+        match self.git.try_find_reference(full_name) {
+            Ok(Some(r)) => match r.target().try_id() {
+                Some(id) => Ok(Some(id.to_owned())),
+                None => self.ref_target(full_name),
+            },
+            Ok(None) => Ok(None),
+            Err(e) => Err(Error::failure(format!("cannot read ref `{full_name}`")).with_source(e)),
+        }
+    }
+
     /// The tip of a local branch given by its short name.
     pub fn branch_tip(&self, branch: &str) -> Result<Option<Oid>> {
         self.ref_target(&format!("refs/heads/{branch}"))

@@ -73,31 +73,10 @@ pub(super) fn new_pack_cache() -> Box<gix::odb::cache::PackCache> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
 
-    use super::super::tests::git;
+    use super::super::tests::{git, pack_mappings};
     use super::super::{Oid, parse_oid};
     use super::*;
-
-    /// The resident pages of this process's mappings of pack files under `dir`, in kB, and
-    /// how many such mappings there are (from `/proc/self/smaps`).
-    fn pack_mappings(dir: &Path) -> (usize, u64) {
-        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
-        let dir = dir.to_str().unwrap();
-        let (mut count, mut rss, mut ours) = (0, 0, false);
-        for line in smaps.lines() {
-            let mut fields = line.split_whitespace();
-            let first = fields.next().unwrap_or("");
-            if first.contains('-') && !first.ends_with(':') {
-                let path = fields.nth(4).unwrap_or("");
-                ours = path.starts_with(dir) && path.ends_with(".pack");
-                count += usize::from(ours);
-            } else if ours && first == "Rss:" {
-                rss += fields.next().unwrap().parse::<u64>().unwrap();
-            }
-        }
-        (count, rss)
-    }
 
     /// A repository whose objects are all in one pack, with a 1 MiB blob nothing compresses.
     fn packed_repo() -> (tempfile::TempDir, Oid) {

@@ -173,9 +173,7 @@ fn landed_by(ws: &Workspace, report: &MergeReport) -> HashMap<Oid, String> {
     if let Ok(state) = ws.state.store().read() {
         for (droid, d) in &state.droids {
             for rewritten in d.landed.values() {
-                if let Some(id) = crate::git::parse_oid(rewritten) {
-                    out.insert(id, droid.clone());
-                }
+                out.insert(*rewritten, droid.clone());
             }
         }
     }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::FileLock;
 use crate::error::Result;
+use crate::git::Oid;
 use crate::util::safe_fs::write_json_atomic;
 
 pub const STATE_VERSION: u32 = 1;
@@ -80,8 +81,12 @@ pub struct DroidState {
     /// Every commit of this droid that landed: original id → the commit it became on the
     /// integration branch (the same id for a fast-forward or `--strategy merge`). The merger
     /// skips these when a stale or repeated ready mark brings them again.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub landed: BTreeMap<String, String>,
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        with = "crate::git::serde_hex::map"
+    )]
+    pub landed: BTreeMap<Oid, Oid>,
     /// The last `droidforge sync` that moved the branch or stopped on a conflict: what
     /// `sync --abort` restores.
     #[serde(default)]

@@ -61,7 +61,7 @@ impl<'a> Loop<'a> {
         let tip = ws.integration_tip()?;
         for name in &order {
             let entry = state.droids.entry(name.clone()).or_default();
-            let merged = crate::ops::merge::plan::is_merged(ws, name, tip)?;
+            let merged = crate::ops::merge::plan::is_merged(ws, &ws.repo, name, tip)?;
             match entry.status {
                 _ if merged => {
                     entry.status = LandStatus::Landed;
@@ -145,7 +145,7 @@ impl<'a> Loop<'a> {
         if self.order.iter().any(|d| d == dep) {
             return Ok(self.status(dep) == LandStatus::Landed);
         }
-        crate::ops::merge::plan::is_merged(self.ws, dep, tip)
+        crate::ops::merge::plan::is_merged(self.ws, &self.ws.repo, dep, tip)
     }
 
     pub(super) async fn run(&mut self) -> Result<()> {

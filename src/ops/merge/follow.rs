@@ -77,7 +77,7 @@ pub(super) fn follow(
     let mut notes: Vec<Option<String>> = vec![None; droids.len() + 1];
     let mut slots = Vec::new();
     for (i, m) in droids.iter().enumerate() {
-        let head = ws.repo.branch_tip(m.branch)?;
+        let head = ws.repo.ref_id(&format!("refs/heads/{}", m.branch))?;
         if head == Some(m.to) || head.is_none() {
             continue;
         }

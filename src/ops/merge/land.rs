@@ -172,7 +172,7 @@ fn follow_up(ws: &Workspace, journal: &MergeJournal) -> Result<Vec<String>> {
     // Droids: ready marks, then branches and worktrees with the integration checkout.
     for (name, _, ready, _) in merged_droids(report) {
         let ready_ref = ws.ready_ref(name);
-        if ws.repo.ref_target(&ready_ref)? == Some(ready)
+        if ws.repo.ref_id(&ready_ref)? == Some(ready)
             && let Err(e) = ws.repo.delete_ref(&ready_ref, Expect::MustMatch(ready))
         {
             notes.push(format!("could not clear the ready mark of `{name}`: {e}"));
@@ -275,7 +275,7 @@ fn record_outcomes(
                 entry.merged_commit = d.tip.map(|t| t.to_string());
                 for c in &d.commits {
                     if let Some(new) = c.rewritten {
-                        entry.landed.insert(c.original.to_string(), new.to_string());
+                        entry.landed.insert(c.original, new);
                     }
                 }
             }
@@ -337,7 +337,7 @@ fn record_upstream(s: &mut crate::state::State, report: &MergeReport) {
         for c in &d.upstream {
             if let Some(new) = c.rewritten {
                 let entry = s.droids.entry(name.to_owned()).or_default();
-                entry.landed.insert(c.original.to_string(), new.to_string());
+                entry.landed.insert(c.original, new);
             }
         }
     }

@@ -152,14 +152,6 @@ pub fn run_merge(
         }
         Some(lock)
     };
-    let t0 = match opts.onto {
-        Some(oid) => oid,
-        None => ws.integration_tip()?,
-    };
-    let merge_plan = plan::plan(ws, opts, t0)?;
-    let selected: Vec<String> = merge_plan.entries.iter().map(|e| e.droid.clone()).collect();
-    progress(MergeEvent::Order(&selected));
-
     let mut repo = if opts.dry_run {
         ws.repo.in_memory()
     } else {
@@ -167,8 +159,18 @@ pub fn run_merge(
     }
     .with_slot_cache();
     // Its own object store: the workspace's handle lives as long as the command, and with it
-    // the pack pages its store mapped.
+    // the pack pages its store mapped. Everything up to the landing reads through this one
+    // (the tip and every ready mark are peeled, dependencies walked): each lookup touches
+    // pages of the pack index and of the pack, and through the workspace's handle they
+    // would stay resident until the process ends.
     repo.renew_object_store()?;
+    let t0 = match opts.onto {
+        Some(oid) => oid,
+        None => ws.integration_tip_in(&repo)?,
+    };
+    let merge_plan = plan::plan(ws, &repo, opts, t0)?;
+    let selected: Vec<String> = merge_plan.entries.iter().map(|e| e.droid.clone()).collect();
+    progress(MergeEvent::Order(&selected));
     let run = step::Run {
         change_sets: Default::default(),
         chains: Default::default(),

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
-use crate::git::Oid;
+use crate::git::{Oid, Repo};
 use crate::workspace::Workspace;
 
 use super::MergeOptions;
@@ -45,15 +45,16 @@ impl MergePlan {
     }
 }
 
-/// Build the plan against the integration tip `t0`.
-pub fn plan(ws: &Workspace, opts: &MergeOptions, t0: Oid) -> Result<MergePlan> {
+/// Build the plan against the integration tip `t0`, reading objects through `repo` (the run's
+/// handle: what the workspace's handle reads stays mapped for the whole command).
+pub fn plan(ws: &Workspace, repo: &Repo, opts: &MergeOptions, t0: Oid) -> Result<MergePlan> {
     let forge = &ws.forge;
     let selected = forge.select(&opts.droids, opts.phase, opts.all)?;
     let selected_names: Vec<&str> = selected.iter().map(|d| d.name.as_str()).collect();
     if let Some(phase) = opts.phase
         && !opts.force
     {
-        phase_gate(ws, phase, &selected_names, t0)?;
+        phase_gate(ws, repo, phase, &selected_names, t0)?;
     }
     let mut entries = Vec::new();
     for droid in forge.order() {
@@ -72,16 +73,16 @@ pub fn plan(ws: &Workspace, opts: &MergeOptions, t0: Oid) -> Result<MergePlan> {
         if let Some((_, oid)) = opts.heads.iter().find(|(n, _)| *n == droid.name) {
             entry.candidate = Some(*oid);
             entry.source = Some(CandidateSource::Override);
-        } else if let Some(oid) = ws.repo.ref_target(&ws.ready_ref(&droid.name))? {
+        } else if let Some(oid) = repo.ref_target(&ws.ready_ref(&droid.name))? {
             entry.candidate = Some(oid);
             entry.source = Some(CandidateSource::ReadyMark);
         } else {
-            let head = ws.repo.branch_tip(&branch)?;
+            let head = repo.branch_tip(&branch)?;
             // A droid merged earlier, whose branch (if it still has one) holds nothing new, is
             // merged, not unready: there is nothing to mark ready.
             let nothing_new = match head {
                 // A branch head that is not a commit is rejected later, droid by droid.
-                Some(h) => ws.repo.not_a_commit(h)?.is_none() && ws.repo.is_ancestor(h, t0)?,
+                Some(h) => repo.not_a_commit(h)?.is_none() && repo.is_ancestor(h, t0)?,
                 None => true,
             };
             match (head, opts.include_unready) {
@@ -126,19 +127,20 @@ pub fn plan(ws: &Workspace, opts: &MergeOptions, t0: Oid) -> Result<MergePlan> {
 /// that could not be cleared, or set again on the original commits after a rebased landing),
 /// or, once a merge cleared the mark, a recorded merge. A droid without a ready mark and
 /// without a recorded merge is not merged, however few commits it has: it has not said it is
-/// finished, so its dependents wait.
-pub fn is_merged(ws: &Workspace, droid: &str, t0: Oid) -> Result<bool> {
-    if let Some(ready) = ws.repo.ref_target(&ws.ready_ref(droid))? {
+/// finished, so its dependents wait. Objects are read through `repo` (a merge run's own
+/// handle, or `ws.repo`).
+pub fn is_merged(ws: &Workspace, repo: &Repo, droid: &str, t0: Oid) -> Result<bool> {
+    if let Some(ready) = repo.ref_target(&ws.ready_ref(droid))? {
         // A ready mark that is not a commit (damaged or hostile) is not merged work.
-        if ws.repo.not_a_commit(ready)?.is_some() {
+        if repo.not_a_commit(ready)?.is_some() {
             return Ok(false);
         }
-        if ws.repo.is_ancestor(ready, t0)? {
+        if repo.is_ancestor(ready, t0)? {
             return Ok(true);
         }
         let state = ws.state.store().read().unwrap_or_default();
         let landed = state.droids.get(droid).map(|d| &d.landed);
-        return Ok(landed_on(&ws.repo, landed, ready, t0)?.is_some());
+        return Ok(landed_on(repo, landed, ready, t0)?.is_some());
     }
     Ok(merged_before(ws, droid))
 }
@@ -148,15 +150,12 @@ pub fn is_merged(ws: &Workspace, droid: &str, t0: Oid) -> Result<bool> {
 /// contained in `tip` (an undone or rewound merge no longer counts). The one answer to "did
 /// this commit already land?" for the merger and the dependency and phase gates.
 pub fn landed_on(
-    repo: &crate::git::Repo,
-    landed: Option<&BTreeMap<String, String>>,
+    repo: &Repo,
+    landed: Option<&BTreeMap<Oid, Oid>>,
     original: Oid,
     tip: Oid,
 ) -> Result<Option<Oid>> {
-    let Some(new) = landed
-        .and_then(|l| l.get(&original.to_string()))
-        .and_then(|h| crate::git::parse_oid(h))
-    else {
+    let Some(&new) = landed.and_then(|l| l.get(&original)) else {
         return Ok(None);
     };
     Ok(repo.is_ancestor(new, tip)?.then_some(new))
@@ -195,7 +194,7 @@ pub fn nothing_new_reason(ws: &Workspace, droid: &str, ready: Oid) -> &'static s
 
 /// Refuse a phase whose `after` phases still have unmerged droids (droids that are also in
 /// this merge are fine: they merge now, in order).
-fn phase_gate(ws: &Workspace, phase: u32, selected: &[&str], t0: Oid) -> Result<()> {
+fn phase_gate(ws: &Workspace, repo: &Repo, phase: u32, selected: &[&str], t0: Oid) -> Result<()> {
     let Some(p) = ws.forge.phase(phase) else {
         return Ok(());
     };
@@ -205,7 +204,7 @@ fn phase_gate(ws: &Workspace, phase: u32, selected: &[&str], t0: Oid) -> Result<
             if selected.contains(&d.name.as_str()) {
                 continue;
             }
-            if !is_merged(ws, &d.name, t0)? {
+            if !is_merged(ws, repo, &d.name, t0)? {
                 blocking.push((before, d.name.clone()));
             }
         }

@@ -86,7 +86,9 @@ pub fn render(
     let row_for = |name: &str| -> Result<StatusRow> {
         let droid = forge.droid(name);
         let branch = ws.branch_of(name);
-        let branch_tip = repo.branch_tip(&branch)?;
+        // Read only when a row needs it: each read peels the tip, and a run that merged many
+        // droids would otherwise read one commit per droid once more, after the decisions.
+        let branch_tip = || repo.branch_tip(&branch);
         let ds = state.droids.get(name);
         let in_report = report.and_then(|r| r.droid(name));
         let mut notes = String::new();
@@ -110,7 +112,7 @@ pub fn render(
                     .and_then(|d| d.agent.as_ref())
                     .map(|a| matches!(a.status, AgentStatus::Running | AgentStatus::Stalled))
                     .unwrap_or(false);
-                let ahead = match branch_tip {
+                let ahead = match branch_tip()? {
                     Some(t) => !repo.is_ancestor(t, base)?,
                     None => false,
                 };
@@ -127,7 +129,7 @@ pub fn render(
         };
         let todo_text = match droid.and_then(|d| d.todo.as_deref()) {
             Some(path) => repo
-                .read_file_at(branch_tip.unwrap_or(base), path)?
+                .read_file_at(branch_tip()?.unwrap_or(base), path)?
                 .map(|b| String::from_utf8_lossy(&b).into_owned()),
             None => None,
         };
@@ -202,7 +204,7 @@ pub fn render(
     if let Some(r) = report {
         new_log.extend(log_rows(r));
     }
-    let blocked = blocked_lines(ws, base, report, &land)?;
+    let blocked = blocked_lines(ws, repo, base, report, &land)?;
     Ok(render_progress(&tables, &blocked, &old_log, &new_log))
 }
 
@@ -210,6 +212,7 @@ pub fn render(
 /// list, and each phase that waits for unmerged droids of the phases it comes after.
 fn blocked_lines(
     ws: &Workspace,
+    repo: &Repo,
     base: Oid,
     report: Option<&MergeReport>,
     land: &crate::state::LandState,
@@ -222,7 +225,7 @@ fn blocked_lines(
             .is_some_and(|r| matches!(r.status, DroidStatus::Merged | DroidStatus::UpToDate));
         merged.insert(
             d.name.as_str(),
-            landed_now || super::plan::is_merged(ws, &d.name, base)?,
+            landed_now || super::plan::is_merged(ws, repo, &d.name, base)?,
         );
     }
     let why = |name: &str| match land.droids.get(name) {

@@ -233,7 +233,7 @@ pub(super) fn restore_droids(
             s.last_merge = None;
             s.merged_commit = None;
             for c in &d.commits {
-                s.landed.remove(&c.original.to_string());
+                s.landed.remove(&c.original);
             }
         }
     });

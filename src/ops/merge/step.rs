@@ -148,7 +148,7 @@ pub(super) struct Run<'a> {
     /// The droids of this run, in order.
     pub selected: Vec<String>,
     /// What landed before, per droid (original → rewritten).
-    pub landed: HashMap<String, BTreeMap<String, String>>,
+    pub landed: HashMap<String, BTreeMap<Oid, Oid>>,
     pub progress: &'a dyn Fn(MergeEvent),
     /// Change sets computed so far in this run (see [`drop_upstream`]): each droid is checked
     /// against everything that landed before it, which would otherwise diff every earlier
@@ -268,7 +268,7 @@ impl Run<'_> {
         let Some(candidate) = entry.candidate else {
             dr.reason = entry.unready_reason.clone();
             return Ok(DroidOutcome::Unready {
-                merged: plan::is_merged(ws, name, t0)?,
+                merged: plan::is_merged(ws, repo, name, t0)?,
             });
         };
         // A damaged or hostile ready mark (a blob, a tree, a missing object) rejects this
@@ -562,7 +562,7 @@ impl Run<'_> {
             if !self.selected.iter().any(|s| s == dep)
                 && !self.opts.force
                 && ws.forge.droid(dep).is_some()
-                && !plan::is_merged(ws, dep, self.t0)?
+                && !plan::is_merged(ws, &self.repo.borrow(), dep, self.t0)?
             {
                 return Ok(Some(SkipReason::DependencyNotMerged { dep: dep.clone() }));
             }

@@ -400,3 +400,34 @@ fn a_merge_across_store_renewals_lands_what_git_replay_lands() {
     assert_eq!(got.lines().count(), 6);
     git(&root, &["fsck", "--strict", "--no-dangling"]);
 }
+
+/// Every object the workspace's handle reads keeps a window of the pack (and of its index)
+/// resident until the command ends: the plan peeled each ready mark through it, and the
+/// landing peeled them again to clear them, a page range per droid in a large repository.
+/// The run reads through its own handle, whose store goes with it; the landing compares ref
+/// values without reading the objects they name.
+#[test]
+fn a_merge_reads_no_packed_object_through_the_workspace_handle() {
+    let (_tmp, root, _) = forge_with_ready_droid();
+    // Every object in a pack, HEAD off the integration branch (no checkout to bring along).
+    git(&root, &["gc", "-q"]);
+    git(&root, &["checkout", "-q", "--detach", "main"]);
+    let mut ws = workspace(&root);
+    ws.repo.renew_object_store().unwrap();
+    assert_eq!(crate::git::tests::pack_mappings(&root).0, 0);
+
+    let events = std::cell::RefCell::new(Vec::new());
+    let report = merge_core(&ws, &events).unwrap();
+    assert!(report.landed);
+    assert_eq!(report.droid("core").unwrap().status, DroidStatus::Merged);
+    assert_eq!(
+        crate::git::tests::pack_mappings(&root).0,
+        0,
+        "the workspace's handle mapped the pack"
+    );
+    assert!(
+        git(&root, &["for-each-ref", "refs/droidforge/ready/"]).is_empty(),
+        "the ready mark is cleared all the same"
+    );
+    git(&root, &["fsck", "--strict", "--no-dangling"]);
+}

@@ -17,7 +17,7 @@ pub(crate) type Landed = (Oid, Oid);
 /// no longer counts. Returns (to land, [(original, rewritten)]).
 pub(crate) fn drop_landed(
     repo: &Repo,
-    landed: Option<&BTreeMap<String, String>>,
+    landed: Option<&BTreeMap<Oid, Oid>>,
     tip: Oid,
     commits: Vec<CommitInfo>,
 ) -> Result<(Vec<CommitInfo>, Vec<Landed>)> {

@@ -198,7 +198,7 @@ pub fn sync_droid(ws: &Workspace, droid: &str, onto: Oid) -> Result<DroidSync> {
         .map(|c| ws.repo.commit_info(c))
         .collect::<Result<Vec<_>>>()?;
     let total = commits.len();
-    let landed: Option<BTreeMap<String, String>> = ws
+    let landed: Option<BTreeMap<Oid, Oid>> = ws
         .state
         .store()
         .read()
