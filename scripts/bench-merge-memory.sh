@@ -14,16 +14,26 @@
 # trees a commit touches grow with N too: the object caches (bounded in entries, not bytes)
 # hold larger trees at larger N, for git as for droidforge.
 #
+# With SCALE=droids the number of droids grows instead (DROIDS_LIST, default "10 20 40", each
+# with COMMITS commits, default 500): every droid's trees stay the same size, so what grows is
+# only what the run keeps per commit and what any process reading a larger repository maps
+# (its pack index); each process of the git loop still reads one droid.
+#
 # Usage: scripts/bench-merge-memory.sh [--bin PATH]   (default: cargo build --release)
 # Env: COMMITS (list of N), DROIDS (default 10), FILES (base files, default 2000), RUNS
-# (rounds per N, default 1: memory figures barely move between rounds; the median counts).
+# (rounds per N, default 1: memory figures barely move between rounds; the median counts),
+# SCALE (commits, the default, or droids), DROIDS_LIST.
 # Exits non-zero only on errors, never on large numbers. Takes about a minute on a quiet
 # 2-core machine with the defaults.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
-commits_list="${COMMITS:-250 500 1000 2000}"
-droids="${DROIDS:-10}"
+scale="${SCALE:-commits}"
+case "$scale" in
+  commits) commits_list="${COMMITS:-250 500 1000 2000}"; droids_list="${DROIDS:-10}" ;;
+  droids) commits_list="${COMMITS:-500}"; droids_list="${DROIDS_LIST:-10 20 40}" ;;
+  *) echo "SCALE must be commits or droids, not $scale" >&2; exit 2 ;;
+esac
 files="${FILES:-2000}"
 runs="${RUNS:-1}"
 bin=""
@@ -40,11 +50,18 @@ if [ -z "$bin" ]; then
 fi
 
 echo "load: $(uptime)"
-echo "merge of $droids droids x N commits (droids never spawned), $files base files; median of $runs round(s) per N"
-printf '%6s %8s | %-24s | %-24s | %-24s | %s\n' "N" "commits" "droidforge peak (anon)" "git loop peak (anon)" "git 1 process (anon)" "droidforge / git loop"
+if [ "$scale" = droids ]; then
+  echo "merge of D droids x $commits_list commits (droids never spawned), $files base files; median of $runs round(s) per D"
+  label=D
+else
+  echo "merge of $droids_list droids x N commits (droids never spawned), $files base files; median of $runs round(s) per N"
+  label=N
+fi
+printf '%6s %8s | %-24s | %-24s | %-24s | %s\n' "$label" "commits" "droidforge peak (anon)" "git loop peak (anon)" "git 1 process (anon)" "droidforge / git loop"
 rows=()
-for n in $commits_list; do
-  out="$(RUNS="$runs" bash "$here/scripts/bench-merge.sh" --droids "$droids" --commits "$n" --files "$files" \
+for n in $([ "$scale" = droids ] && echo "$droids_list" || echo "$commits_list"); do
+  if [ "$scale" = droids ]; then d="$n" c="$commits_list"; else d="$droids_list" c="$n"; fi
+  out="$(RUNS="$runs" bash "$here/scripts/bench-merge.sh" --droids "$d" --commits "$c" --files "$files" \
     --bin "$bin" --rss)"
   # Rows: "<label> wall cpu peak MB anon MB (rounds)"; the label is cut off first.
   df=$(echo "$out" | sed -n 's/^droidforge merge --phase 1 //p' | awk '{ print $3, $5; exit }')
@@ -53,7 +70,7 @@ for n in $commits_list; do
   total=$(echo "$out" | sed -n 's/^repo: generated, [0-9]* droids, \([0-9]*\) commits.*/\1/p')
   if [ -z "$df" ] || [ -z "$git" ] || [ -z "$one" ] || [ -z "$total" ]; then
     echo "$out" >&2
-    echo "bench-merge.sh printed no memory figures for N=$n" >&2
+    echo "bench-merge.sh printed no memory figures for $label=$n" >&2
     exit 1
   fi
   read -r df_peak df_anon <<< "$df"

@@ -77,6 +77,10 @@ if [ -z "$bin" ]; then
 fi
 
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+# No automatic gc: a landing starts `git gc --auto` in the background (as git's porcelain
+# does), which would pack the merge's loose objects while the next contender runs. None of
+# the contenders packs; each round starts from a fresh copy.
+export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=gc.auto GIT_CONFIG_VALUE_0=0
 export GIT_AUTHOR_NAME="Bench Author" GIT_AUTHOR_EMAIL=author@example.com
 export GIT_COMMITTER_NAME="Bench Committer" GIT_COMMITTER_EMAIL=committer@example.com
 export LC_ALL=C
@@ -182,7 +186,7 @@ for b in $order; do
   t1=$(date +%s%N)
   done_ms="$done_ms $(( (t1 - t0) / 1000000 ))"
 done
-git -C "$tpl" gc -q --auto
+GIT_CONFIG_COUNT=0 git -C "$tpl" gc -q --auto
 setup_s=$(awk -v a="$setup_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 echo "repo: $mode, $ndroids droids, $ncommits commits, $nfiles files; median of $runs rounds (setup ${setup_s}s)$([ "$spawned" = 0 ] || echo "; droids' worktrees spawned")"
 echo "load: $(uptime)"

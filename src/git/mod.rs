@@ -10,6 +10,7 @@ mod exclude;
 mod fastpick;
 pub mod fsck_names;
 mod history;
+mod housekeeping;
 mod identity;
 mod local_time;
 mod object_cache;

@@ -143,28 +143,12 @@ pub fn sweep_later(state: &StateDir) {
     let _ = sweep(state);
 }
 
-/// Start `<exe> -C <common_dir> internal-sweep`, detached: its own process group (the Ctrl-C
-/// that stopped a merge does not stop its sweep), no terminal, nobody waiting for it.
+/// Start `<exe> -C <common_dir> internal-sweep`, detached (the Ctrl-C that stopped a merge
+/// does not stop its sweep).
 fn spawn_sweeper(exe: &Path, common_dir: &Path) -> bool {
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("-C")
         .arg(common_dir)
-        .args(["--quiet", "internal-sweep"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0);
-    }
-    match cmd.spawn() {
-        Ok(mut child) => {
-            // Reaped by a thread when it ends, so a long-lived process (`mcp`) keeps no
-            // zombie; when this process ends first, init reaps it.
-            std::thread::spawn(move || child.wait());
-            true
-        }
-        Err(_) => false,
-    }
+        .args(["--quiet", "internal-sweep"]);
+    crate::util::process::spawn_detached(&mut cmd)
 }

@@ -279,6 +279,9 @@ pub fn run_merge(
         return Ok(report);
     }
     land::land(ws, &mut report, opts.no_sync_worktrees, progress)?;
+    // The replayed commits and their trees are loose objects; git packs them past its
+    // threshold, in the background.
+    ws.repo.gc_auto_later();
     // Rejected droids find the merger's verdict in their briefs; landed ones lose theirs.
     let notes = crate::ops::feedback::after_merge(ws, &report);
     report.notes.extend(notes);
