@@ -86,9 +86,16 @@ pub fn render(
     let row_for = |name: &str| -> Result<StatusRow> {
         let droid = forge.droid(name);
         let branch = ws.branch_of(name);
-        // Read only when a row needs it: each read peels the tip, and a run that merged many
-        // droids would otherwise read one commit per droid once more, after the decisions.
-        let branch_tip = || repo.branch_tip(&branch);
+        // Read only when a row needs it, and once: each read peels the tip, and a run that
+        // merged many droids would otherwise read one commit per droid once more.
+        let tip = std::cell::OnceCell::new();
+        let branch_tip = || -> Result<Option<Oid>> {
+            if let Some(t) = tip.get() {
+                return Ok(*t);
+            }
+            let t = repo.branch_tip(&branch)?;
+            Ok(*tip.get_or_init(|| t))
+        };
         let ds = state.droids.get(name);
         let in_report = report.and_then(|r| r.droid(name));
         let mut notes = String::new();
